@@ -1,0 +1,1 @@
+"""attune's audio indexer: audio -> segments -> embeddings -> attributes."""

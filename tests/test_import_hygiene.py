@@ -1,0 +1,39 @@
+"""The lower layers stay light: importing them must not pull in torch or textual."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "textual", "tensorflow", "sentence_transformers")
+
+
+@pytest.mark.parametrize("module", ["attune.query", "attune.engine"])
+def test_layer_imports_nothing_heavy(module):
+    code = (
+        f"import sys, {module}\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_query_imports_nothing_else_of_ours():
+    code = (
+        "import sys, attune.query\n"
+        "ours = sorted(m for m in sys.modules if m.startswith('attune.') and not m.startswith('attune.query'))\n"
+        "print(','.join(ours))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_no_bare_top_level_packages_installed(tmp_path):
+    # Run away from the repository root, where the folders themselves are importable.
+    code = (
+        "import importlib.util\n"
+        "print(','.join(n for n in ('query', 'engine', 'indexer', 'tui') if importlib.util.find_spec(n)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == ""
