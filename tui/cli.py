@@ -1,17 +1,22 @@
 """The `attune` command line.
 
 Every command prints user errors (`AttuneError`) to stderr without a traceback
-and exits with status 2; anything unexpected exits with status 1.
+and exits with status 2; anything unexpected exits with status 1. Commands
+that use a library take `--library PATH` (default: $ATTUNE_LIBRARY, else the
+platform's data directory).
 """
 
 from __future__ import annotations
 
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import click
 
 from attune.query import AttuneError, outline, parse, render
+
+from .output import FORMATS, render_results
 
 
 def _version() -> str:
@@ -28,23 +33,33 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AttuneError as exc:
-            click.echo(_format_error(exc), err=True)
+            click.echo(f"error: {exc}", err=True)
             ctx.exit(2 if exc.user_error else 1)
 
 
-def _format_error(exc: AttuneError) -> str:
-    return f"error: {exc}"
+# Queries often start with '-' (a negation): commands that take a query have no
+# short options, so click hands '-artist:x' through untouched.
+_QUERY_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
+
+_library_option = click.option(
+    "--library",
+    "library_path",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="ATTUNE_LIBRARY",
+    help="Library directory (default: $ATTUNE_LIBRARY, else the user data directory).",
+)
+
+
+def _open(path: Path | None):
+    from attune.engine import Library
+
+    return Library.open(path)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", "-V", prog_name="attune")
 def cli() -> None:
     """attune: find music by what it sounds like and what it means."""
-
-
-# Queries often start with '-' (a negation): commands that take a query have no
-# short options, so click hands '-artist:x' through untouched.
-_QUERY_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
 
 @cli.command("parse", context_settings=_QUERY_ARGS)
@@ -58,6 +73,193 @@ def parse_command(query: tuple[str, ...], explain: bool) -> None:
     """
     q = parse(" ".join(query))
     click.echo(outline(q) if explain else render(q))
+
+
+# -- searching ---------------------------------------------------------------------------
+
+
+@cli.command("search", context_settings=_QUERY_ARGS)
+@click.argument("query", nargs=-1, type=click.UNPROCESSED)
+@_library_option
+@click.option("--explain", is_flag=True, help="Explain each result: predicates met, distance by dimension.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many results (overrides limit:).")
+def search_command(query, library_path, explain, fmt, limit) -> None:
+    """Run QUERY against the library and print the results, best first."""
+    lib = _open(library_path)
+    results = lib.search(" ".join(query), limit=limit)
+    click.echo(results.explain() if explain else render_results(results, fmt))
+
+
+@cli.command("explain", context_settings=_QUERY_ARGS)
+@click.argument("query", nargs=-1, type=click.UNPROCESSED)
+@_library_option
+def explain_command(query, library_path) -> None:
+    """Print the plan QUERY compiles to: filters, vector terms, space, executor."""
+    click.echo(_open(library_path).explain(" ".join(query)))
+
+
+@cli.command("recipe")
+@click.argument("name")
+@_library_option
+def recipe_command(name, library_path) -> None:
+    """Print a playlist's recipe as a query you can edit and run."""
+    click.echo(str(_open(library_path).recipe(name)))
+
+
+@cli.command("expand")
+@click.argument("name")
+@_library_option
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--explain", is_flag=True, help="Explain each candidate's score.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def expand_command(name, library_path, limit, explain, fmt) -> None:
+    """Suggest tracks to add to playlist NAME."""
+    results = _open(library_path).expand(name, limit=limit)
+    click.echo(results.explain() if explain else render_results(results, fmt))
+
+
+@cli.command("fit")
+@_library_option
+def fit_command(library_path) -> None:
+    """Refit the whitening of every space from the library's playlists."""
+    for name, w in _open(library_path).fit().items():
+        how = f"pooled over {w.n_playlists} playlists ({w.n_entries} entries), lambda {w.lam:.4f}" if w.pooled else "global standardisation (too few playlists)"
+        click.echo(f"{name}: {len(w.dims)} dimensions, {how}")
+
+
+@cli.group("eval", cls=_Group)
+def eval_group() -> None:
+    """Measure how well attune does on the current library."""
+
+
+@eval_group.command("expand")
+@_library_option
+@click.option("--holdout", type=click.FloatRange(0.01, 0.9), default=0.2, show_default=True)
+@click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--min-size", type=click.IntRange(min=2), default=40, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_expand_command(library_path, holdout, k, min_size, seed) -> None:
+    """Hide part of every playlist, expand the rest, report recall@k next to baselines."""
+    from attune.engine.evaluate import evaluate_expansion
+
+    lib = _open(library_path)
+    click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed)))
+
+
+# -- importing and playlists -----------------------------------------------------------------
+
+
+@cli.group("import", cls=_Group)
+def import_group() -> None:
+    """Import data curators already have."""
+
+
+@import_group.command("spotify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@_library_option
+def import_spotify_command(files, library_path) -> None:
+    """Import Spotify audio-feature CSVs (spotifyr/TidyTuesday or Exportify layout)."""
+    click.echo(str(_open(library_path).import_spotify(files)))
+
+
+@cli.group("playlist", cls=_Group)
+def playlist_group() -> None:
+    """Create, edit, import and export playlists."""
+
+
+@playlist_group.command("list")
+@_library_option
+def playlist_list(library_path) -> None:
+    for p in _open(library_path).playlists.all():
+        click.echo(f"{p.name}\t{len(p.track_ids)} tracks")
+
+
+@playlist_group.command("show")
+@click.argument("name")
+@_library_option
+def playlist_show(name, library_path) -> None:
+    lib = _open(library_path)
+    playlist = lib.playlists.get(name)
+    frame = lib.snapshot().frame
+    by_id = {r["track_id"]: r for r in frame.filter(frame["track_id"].is_in(list(playlist.track_ids))).iter_rows(named=True)}
+    click.echo(f"{playlist.name} ({len(playlist.track_ids)} tracks)")
+    for i, tid in enumerate(playlist.track_ids, start=1):
+        row = by_id.get(tid)
+        label = f"{row['artist'] or '?'} - {row['title'] or '?'}" if row else "(not in the library)"
+        click.echo(f"{i:>4}. {label}\t{tid}")
+
+
+@playlist_group.command("create")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1)
+@_library_option
+def playlist_create(name, track_ids, library_path) -> None:
+    p = _open(library_path).playlists.create(name, track_ids)
+    click.echo(f"created '{p.name}' with {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("add")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1, required=True)
+@_library_option
+def playlist_add(name, track_ids, library_path) -> None:
+    p = _open(library_path).playlists.add(name, track_ids)
+    click.echo(f"'{p.name}' now has {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("remove")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1, required=True)
+@_library_option
+def playlist_remove(name, track_ids, library_path) -> None:
+    p = _open(library_path).playlists.remove(name, track_ids)
+    click.echo(f"'{p.name}' now has {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@_library_option
+def playlist_rename(name, new_name, library_path) -> None:
+    p = _open(library_path).playlists.rename(name, new_name)
+    click.echo(f"renamed to '{p.name}'")
+
+
+@playlist_group.command("delete")
+@click.argument("name")
+@_library_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def playlist_delete(name, library_path, yes) -> None:
+    lib = _open(library_path)
+    playlist = lib.playlists.get(name)
+    if not yes and not click.confirm(f"delete playlist '{playlist.name}' ({len(playlist.track_ids)} tracks)?"):
+        raise click.exceptions.Exit(1)
+    lib.playlists.delete(playlist.name)
+    click.echo(f"deleted '{playlist.name}'")
+
+
+@playlist_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", help="Playlist name (default: the file name).")
+@_library_option
+def playlist_import(file, name, library_path) -> None:
+    """Import an M3U, M3U8, XSPF or CSV playlist, matching entries to library tracks."""
+    click.echo(str(_open(library_path).playlists.import_file(file, name=name)))
+
+
+@playlist_group.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["m3u", "xspf", "csv"]), default="m3u", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@_library_option
+def playlist_export(name, fmt, output, library_path) -> None:
+    text = _open(library_path).playlists.export(name, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,192 @@
+"""`Library`: the one entry object of the engine.
+
+    lib = Library.open("~/Music/attune")          # or Library.open() for the default place
+    lib.import_spotify(["spotify_songs.csv"])
+    lib.search('genre:soul energy<0.4 like:playlist("Sunday Morning") limit:20').to_polars()
+    print(lib.recipe("Sunday Morning"))
+    lib.expand("Sunday Morning", limit=50)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from attune.query import QueryError, parse
+from attune.query.fields import suggest
+
+from .playlists import PlaylistManager
+from .snapshot import SPACE_NAMES, Playlist, Snapshot, SpaceData
+from .spaces import Whitener
+from .spotify import Skipped, read_spotify
+from .store import TRACKS_SCHEMA, LibraryError, Store, default_library_path, now
+
+#: Columns read into a snapshot; vector columns are read only when a space needs them.
+SCALAR_COLUMNS = [f.name for f in TRACKS_SCHEMA if f.name not in ("embedding", "taggram", "colisten", "updated_at")]
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    tracks_new: int = 0
+    tracks_updated: int = 0
+    playlists_new: int = 0
+    playlists_updated: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"read {self.rows} rows: {self.tracks_new} new tracks, {self.tracks_updated} updated, "
+            f"{len(self.skipped)} rows skipped; {self.playlists_new} new playlists, "
+            f"{self.playlists_updated} updated"
+        ]
+        lines += [f"  skipped {s}" for s in self.skipped]
+        lines += [f"  warning {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+class Library:
+    """A music library in a directory: tracks, segments, playlists and metadata in LanceDB."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.path = store.path
+        self.playlists = PlaylistManager(self)
+        self._snapshot: Snapshot | None = None
+        self._snapshot_key: tuple | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> "Library":
+        """Open the library at `path` (created if missing); default: $ATTUNE_LIBRARY or the user data dir."""
+        target = Path(path).expanduser() if path is not None else default_library_path()
+        if target.exists() and not target.is_dir():
+            raise LibraryError(f"{target} is a file, not a library directory")
+        return cls(Store(target))
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.path)!r})"
+
+    # -- importing -----------------------------------------------------------------
+
+    def import_spotify(self, paths: Iterable[str | Path], *, batch_size: int = 2000) -> ImportReport:
+        """Import Spotify audio-feature tables; see `attune.engine.spotify` for the layouts."""
+        read = read_spotify(paths)
+        report = ImportReport(rows=read.rows, skipped=read.skipped, warnings=read.warnings)
+        stamp = now()
+        rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
+        for start in range(0, len(rows), batch_size):
+            batch = pa.Table.from_pylist(rows[start : start + batch_size], schema=TRACKS_SCHEMA)
+            new, updated = self.store.upsert("tracks", "track_id", batch)
+            report.tracks_new += new
+            report.tracks_updated += updated
+        if read.playlists:
+            new, updated = self.playlists.upsert_imported(read.playlists, source="spotify")
+            report.playlists_new, report.playlists_updated = new, updated
+        return report
+
+    # -- snapshot and spaces ---------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The in-memory view of the library, rebuilt only when a table has changed."""
+        key = self.store.versions()
+        if self._snapshot is None or key != self._snapshot_key:
+            tracks = pl.from_arrow(self.store.read("tracks", SCALAR_COLUMNS))
+            assert isinstance(tracks, pl.DataFrame)
+            self._snapshot = Snapshot.build(
+                tracks, self.playlists.all(), self._stored_whiteners(key), vectors=self._vectors
+            )
+            self._snapshot_key = key
+        return self._snapshot
+
+    def _vectors(self, column: str) -> pl.DataFrame:
+        table = self.store.read("tracks", ["track_id", column], where=f"array_length({column}) > 0")
+        return pl.from_arrow(table)  # type: ignore[return-value]
+
+    def _stored_whiteners(self, key: tuple) -> dict[str, Whitener]:
+        stored = self.store.get_meta("whiteners")
+        if not stored or tuple(stored.get("key", ())) != key:
+            return {}
+        return {name: Whitener.from_json(data) for name, data in stored["spaces"].items()}
+
+    def _persist_whiteners(self) -> None:
+        snap = self._snapshot
+        if snap is None or not snap.whiteners:
+            return
+        stored = self.store.get_meta("whiteners") or {}
+        if tuple(stored.get("key", ())) == self._snapshot_key and set(stored.get("spaces", {})) >= set(snap.whiteners):
+            return
+        self.store.set_meta(
+            "whiteners",
+            {"key": list(self._snapshot_key or ()), "spaces": {n: w.to_json() for n, w in snap.whiteners.items()}},
+        )
+        # set_meta changes no table that keys the snapshot, so it stays valid.
+
+    def space(self, name: str = "attr") -> SpaceData:
+        """A space over the whole library, fitted and ready: `.transform(X)`, `.dims`, `.z`."""
+        if name not in SPACE_NAMES:
+            raise LibraryError(f"unknown space '{name}'; spaces are {', '.join(SPACE_NAMES)}")
+        space = self.snapshot().space(name)
+        self._persist_whiteners()
+        return space
+
+    def fit(self) -> dict[str, Whitener]:
+        """Refit every space that has vectors (normally done on demand when playlists change)."""
+        snap = self.snapshot()
+        snap.whiteners.clear()
+        snap.reset_spaces()
+        for name in SPACE_NAMES:
+            if name == "attr" or not snap.vectors_missing(name):
+                snap.space(name)
+        self._persist_whiteners()
+        return dict(snap.whiteners)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def parse(self, query: str):
+        return parse(query, fields=self.attribute_fields())
+
+    def attribute_fields(self) -> tuple[str, ...]:
+        return ()
+
+    def search(self, query: str, *, limit: int | None = None):
+        """Run a query of the language; returns `Results` (best first)."""
+        from .search import run
+
+        results = run(self, self.parse(query), query, limit=limit)
+        self._persist_whiteners()
+        return results
+
+    def explain(self, query: str) -> str:
+        """The plan a query compiles to: pushed-down filter, post-filters, vector terms, space."""
+        from .search import plan
+
+        return plan(self, self.parse(query), query).describe()
+
+    def recipe(self, name: str):
+        from .recipe import derive_recipe
+
+        return derive_recipe(self.snapshot(), self.playlists.resolve(name))
+
+    def expand(self, name: str, *, limit: int = 50):
+        from .recipe import expand
+
+        return expand(self.snapshot(), self.playlists.resolve(name), limit=limit)
+
+    # -- helpers for the layers above ---------------------------------------------------
+
+    def track_count(self) -> int:
+        return self.store.tables["tracks"].count_rows()
+
+    def unknown_name_error(self, what: str, name: str, pool: Iterable[str], query: str = "", position: int = 0) -> QueryError:
+        guess = suggest(name, pool)
+        return QueryError(
+            f"no {what} named '{name}'",
+            query=query,
+            position=position,
+            hint=f"did you mean '{guess}'?" if guess else None,
+        )

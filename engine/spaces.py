@@ -1,0 +1,129 @@
+"""Vector spaces and their whitening (Patwari et al., ISMIR 2020, section 3.2).
+
+Each space maps a track to a vector. Before distances are measured, vectors are
+standardised globally and then whitened by the pooled within-playlist
+covariance, Tikhonov-regularised:
+
+    x' = (x - mu) / sigma                                  (global z-score)
+    S  = sum_k sum_{i in k} (x'_i - m_k)(x'_i - m_k)^T / (N - K)
+    z  = (S + lambda I)^(-1/2) x'                           lambda = LAMBDA_FRACTION * mean(diag S)
+
+so that playlists are, on average, identity-covariance Gaussians and squared
+Euclidean distance between z vectors is the distance used everywhere. The
+inverse square root is the symmetric (ZCA) one, which keeps each whitened axis
+as close as possible to its original attribute, so per-dimension weights and
+explanations still speak of "energy" or "genre:soul". With fewer than two
+playlists of two or more tracks the pooled covariance is not estimable and the
+space falls back to global standardisation (S = I).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: lambda as a fraction of the mean within-playlist variance.
+LAMBDA_FRACTION = 0.05
+#: At most this many genre dimensions (the library's most frequent genres).
+MAX_GENRE_DIMS = 32
+
+#: Numeric attributes of the attribute space, with the affine map that brings
+#: each to a 0..1-like range before standardisation (value - offset) / scale.
+ATTRIBUTE_DIMS: dict[str, tuple[float, float]] = {
+    "energy": (0.0, 1.0),
+    "valence": (0.0, 1.0),
+    "vocalness": (0.0, 1.0),
+    "danceability": (0.0, 1.0),
+    "acousticness": (0.0, 1.0),
+    "speechiness": (0.0, 1.0),
+    "liveness": (0.0, 1.0),
+    "tempo": (50.0, 150.0),  # BPM: 50..200 -> 0..1
+    "loudness": (-60.0, 60.0),  # dB: -60..0 -> 0..1
+}
+
+
+@dataclass(frozen=True)
+class Whitener:
+    """z = (x - mean) @ matrix.T, fitted as described in the module docstring."""
+
+    dims: tuple[str, ...]
+    mean: np.ndarray  # (d,)
+    matrix: np.ndarray  # (d, d): W @ diag(1/sigma)
+    lam: float
+    n_playlists: int
+    n_entries: int
+    pooled: bool  # False: fell back to global standardisation
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return ((x - self.mean) @ self.matrix.T).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {
+            "dims": list(self.dims),
+            "mean": self.mean.tolist(),
+            "matrix": self.matrix.tolist(),
+            "lambda": self.lam,
+            "n_playlists": self.n_playlists,
+            "n_entries": self.n_entries,
+            "pooled": self.pooled,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Whitener":
+        return cls(
+            tuple(data["dims"]),
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["matrix"], dtype=np.float64),
+            float(data["lambda"]),
+            int(data["n_playlists"]),
+            int(data["n_entries"]),
+            bool(data["pooled"]),
+        )
+
+
+def pooled_covariance(x: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[np.ndarray, int, int]:
+    """Pooled within-group covariance: scatter around each group's mean / (N - K).
+
+    `groups` are row-index arrays into `x`; groups with fewer than two rows are
+    ignored. Returns (S, N, K).
+    """
+    d = x.shape[1]
+    scatter = np.zeros((d, d))
+    n = k = 0
+    for rows in groups:
+        if len(rows) < 2:
+            continue
+        block = x[rows]
+        centred = block - block.mean(axis=0)
+        scatter += centred.T @ centred
+        n += len(rows)
+        k += 1
+    if k == 0 or n - k <= 0:
+        return np.eye(d), n, k
+    return scatter / (n - k), n, k
+
+
+def inverse_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Symmetric inverse square root of a symmetric positive-definite matrix."""
+    values, vectors = np.linalg.eigh(matrix)
+    values = np.clip(values, 1e-12, None)
+    return (vectors / np.sqrt(values)) @ vectors.T
+
+
+def fit_whitener(x: np.ndarray, groups: Sequence[np.ndarray], dims: Sequence[str]) -> Whitener:
+    """Fit the whitening of a space from its vectors and its playlists' rows."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+    sigma = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    sigma = np.where(sigma > 1e-9, sigma, 1.0)
+    standard = (x - mean) / sigma
+    usable = [g for g in groups if len(g) >= 2]
+    if len(usable) < 2:
+        return Whitener(tuple(dims), mean, np.diag(1.0 / sigma), 0.0, len(usable), 0, pooled=False)
+    cov, n, k = pooled_covariance(standard, usable)
+    lam = max(LAMBDA_FRACTION * float(np.mean(np.diag(cov))), 1e-6)
+    w = inverse_sqrt(cov + lam * np.eye(len(cov)))
+    return Whitener(tuple(dims), mean, w @ np.diag(1.0 / sigma), lam, k, n, pooled=True)

@@ -1,0 +1,215 @@
+"""The LanceDB store of record: table schemas, opening, migrations, atomic writes.
+
+Every write here is one LanceDB commit (one table version), so a crash leaves a
+table as it was before the write or with the whole write, never half of it.
+Nothing above this module talks to LanceDB directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from attune.query import AttuneError
+
+SCHEMA_VERSION = 1
+
+#: Numeric attribute columns every library has (null where unknown).
+ATTRIBUTE_COLUMNS: tuple[str, ...] = (
+    "energy",
+    "valence",
+    "vocalness",
+    "danceability",
+    "acousticness",
+    "speechiness",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "tempo",
+    "consistency",
+    "key",
+    "mode",
+)
+
+_TS = pa.timestamp("us", tz="UTC")
+
+TRACKS_SCHEMA = pa.schema(
+    [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("artist", pa.string()),
+        pa.field("album", pa.string()),
+        pa.field("release_date", pa.string()),
+        pa.field("year", pa.int32()),
+        pa.field("length", pa.float64()),
+        pa.field("popularity", pa.float64()),
+        pa.field("genres", pa.list_(pa.string())),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("path", pa.string()),
+        *(pa.field(name, pa.float64()) for name in ATTRIBUTE_COLUMNS),
+        # Filled by the audio indexer; empty for imported tracks.
+        pa.field("embedding", pa.list_(pa.float32())),
+        pa.field("taggram", pa.list_(pa.float32())),
+        pa.field("colisten", pa.list_(pa.float32())),
+        pa.field("updated_at", _TS),
+    ]
+)
+
+SEGMENTS_SCHEMA = pa.schema(
+    [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("start", pa.float64()),
+        pa.field("end", pa.float64()),
+        pa.field("embedding", pa.list_(pa.float32())),
+        pa.field("taggram", pa.list_(pa.float32())),
+    ]
+)
+
+PLAYLISTS_SCHEMA = pa.schema(
+    [
+        pa.field("playlist_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("track_ids", pa.list_(pa.string())),
+        # Genre labels the playlist carries (Spotify's playlist_genre/subgenre);
+        # its tracks inherit them as genre tags.
+        pa.field("genres", pa.list_(pa.string())),
+        pa.field("source", pa.string()),
+        pa.field("created_at", _TS),
+        pa.field("updated_at", _TS),
+    ]
+)
+
+META_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+
+TABLES = {
+    "tracks": TRACKS_SCHEMA,
+    "segments": SEGMENTS_SCHEMA,
+    "playlists": PLAYLISTS_SCHEMA,
+    "meta": META_SCHEMA,
+}
+
+
+class LibraryError(AttuneError):
+    title = "library error"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sql_string(value: str) -> str:
+    """The one way a string reaches a LanceDB filter: a single-quoted SQL literal.
+
+    LanceDB's SQL reads backslashes literally, so doubling single quotes is the
+    whole escape. NUL cannot appear in a SQL literal and is refused.
+    """
+    if "\x00" in value:
+        raise ValueError("a filter value cannot contain a NUL character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Store:
+    """The library directory: four LanceDB tables."""
+
+    def __init__(self, path: Path) -> None:
+        import lancedb
+
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = lancedb.connect(str(path))
+        existing = set(self._table_names())
+        self.tables = {}
+        for name, schema in TABLES.items():
+            if name in existing:
+                self.tables[name] = self.db.open_table(name)
+            else:
+                self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
+        self._check_schema_version(fresh=not existing)
+
+    def _table_names(self) -> list[str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return list(self.db.table_names())
+
+    def _check_schema_version(self, *, fresh: bool) -> None:
+        stored = self.get_meta("schema_version")
+        if stored is None:
+            if not fresh and self.tables["tracks"].count_rows() > 0:
+                raise LibraryError(
+                    f"{self.path} holds tracks but no schema version; it was not written by attune"
+                )
+            self.set_meta("schema_version", SCHEMA_VERSION)
+            return
+        if int(stored) > SCHEMA_VERSION:
+            raise LibraryError(
+                f"the library at {self.path} was written by a newer attune (schema {stored}, "
+                f"this attune reads up to {SCHEMA_VERSION}); upgrade attune to open it"
+            )
+        # Versions below SCHEMA_VERSION would be migrated here; 1 is the first.
+
+    # -- versions --------------------------------------------------------------
+
+    def versions(self) -> tuple[int, ...]:
+        """Table versions: a cheap key that changes whenever any table changes."""
+        for table in self.tables.values():
+            table.checkout_latest()
+        return tuple(self.tables[name].version for name in ("tracks", "playlists", "segments"))
+
+    # -- meta --------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        table = self.tables["meta"]
+        rows = table.search().where(f"key = {sql_string(key)}").select(["value"]).to_arrow()
+        return json.loads(rows["value"][0].as_py()) if rows.num_rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        data = pa.table({"key": [key], "value": [json.dumps(value)]}, schema=META_SCHEMA)
+        self.upsert("meta", "key", data)
+
+    # -- writes --------------------------------------------------------------------
+
+    def upsert(self, table: str, key: str, data: pa.Table) -> tuple[int, int]:
+        """Insert or update rows by key in one commit; returns (inserted, updated)."""
+        if data.num_rows == 0:
+            return 0, 0
+        data = data.select(TABLES[table].names).cast(TABLES[table])
+        result = (
+            self.tables[table]
+            .merge_insert(key)
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(data)
+        )
+        return result.num_inserted_rows, result.num_updated_rows
+
+    def delete(self, table: str, where: str) -> None:
+        self.tables[table].delete(where)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def read(self, table: str, columns: Iterable[str] | None = None, where: str | None = None) -> pa.Table:
+        query = self.tables[table].search()
+        if where:
+            query = query.where(where)
+        if columns is not None:
+            query = query.select(list(columns))
+        limit = self.tables[table].count_rows()
+        return query.limit(max(limit, 1)).to_arrow()
+
+
+def default_library_path() -> Path:
+    """$ATTUNE_LIBRARY, else the platform's user data directory."""
+    env = os.environ.get("ATTUNE_LIBRARY")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("attune") / "library"

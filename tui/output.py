@@ -1,0 +1,67 @@
+"""Printing results for people (a table) and for scripts (json, csv, m3u)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+
+import polars as pl
+
+FORMATS = ("table", "json", "csv", "m3u")
+_TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
+
+
+def render_results(results, fmt: str) -> str:
+    frame = results.to_polars()
+    if fmt == "json":
+        return json.dumps([_clean(r) for r in frame.iter_rows(named=True)], ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        flat = frame.with_columns(pl.col("genres").list.join(";")) if "genres" in frame.columns else frame
+        return flat.write_csv()
+    if fmt == "m3u":
+        from attune.engine.playlist_formats import write_m3u
+
+        out = io.StringIO()
+        write_m3u("attune search", results.frame.to_dicts(), out)
+        return out.getvalue()
+    return _table(frame, results)
+
+
+def _clean(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def _table(frame: pl.DataFrame, results) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    columns = [c for c in _TABLE_COLUMNS if c in frame.columns]
+    if frame["score"].is_nan().all():
+        columns.remove("score")
+    for c in columns:
+        table.add_column(c, justify="right" if frame[c].dtype.is_numeric() else "left", overflow="ellipsis", no_wrap=True,
+                         max_width=28 if c in ("title", "artist", "genres") else None)
+    for i, row in enumerate(frame.iter_rows(named=True), start=1):
+        table.add_row(str(i), *(_cell(row[c], c) for c in columns))
+    out = io.StringIO()
+    width = 160 if not sys.stdout.isatty() else None
+    Console(file=out, width=width, no_color=True, highlight=False).print(table)
+    text = out.getvalue().rstrip("\n")
+    notes = [f"{len(frame)} results"] + list(results.notes)
+    return text + "\n" + "\n".join(notes)
+
+
+def _cell(value, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if column == "genres":
+        return ", ".join(value[:3])
+    if column == "tempo":
+        return f"{value:.0f}"
+    if isinstance(value, float):
+        return f"{value:.3f}" if column != "score" else f"{value:.2f}"
+    return str(value)
