@@ -97,7 +97,16 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan(lib: "Library", query: Query, text: str = "", *, limit: int | None = None, snapshot: Snapshot | None = None) -> Plan:
+def plan(
+    lib: "Library",
+    query: Query,
+    text: str = "",
+    *,
+    limit: int | None = None,
+    snapshot: Snapshot | None = None,
+    executor: str | None = None,
+) -> Plan:
+    """Compile a parsed query. `executor` forces "memory" or "lance" (tests compare them)."""
     snap = snapshot
     playlists = snap.playlists if snap is not None else {p.name: p for p in lib.playlists.all()}
     compiler = FilterCompiler(playlists, text)
@@ -106,10 +115,13 @@ def plan(lib: "Library", query: Query, text: str = "", *, limit: int | None = No
     limit = limit or query.options.limit or DEFAULT_LIMIT
     if query.likes and space == "colisten":
         raise NotAvailableError("the co-listen space (in:colisten) is not available yet; use in:attr or in:audio")
-    executor = "memory"
-    if not query.likes and snap is None and lib._snapshot is None and sql is not None:
-        if lib.store.tables["tracks"].count_rows(sql) <= LANCE_MAX_ROWS:
-            executor = "lance"
+    if executor is None:
+        executor = "memory"
+        if not query.likes and snap is None and lib._snapshot is None and sql is not None:
+            if lib.store.tables["tracks"].count_rows(sql) <= LANCE_MAX_ROWS:
+                executor = "lance"
+    elif executor == "lance" and query.likes:
+        raise ValueError("the lance executor runs filter-only queries")
     targets, exclude = [], np.zeros(0, dtype=np.int64)
     if query.likes:
         snap = snap or lib.snapshot()
@@ -165,8 +177,16 @@ def _seeds_to_exclude(snap: Snapshot, query: Query, targets: list[Target]) -> np
     return np.unique(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
 
 
-def run(lib: "Library", query: Query, text: str = "", *, limit: int | None = None, snapshot: Snapshot | None = None) -> Results:
-    p = plan(lib, query, text, limit=limit, snapshot=snapshot)
+def run(
+    lib: "Library",
+    query: Query,
+    text: str = "",
+    *,
+    limit: int | None = None,
+    snapshot: Snapshot | None = None,
+    executor: str | None = None,
+) -> Results:
+    p = plan(lib, query, text, limit=limit, snapshot=snapshot, executor=executor)
     if p.executor == "lance":
         return _run_lance(lib, p)
     snap = snapshot or lib.snapshot()

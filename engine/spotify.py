@@ -165,6 +165,9 @@ def _number(row: dict, columns: dict[str, str], ours: str) -> float | None:
 def _parse_row(row: dict, columns: dict[str, str], path: Path, line: int, out: SpotifyRead):
     if None in row:  # csv puts surplus cells under the None key
         raise ValueError(f"the row has {len(row) - 1 + len(row[None])} cells, the header {len(row) - 1}")
+    if any(value is None for value in row.values()):  # and fills a short row with None
+        cells = sum(value is not None for value in row.values())
+        raise ValueError(f"the row has {cells} cells, the header {len(row)}")
     raw_id = _cell(row, columns, "track_id")
     if not raw_id:
         raise ValueError("missing track id")
@@ -173,7 +176,7 @@ def _parse_row(row: dict, columns: dict[str, str], path: Path, line: int, out: S
     year = None
     if release:
         match = _DATE_RE.fullmatch(release)
-        if match:
+        if match and 1 <= int(match.group(2) or 1) <= 12 and 1 <= int(match.group(3) or 1) <= 31:
             year = int(match.group(1))
         else:
             out.warnings.append(Skipped(path.name, line, f"release date {release!r} is not YYYY, YYYY-MM or YYYY-MM-DD; year left empty"))

@@ -50,3 +50,66 @@ def test_parse_explain_lists_parts(capsys):
     assert "genre contains soul" in text
     assert 'towards playlist "Sunday Morning"' in text
     assert "limit   5" in text
+
+
+# -- engine commands ---------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_lib(tmp_path):
+    from tests.engine.conftest import write_fixture_csv
+
+    csv_path = write_fixture_csv(tmp_path / "fixture.csv")
+    lib = str(tmp_path / "lib")
+    out = run("import", "spotify", str(csv_path), "--library", lib)
+    assert out.returncode == 0, out.stderr
+    assert "12 new tracks" in out.stdout
+    return lib
+
+
+def test_search_formats(cli_lib):
+    out = run("search", "genre:soul", "-artist:green", "--library", cli_lib)
+    assert out.returncode == 0, out.stderr
+    assert "Ann Peebles" in out.stdout and "2 results" in out.stdout
+    import json
+
+    rows = json.loads(run("search", "artist:green", "--format", "json", "--library", cli_lib).stdout)
+    assert [r["track_id"] for r in rows] == ["t01", "t02"]
+    csv_text = run("search", "artist:green", "--format", "csv", "--library", cli_lib).stdout
+    assert csv_text.splitlines()[0].startswith("track_id,title,artist")
+    m3u = run("search", "artist:green", "--format", "m3u", "--library", cli_lib).stdout
+    assert m3u.startswith("#EXTM3U")
+
+
+def test_environment_names_the_library(cli_lib, monkeypatch):
+    monkeypatch.setenv("ATTUNE_LIBRARY", cli_lib)
+    out = run("search", "artist:green", "--format", "csv")
+    assert out.returncode == 0 and "t01" in out.stdout
+
+
+def test_recipe_expand_explain_playlists(cli_lib, tmp_path):
+    recipe = run("recipe", "Sunday Morning", "--library", cli_lib)
+    assert recipe.returncode == 0 and 'like:playlist("Sunday Morning")' in recipe.stdout
+    again = run("search", recipe.stdout.strip(), "--library", cli_lib)
+    assert again.returncode == 0, again.stderr
+    expand = run("expand", "Gym", "--limit", "3", "--explain", "--library", cli_lib)
+    assert expand.returncode == 0 and "artist share" in expand.stdout
+    plan = run("explain", "like:playlist(Gym)", "energy>0.5", "--library", cli_lib)
+    assert "SQL part: (energy > 0.5)" in plan.stdout
+    assert run("playlist", "create", "Mine", "t01", "t02", "--library", cli_lib).returncode == 0
+    assert run("playlist", "add", "Mine", "t03", "--library", cli_lib).returncode == 0
+    assert run("playlist", "remove", "Mine", "t01", "--library", cli_lib).returncode == 0
+    show = run("playlist", "show", "Mine", "--library", cli_lib).stdout
+    assert "Al Green - Tired of Being Alone" in show and "Ann Peebles" in show
+    path = tmp_path / "mine.xspf"
+    assert run("playlist", "export", "Mine", "--format", "xspf", "-o", str(path), "--library", cli_lib).returncode == 0
+    assert run("playlist", "import", str(path), "--name", "Copy", "--library", cli_lib).returncode == 0
+    assert "Copy\t2 tracks" in run("playlist", "list", "--library", cli_lib).stdout
+    assert run("playlist", "delete", "Copy", "--yes", "--library", cli_lib).returncode == 0
+
+
+def test_user_errors_exit_2_without_traceback(cli_lib):
+    for args in (["search", "energey<0.4"], ["recipe", "Nope"], ["search", 'like:"mellow"'], ["playlist", "create", "X", "bad"]):
+        out = run(*args, "--library", cli_lib)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr

@@ -1,0 +1,123 @@
+"""Opening libraries, schema versions, defaults, crash safety, evaluation."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from attune.engine import Library, LibraryError
+from attune.engine.evaluate import evaluate_expansion
+from attune.engine.store import SCHEMA_VERSION, default_library_path, sql_string
+
+
+def test_open_creates_tables(tmp_path):
+    lib = Library.open(tmp_path / "new")
+    assert set(lib.store.tables) == {"tracks", "segments", "playlists", "meta"}
+    assert lib.store.get_meta("schema_version") == SCHEMA_VERSION
+    assert "segments" in lib.store._table_names()
+    # imported tracks have the audio columns, empty
+    assert {"embedding", "taggram", "path"} <= set(lib.store.tables["tracks"].schema.names)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    lib = Library.open(tmp_path / "lib")
+    lib.store.set_meta("schema_version", SCHEMA_VERSION + 1)
+    with pytest.raises(LibraryError, match="newer attune"):
+        Library.open(tmp_path / "lib")
+
+
+def test_a_file_is_not_a_library(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(LibraryError, match="is a file"):
+        Library.open(tmp_path / "f")
+
+
+def test_default_path_honours_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTUNE_LIBRARY", str(tmp_path / "env"))
+    assert default_library_path() == tmp_path / "env"
+    monkeypatch.delenv("ATTUNE_LIBRARY")
+    assert default_library_path().name == "library"
+
+
+@pytest.mark.parametrize("value", ["plain", "O'Brien", "''", "back\\slash", "50%_", "x'; DROP TABLE t; --", "ünï©ødé"])
+def test_sql_string_round_trips_through_lancedb(tmp_path, value):
+    import pyarrow as pa
+
+    lib = Library.open(tmp_path / "lib")
+    lib.store.set_meta(value, 1)
+    assert lib.store.get_meta(value) == 1
+    rows = lib.store.read("meta", ["key"], where=f"key = {sql_string(value)}")
+    assert rows["key"].to_pylist() == [value]
+    assert pa is not None
+
+
+def test_sql_string_refuses_nul():
+    with pytest.raises(ValueError):
+        sql_string("a\x00b")
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import csv, sys
+    from attune.engine import Library
+    from tests.engine.conftest import HEADER
+    path, lib_path = sys.argv[1], sys.argv[2]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(60000):
+            w.writerow([f"id{i:06d}", f"T{i}", f"A{i % 500}", 10, "x", "Al", "2000", "", "", "", "",
+                        0.5, 0.5, 1, -6, 1, 0.1, 0.2, 0.0, 0.1, 0.3, 100, 200000])
+    print("written", flush=True)
+    Library.open(lib_path).import_spotify([path], batch_size=500)
+    print("done", flush=True)
+    """
+)
+
+
+def test_killed_import_leaves_whole_batches(tmp_path):
+    lib_path = tmp_path / "lib"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path / "big.csv"), str(lib_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    assert proc.stdout.readline().strip() == "written"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            n = Library.open(lib_path).track_count()
+        except Exception:
+            continue
+        if n >= 1500:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    lib = Library.open(lib_path)
+    count = lib.track_count()
+    assert 0 < count < 60000, count
+    assert count % 500 == 0
+    frame = lib.snapshot().frame
+    assert frame["title"].null_count() == 0 and frame["energy"].null_count() == 0
+    # A re-run completes the import without duplicates.
+    lib.import_spotify([tmp_path / "big.csv"], batch_size=5000)
+    assert lib.track_count() == 60000
+
+
+def test_evaluation_reports_every_method(lib):
+    for i in range(3):
+        lib.playlists.create(f"P{i}", ["t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10"][i : i + 6])
+    result = evaluate_expansion(lib.snapshot(), holdout=0.34, k=3, min_size=4)
+    assert set(result.recall) == {
+        "attune expand", "random", "most popular", "centroid (z-scored attrs)",
+        "strict recipe by popularity", "same artists by popularity",
+    }
+    assert all(0.0 <= v <= 1.0 for v in result.recall.values())
+    assert result.playlists == 6
+    assert "recall@3" in str(result)

@@ -1,0 +1,89 @@
+"""Whitening maths against a direct numpy computation."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attune.engine.spaces import LAMBDA_FRACTION, fit_whitener, inverse_sqrt, pooled_covariance
+
+
+def direct(x, groups):
+    """The paper's recipe written out longhand."""
+    mu, sigma = x.mean(0), x.std(0)
+    xs = (x - mu) / sigma
+    scatter = sum((xs[g] - xs[g].mean(0)).T @ (xs[g] - xs[g].mean(0)) for g in groups)
+    n = sum(len(g) for g in groups)
+    s = scatter / (n - len(groups))
+    lam = LAMBDA_FRACTION * np.trace(s) / len(s)
+    vals, vecs = np.linalg.eigh(s + lam * np.eye(len(s)))
+    w = vecs @ np.diag(vals**-0.5) @ vecs.T
+    return (xs @ w.T), s, lam
+
+
+def test_matches_direct_computation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)) * [1, 2, 0.5, 3, 1] + [0, 1, 2, 3, 4]
+    groups = [np.arange(0, 20), np.arange(20, 45), np.arange(45, 60)]
+    w = fit_whitener(x, groups, list("abcde"))
+    want, s, lam = direct(x, groups)
+    assert np.allclose(w.transform(x), want, atol=1e-4)
+    assert np.isclose(w.lam, lam)
+    assert w.pooled and w.n_playlists == 3 and w.n_entries == 60
+
+
+def test_pooled_covariance_uses_each_groups_own_mean():
+    x = np.array([[0.0], [2.0], [10.0], [14.0]])
+    s, n, k = pooled_covariance(x, [np.array([0, 1]), np.array([2, 3])])
+    assert (n, k) == (4, 2)
+    assert np.isclose(s[0, 0], (1 + 1 + 4 + 4) / 2)
+
+
+def test_whitened_playlists_have_unit_covariance_without_regularisation():
+    rng = np.random.default_rng(3)
+    cov = np.array([[4.0, 1.5], [1.5, 1.0]])
+    groups, rows = [], []
+    for k in range(40):
+        centre = rng.normal(size=2) * 5
+        rows.append(rng.multivariate_normal(centre, cov, size=50))
+        groups.append(np.arange(k * 50, (k + 1) * 50))
+    x = np.vstack(rows)
+    xs = (x - x.mean(0)) / x.std(0)
+    s, _, _ = pooled_covariance(xs, groups)
+    z = xs @ inverse_sqrt(s).T
+    within, _, _ = pooled_covariance(z, groups)
+    assert np.allclose(within, np.eye(2), atol=1e-6)
+
+
+def test_falls_back_to_standardisation_with_too_few_playlists():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(10, 3)) * 4 + 1
+    w = fit_whitener(x, [np.arange(5)], ["a", "b", "c"])
+    assert not w.pooled
+    z = w.transform(x)
+    assert np.allclose(z.mean(0), 0, atol=1e-5) and np.allclose(z.std(0), 1, atol=1e-5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 1000))
+def test_inverse_sqrt_property(d, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(d, d))
+    m = a @ a.T + 0.1 * np.eye(d)
+    r = inverse_sqrt(m)
+    assert np.allclose(r @ m @ r, np.eye(d), atol=1e-6)
+    assert np.allclose(r, r.T)
+
+
+def test_library_space_transform_and_persistence(lib):
+    space = lib.space("attr")
+    assert "energy" in space.dims and "genre:soul" in space.dims
+    frame = lib.snapshot().frame
+    from attune.engine.snapshot import attribute_matrix
+
+    x, dims = attribute_matrix(frame)
+    assert dims == space.dims
+    assert np.allclose(space.transform(x), space.z, atol=1e-5)
+    stored = lib.store.get_meta("whiteners")
+    assert "attr" in stored["spaces"]
+    fitted = lib.fit()
+    assert fitted["attr"].pooled and fitted["attr"].n_playlists == 3
