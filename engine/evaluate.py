@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .recipe import derive_recipe, expansion_parts, expansion_score, satisfied
+from .recipe import ConstraintMasks, derive_recipe, expansion_parts, expansion_score
 from .snapshot import Playlist, Snapshot
 
 BASELINE_ATTRIBUTES = ("danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence", "loudness", "tempo")
@@ -72,7 +72,7 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
     x = np.column_stack([frame[c].cast(pl.Float64).to_numpy() for c in BASELINE_ATTRIBUTES if c in frame.columns])
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1)
-    artists = frame["_artist"].to_numpy()
+    artists = snap.text_index("artist").codes
 
     def random(p, mask):
         return np.where(mask, rng.random(len(mask)), -np.inf)
@@ -87,7 +87,7 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
 
     def strict_recipe(p, mask):
         recipe = derive_recipe(snap, p)
-        ok = satisfied(frame, recipe, 1.0, {"genre": False, "year": True, "artist": True}).all(axis=1)
+        ok = ConstraintMasks(snap, recipe).all(1.0, {"genre": False, "year": True, "artist": True})
         return np.where(mask & ok, pop, -np.inf)
 
     def same_artists(p, mask):

@@ -25,7 +25,7 @@ import polars as pl
 from attune.query import And, Compare, Expr, Not, Or, QueryError, Range, TextMatch
 from attune.query.fields import suggest
 
-from .snapshot import Playlist
+from .snapshot import Playlist, joined, lower
 from .store import sql_string
 
 SCALAR_TEXT = ("artist", "album", "title", "path")
@@ -56,7 +56,14 @@ class FilterCompiler:
     def __init__(self, playlists: Mapping[str, Playlist], query_text: str = "") -> None:
         self.playlists = playlists
         self.query_text = query_text
-        self.genres_inherited = any(p.genres for p in playlists.values())
+        self._genres_inherited: bool | None = None
+
+    @property
+    def genres_inherited(self) -> bool:
+        """Whether any playlist gives its tracks genres (then genre: cannot go to SQL)."""
+        if self._genres_inherited is None:
+            self._genres_inherited = any(p.genres for p in self.playlists.values())
+        return self._genres_inherited
 
     # -- polars ------------------------------------------------------------------
 
@@ -92,13 +99,13 @@ class FilterCompiler:
         if node.field == "playlist":
             return pl.col("track_id").is_in(sorted(self.playlist_tracks(node, value)))
         if node.field in SCALAR_TEXT:
-            col = pl.col(f"_{node.field}")
+            col = lower(node.field)
             if node.mode == "contains":
                 return col.str.contains(value.lower(), literal=True)
             if node.mode == "exact":
                 return col == value.lower()
             return pl.col(node.field).fill_null("").str.contains("(?i)" + value)
-        col = pl.col(f"_{_LIST_COLUMN[node.field]}")
+        col = joined(_LIST_COLUMN[node.field])
         if node.mode == "contains":
             return col.str.contains(value.lower(), literal=True)
         if node.mode == "exact":

@@ -59,6 +59,7 @@ class Library:
         self.playlists = PlaylistManager(self)
         self._snapshot: Snapshot | None = None
         self._snapshot_key: tuple | None = None
+        self._persisted: tuple | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> "Library":
@@ -117,6 +118,10 @@ class Library:
         snap = self._snapshot
         if snap is None or not snap.whiteners:
             return
+        state = (self._snapshot_key, frozenset(snap.whiteners))
+        if state == self._persisted:
+            return
+        self._persisted = state
         stored = self.store.get_meta("whiteners") or {}
         if tuple(stored.get("key", ())) == self._snapshot_key and set(stored.get("spaces", {})) >= set(snap.whiteners):
             return
@@ -168,14 +173,18 @@ class Library:
         return plan(self, self.parse(query), query).describe()
 
     def recipe(self, name: str):
+        """The playlist's recipe; `str(recipe)` is an editable query."""
         from .recipe import derive_recipe
 
-        return derive_recipe(self.snapshot(), self.playlists.resolve(name))
+        snap = self.snapshot()
+        return derive_recipe(snap, self.playlists.resolve(name, list(snap.playlists.values())))
 
     def expand(self, name: str, *, limit: int = 50):
+        """Tracks to add to the playlist, best first, each explained."""
         from .recipe import expand
 
-        return expand(self.snapshot(), self.playlists.resolve(name), limit=limit)
+        snap = self.snapshot()
+        return expand(snap, self.playlists.resolve(name, list(snap.playlists.values())), limit=limit)
 
     # -- helpers for the layers above ---------------------------------------------------
 

@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from .playlist_formats import Entry, read_entries, write_csv, write_m3u, write_xspf
-from .snapshot import Playlist
+from .snapshot import Playlist, lower
 from .spotify import spotify_id
 from .store import PLAYLISTS_SCHEMA, LibraryError, now, sql_string
 
@@ -244,8 +244,8 @@ class _Matcher:
             if p:
                 self.by_path[str(Path(p).expanduser().resolve(strict=False))] = tid
         self.by_name: dict[tuple[str, str], str] = {}
-        ordered = frame.sort("popularity", descending=True, nulls_last=True)
-        for tid, artist, title in zip(ordered["track_id"].to_list(), ordered["_artist"].to_list(), ordered["_title"].to_list()):
+        ordered = frame.sort("popularity", descending=True, nulls_last=True).select("track_id", lower("artist"), lower("title"))
+        for tid, artist, title in ordered.iter_rows():
             self.by_name.setdefault((artist, title), tid)
 
     def match(self, entry: Entry) -> str | None:

@@ -31,12 +31,16 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from attune.query import And, Like, Options, Query, Range, TextMatch, render
+from attune.query.ast import Expr
 
+from .filters import FilterCompiler
+from .masks import MaskEvaluator
 from .snapshot import Playlist, Snapshot
 
 RECIPE_ATTRIBUTES = ("energy", "valence", "vocalness", "tempo")
@@ -80,17 +84,22 @@ class Recipe:
             out[attr] = (low, high)
         return out
 
-    def query(self, *, widen: float = 1.0, artists: bool = True, years: bool = True, genres: bool = True) -> Query:
-        terms = []
+    def constraints(self, *, widen: float = 1.0, artists: bool = True, years: bool = True, genres: bool = True) -> list[tuple[str, Expr]]:
+        """(name, filter) for each constraint of the recipe, strict at widen=1."""
+        terms: list[tuple[str, Expr]] = []
         if genres and self.genres:
-            terms.append(TextMatch("genre", tuple(self.genres), "exact"))
+            terms.append(("genre", TextMatch("genre", tuple(self.genres), "exact")))
         for attr, (low, high) in self.ranges(widen).items():
-            terms.append(Range(attr, low, high))
+            terms.append((attr, Range(attr, low, high)))
         if years and self.years:
-            terms.append(Range("year", float(self.years[0]), float(self.years[1])))
+            terms.append(("year", Range("year", float(self.years[0]), float(self.years[1]))))
         if artists and self.artists:
-            terms.append(TextMatch("artist", tuple(self.artists), "exact"))
-        where = And(tuple(terms)) if len(terms) > 1 else (terms[0] if terms else None)
+            terms.append(("artist", TextMatch("artist", tuple(self.artists), "exact")))
+        return terms
+
+    def query(self, **relax: Any) -> Query:
+        terms = tuple(term for _, term in self.constraints(**relax))
+        where = And(terms) if len(terms) > 1 else (terms[0] if terms else None)
         return Query(where, (Like("playlist", self.playlist),), Options())
 
     def __str__(self) -> str:
@@ -99,7 +108,7 @@ class Recipe:
 
 def derive_recipe(snap: Snapshot, playlist: Playlist) -> Recipe:
     rows = snap.playlist_rows(playlist.name)
-    tracks = snap.frame[rows]
+    tracks = snap.frame[np.sort(rows)]
     counts: Counter[str] = Counter(g.lower() for gs in tracks["genres"].to_list() for g in gs or ())
     genres, covered, total = [], 0, sum(counts.values())
     for genre, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -122,21 +131,31 @@ def derive_recipe(snap: Snapshot, playlist: Playlist) -> Recipe:
 # -- expansion ---------------------------------------------------------------------------
 
 
-def satisfied(frame: pl.DataFrame, recipe: Recipe, widen: float, use: dict[str, bool]) -> np.ndarray:
-    """(N, C) matrix: which constraint each track meets (C = genre, ranges..., year, artist)."""
-    cols = []
-    if use["genre"] and recipe.genres:
-        # A track with no genre is unknown: it passes (its fit is judged on the rest).
-        genres = frame["_genres"]
-        pattern = "\n(" + "|".join(re.escape(g) for g in recipe.genres) + ")\n"
-        cols.append((genres.str.contains(pattern) | (genres == "\n\n")).to_numpy())
-    for attr, (low, high) in recipe.ranges(widen).items():
-        cols.append(frame[attr].is_between(low, high).fill_null(False).to_numpy())
-    if use["year"] and recipe.years:
-        cols.append(frame["year"].is_between(*recipe.years).fill_null(False).to_numpy())
-    if use["artist"] and recipe.artists:
-        cols.append(frame["_artist"].is_in([a.lower() for a in recipe.artists]).to_numpy())
-    return np.column_stack(cols) if cols else np.ones((frame.height, 1), dtype=bool)
+class ConstraintMasks:
+    """Row masks of a recipe's constraints, each evaluated once however often relaxed."""
+
+    def __init__(self, snap: Snapshot, recipe: Recipe) -> None:
+        self.snap = snap
+        self.recipe = recipe
+        self.evaluator = MaskEvaluator(snap, FilterCompiler(snap.playlists))
+        self._cache: dict[Expr, np.ndarray] = {}
+
+    def each(self, widen: float, use: dict[str, bool]) -> list[np.ndarray]:
+        """One mask per constraint. A track with no genre passes the genre constraint
+        (it is unknown there; its fit is judged on the rest)."""
+        out = []
+        for name, term in self.recipe.constraints(widen=widen, artists=use["artist"], years=use["year"], genres=use["genre"]):
+            if term not in self._cache:
+                mask = self.evaluator.mask(term)
+                self._cache[term] = mask | self.snap.genre_unknown() if name == "genre" else mask
+            out.append(self._cache[term])
+        return out
+
+    def all(self, widen: float, use: dict[str, bool]) -> np.ndarray:
+        out = np.ones(len(self.snap), dtype=bool)
+        for mask in self.each(widen, use):
+            out &= mask
+        return out
 
 
 def _relaxation_steps():
@@ -163,51 +182,44 @@ class ExpansionParts:
     relaxed: list[str]
 
 
-def _shares(keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """For every row, the share of `rows` that have the same key (empty keys never match)."""
-    counts = Counter(k for k in keys[rows] if k)
-    n = max(len(rows), 1)
-    return np.array([counts.get(k, 0) / n if k else 0.0 for k in keys])
-
-
 def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit: int) -> ExpansionParts:
-    frame = snap.frame
+    n = len(snap)
     rows = snap.playlist_rows(playlist.name)
-    outside = np.ones(frame.height, dtype=bool)
+    outside = np.ones(n, dtype=bool)
     outside[rows] = False
-    artists = frame["_artist"].to_numpy()
-    albums = (frame["_artist"] + "\x1f" + frame["album"].fill_null("").str.to_lowercase()).to_numpy()
-    albums[frame["album"].is_null().to_numpy()] = ""
-    share = _shares(artists, rows)
+    artist = snap.text_index("artist")
+    counts = np.bincount(artist.codes[rows], minlength=len(artist.values)).astype(float)
+    counts[(artist.values == "").to_numpy()] = 0.0  # no artist is nobody's artist
+    share = counts[artist.codes] / max(len(rows), 1)
+    album = snap.text_index("album")
+    album_key = artist.codes * len(album.values) + album.codes
+    named = ~(album.values == "").to_numpy()[album.codes]
+    same_album = np.isin(album_key, album_key[rows][named[rows]]) & named
     # Proximity over the sound attributes; genres enter through the recipe's pool.
-    space = snap.space("attr")
-    sound = np.array([not d.startswith("genre:") for d in space.dims])
-    z = space.z[:, sound]
+    z, sq = snap.sound_space()
     centre = z[rows].mean(axis=0) if len(rows) else np.zeros(z.shape[1], dtype=np.float32)
-    d = np.einsum("ij,ij->i", z, z) - 2.0 * (z @ centre) + float(centre @ centre)
+    d = sq - 2.0 * (z @ centre) + float(centre @ centre)
     proximity = np.exp(-np.maximum(d, 0) / (2.0 * max(z.shape[1], 1)))
-    years = frame["year"].cast(pl.Float64).to_numpy()
+    years = snap.numbers("year")
     known = years[rows][~np.isnan(years[rows])]
+    year = np.full(n, math.exp(-1))
     if len(known):
         spread = max(float(known.std()), 1.0)
-        year = np.exp(-np.abs(years - float(np.median(known))) / spread)
-        year = np.where(np.isnan(year), math.exp(-1), year)
-    else:
-        year = np.full(frame.height, math.exp(-1))
-    popularity = (frame["popularity"].fill_null(0).fill_nan(0).to_numpy() / 100.0).clip(0, 1)
+        close = np.exp(-np.abs(years - float(np.median(known))) / spread)
+        year = np.where(np.isnan(close), math.exp(-1), close)
+    popularity = np.nan_to_num(snap.numbers("popularity") / 100.0).clip(0, 1)
     relaxed: list[str] = []
+    masks = ConstraintMasks(snap, recipe)
     for widen, use, label in _relaxation_steps():
         if label:
             relaxed.append(label)
-        pool = outside & satisfied(frame, recipe, widen, use).all(axis=1)
+        pool = outside & masks.all(widen, use)
         if pool.sum() >= POOL_FACTOR * limit:
             break
     else:
         relaxed.append("every constraint dropped")
         pool = outside
-    return ExpansionParts(
-        (share > 0).astype(float), share, (_shares(albums, rows) > 0).astype(float), proximity, year, popularity, pool, relaxed
-    )
+    return ExpansionParts((share > 0).astype(float), share, same_album.astype(float), proximity, year, popularity, pool, relaxed)
 
 
 def expansion_score(parts: ExpansionParts, weights: dict[str, float] | None = None) -> np.ndarray:
@@ -221,7 +233,6 @@ def expand(snap: Snapshot, playlist: Playlist, *, limit: int = 50):
     """Tracks to add to a playlist, best first, each explained."""
     from attune.query import parse
 
-    from .filters import FilterCompiler
     from .results import Results
     from .search import Plan
 

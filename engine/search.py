@@ -28,6 +28,7 @@ from attune.query import Like, Not, Query, QueryError, TextMatch, render
 from attune.query.ast import And, Expr
 
 from .filters import FilterCompiler, leaves
+from .masks import MaskEvaluator
 from .results import Results
 from .snapshot import Snapshot, prepare
 from .store import LibraryError
@@ -66,6 +67,7 @@ class Plan:
     limit: int
     executor: str
     notes: list[str] = field(default_factory=list)
+    snapshot: Snapshot | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         lines = [f"query:      {render(self.query) or '(everything)'}"]
@@ -108,6 +110,8 @@ def plan(
 ) -> Plan:
     """Compile a parsed query. `executor` forces "memory" or "lance" (tests compare them)."""
     snap = snapshot
+    if snap is None and (lib._snapshot is not None or query.likes or executor == "memory"):
+        snap = lib.snapshot()
     playlists = snap.playlists if snap is not None else {p.name: p for p in lib.playlists.all()}
     compiler = FilterCompiler(playlists, text)
     sql, post = compiler.split(query.where)
@@ -117,17 +121,19 @@ def plan(
         raise NotAvailableError("the co-listen space (in:colisten) is not available yet; use in:attr or in:audio")
     if executor is None:
         executor = "memory"
-        if not query.likes and snap is None and lib._snapshot is None and sql is not None:
+        if snap is None and sql is not None:
             if lib.store.tables["tracks"].count_rows(sql) <= LANCE_MAX_ROWS:
                 executor = "lance"
     elif executor == "lance" and query.likes:
         raise ValueError("the lance executor runs filter-only queries")
+    if executor == "memory" and snap is None:
+        snap = lib.snapshot()
     targets, exclude = [], np.zeros(0, dtype=np.int64)
     if query.likes:
-        snap = snap or lib.snapshot()
+        assert snap is not None
         targets = [_resolve(lib, snap, like, text) for like in query.likes]
         exclude = _seeds_to_exclude(snap, query, targets)
-    return Plan(query, text, space, sql, post, targets, exclude, limit, executor)
+    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, snapshot=snap)
 
 
 def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
@@ -144,25 +150,31 @@ def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
             if name.lower() == low or p.playlist_id == like.target:
                 return Target(like, snap.playlist_rows(name), f'playlist("{name}")', sign)
         raise lib.unknown_name_error("playlist", like.target, snap.playlists, text, pos)
-    frame = snap.frame
     if like.kind == "artist":
-        rows = frame.filter(pl.col("_artist") == like.target.lower())["_row"].to_numpy()
+        index = snap.text_index("artist")
+        rows = np.flatnonzero(index.rows_where(index.matching("exact", like.target)))
         if len(rows) == 0:
             raise lib.unknown_name_error("artist", like.target, snap.artists(), text, pos)
-        return Target(like, rows.astype(np.int64), f'artist("{like.target}")', sign)
-    hit = frame.filter((pl.col("track_id") == like.target) | (pl.col("path") == like.target))
-    if hit.height == 0:
-        hit = frame.filter(pl.col("_title") == like.target.lower())
-        if hit.height > 1:
-            raise QueryError(
-                f"{hit.height} tracks are titled '{like.target}'",
-                query=text,
-                position=pos,
-                hint="name the track by its id: " + ", ".join(hit["track_id"].head(3).to_list()),
-            )
-    if hit.height == 0:
+        return Target(like, rows, f'artist("{like.target}")', sign)
+    row = snap.row_of_id(like.target)
+    if row is None:
+        for field_name in ("path", "title"):
+            index = snap.text_index(field_name)
+            rows = np.flatnonzero(index.rows_where(index.matching("exact", like.target)))
+            if field_name == "title" and len(rows) > 1:
+                ids = snap.frame["track_id"].gather(rows[:3]).to_list()
+                raise QueryError(
+                    f"{len(rows)} tracks are titled '{like.target}'",
+                    query=text,
+                    position=pos,
+                    hint="name the track by its id: " + ", ".join(ids),
+                )
+            if len(rows):
+                row = int(rows[0])
+                break
+    if row is None:
         raise QueryError(f"no track with id, path or title '{like.target}'", query=text, position=pos)
-    return Target(like, hit["_row"].to_numpy().astype(np.int64), f'track("{hit["track_id"][0]}")', sign)
+    return Target(like, np.array([row], dtype=np.int64), f'track("{snap.frame["track_id"][row]}")', sign)
 
 
 def _seeds_to_exclude(snap: Snapshot, query: Query, targets: list[Target]) -> np.ndarray:
@@ -189,16 +201,20 @@ def run(
     p = plan(lib, query, text, limit=limit, snapshot=snapshot, executor=executor)
     if p.executor == "lance":
         return _run_lance(lib, p)
-    snap = snapshot or lib.snapshot()
+    snap = p.snapshot
+    assert snap is not None
     compiler = FilterCompiler(snap.playlists, text)
-    frame = snap.frame
-    mask = np.ones(frame.height, dtype=bool)
-    if query.where is not None:
-        mask = frame.select(compiler.expr(query.where).fill_null(False)).to_series().to_numpy()
+    mask = MaskEvaluator(snap, compiler).mask(query.where)
     if p.targets:
         return _rank(snap, p, mask, compiler)
-    picked = frame.filter(pl.Series(mask))
-    return _finish(p, picked, None, compiler, snap)
+    # Order on a narrow frame of the matching rows, then fetch whole rows for the top only.
+    opts = query.options
+    needed = {"_row", "popularity", "artist", "title"}
+    needed |= {opts.sort.field} if opts.sort else set()
+    needed |= {"genres" if opts.per.field == "genre" else opts.per.field} if opts.per else set()
+    narrow = snap.frame.select([c for c in snap.frame.columns if c in needed])[np.flatnonzero(mask)]
+    ordered = _order(p, narrow, None, ranked=False)
+    return Results(snap.frame[ordered["_row"].to_numpy()].with_columns(ordered["score"]), p, compiler)
 
 
 def _run_lance(lib: "Library", p: Plan) -> Results:
@@ -228,15 +244,26 @@ def _weights(space_dims: tuple[str, ...], query: Query) -> np.ndarray | None:
 
 def distances(z: np.ndarray, sqnorm: np.ndarray, centres: list[tuple[int, np.ndarray]], w: np.ndarray | None) -> np.ndarray:
     """D(z) = sum_l s_l * sum_j w_j (z_j - c_lj)^2 for every row, in one matrix-vector product."""
+    d = _partial_distances(z, sqnorm, centres, w)
+    d += np.float32(_distance_constant(centres, w))
+    return d
+
+
+def _partial_distances(z, sqnorm, centres, w) -> np.ndarray:
+    """D minus its constant term: the same order, one pass less (float32, in place)."""
     total = sum(s for s, _ in centres)
-    if w is None:
-        lin = sum(s * c for s, c in centres)
-        const = sum(s * float(c @ c) for s, c in centres)
-        return total * sqnorm - 2.0 * (z @ lin.astype(np.float32)) + const
-    lin = sum(s * w * c for s, c in centres)
-    const = sum(s * float((w * c) @ c) for s, c in centres)
-    base = (z * z) @ w if total else 0.0
-    return total * base - 2.0 * (z @ lin.astype(np.float32)) + const
+    weight = np.ones(z.shape[1], dtype=np.float32) if w is None else w.astype(np.float32)
+    lin = sum(s * weight * c for s, c in centres).astype(np.float32)
+    d = z @ (-2.0 * lin).astype(np.float32)
+    if total:
+        base = sqnorm if w is None else (z * z) @ weight
+        d += np.float32(total) * base if total != 1 else base
+    return d
+
+
+def _distance_constant(centres, w) -> float:
+    weight = 1.0 if w is None else w
+    return float(sum(s * float((weight * c) @ c) for s, c in centres))
 
 
 def _rank(snap: Snapshot, p: Plan, mask: np.ndarray, compiler: FilterCompiler) -> Results:
@@ -256,32 +283,54 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray, compiler: FilterCompiler) -
             raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
         centres.append((t.sign, space.z[rows].mean(axis=0)))
     w = _weights(space.dims, p.query)
-    d = distances(space.z, space.sqnorm, centres, w)
+    d = _partial_distances(space.z, space.sqnorm, centres, w)
     eligible = mask & space.has
     eligible[p.exclude] = False
-    if mask.sum() > eligible.sum() and not space.has.all():
-        p.notes.append(f"{int((mask & ~space.has).sum())} matching tracks have no {p.space} vector and could not be ranked")
-    order = _top(d, eligible, p, snap)
+    if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
+        p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
+    d[~eligible] = np.inf
+    order = _top(d, int(eligible.sum()), p, snap)
     picked = snap.frame[order]
-    scores = -d[order] / len(centres)
+    scores = -(d[order].astype(np.float64) + _distance_constant(centres, w)) / len(centres)
     results = _finish(p, picked, scores, compiler, snap, ranked=True)
     results.centres, results.weights, results.space = centres, w, space
     return results
 
 
-def _top(d: np.ndarray, eligible: np.ndarray, p: Plan, snap: Snapshot) -> np.ndarray:
-    """Row indices of the best eligible rows, best first, enough to fill the limit after per:."""
-    candidates = np.flatnonzero(eligible)
+def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> np.ndarray:
+    """Rows of the smallest finite d, best first, enough to fill the limit after per:."""
     want = p.limit * (4 if p.query.options.per else 1)
     while True:
-        k = min(want, len(candidates))
-        part = candidates[np.argpartition(d[candidates], k - 1)[:k]] if 0 < k < len(candidates) else candidates
-        order = part[np.argsort(d[part], kind="stable")]
-        if k == len(candidates) or not p.query.options.per:
-            return order
-        if _apply_per(snap.frame[order], p).height >= p.limit:
+        k = min(want, eligible)
+        order = smallest(d, k)
+        if k == eligible or not p.query.options.per or _apply_per(snap.frame[order], p).height >= p.limit:
             return order
         want *= 4
+
+
+def smallest(d: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k smallest values of d, sorted; exact.
+
+    A threshold from a strided sample keeps the partial sort to a few thousand
+    candidates instead of every row; when too few pass it, all rows are used.
+    """
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(d)
+    if n > 50_000 and k < n // 100:
+        sample = d[:: max(1, n // 20_000)]
+        sample = sample[np.isfinite(sample)]
+        if len(sample) >= 100:
+            share = len(sample) / len(d[:: max(1, n // 20_000)])  # finite share of all rows
+            threshold = np.quantile(sample, min(1.0, 4.0 * k / (n * share) + 0.001))
+            candidates = np.flatnonzero(d <= threshold)
+        else:
+            candidates = np.zeros(0, dtype=np.int64)
+        if len(candidates) >= k:
+            part = candidates[np.argpartition(d[candidates], k - 1)[:k]]
+            return part[np.argsort(d[part], kind="stable")]
+    part = np.argpartition(d, k - 1)[:k] if k < n else np.arange(n)
+    return part[np.argsort(d[part], kind="stable")]
 
 
 def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
@@ -293,6 +342,10 @@ def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
 
 
 def _finish(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, compiler: FilterCompiler, snap, *, ranked: bool = False) -> Results:
+    return Results(_order(p, frame, scores, ranked=ranked), p, compiler)
+
+
+def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: bool) -> pl.DataFrame:
     """Order, cap per field, and cut to the limit. Ranked frames arrive best first."""
     sort = p.query.options.sort
     score = scores if scores is not None else np.full(frame.height, np.nan)
@@ -305,4 +358,4 @@ def _finish(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, compiler: F
     frame = _apply_per(frame, p).head(p.limit)
     if sort is not None and ranked:
         frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
-    return Results(frame, p, compiler)
+    return frame

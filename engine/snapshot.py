@@ -10,7 +10,6 @@ playlist entries without touching the library on disk.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -52,44 +51,47 @@ class SpaceData:
         return self.whitener.transform(x)
 
 
-def _joined(column: str) -> pl.Expr:
+def lower(column: str) -> pl.Expr:
+    """A text column in lower case, missing as ""."""
+    return pl.col(column).fill_null("").str.to_lowercase()
+
+
+def joined(column: str) -> pl.Expr:
     """A list column as one lower-case string, each element between newlines.
 
     `contains("\\nsoul\\n")` is then an exact element match and
-    `contains("soul")` a substring match, both as one vectorised string search.
+    `contains("soul")` a substring match, both as one string search; used on
+    small frames (LanceDB results, explanations), where building it is cheap.
     """
-    return (
-        pl.lit("\n")
-        + pl.col(column).fill_null([]).list.join("\n").str.to_lowercase()
-        + pl.lit("\n")
-    ).alias(f"_{column}")
+    return pl.lit("\n") + pl.col(column).fill_null([]).list.join("\n").str.to_lowercase() + pl.lit("\n")
 
 
 def prepare(tracks: pl.DataFrame, playlists: Sequence[Playlist]) -> pl.DataFrame:
-    """Add the derived columns searches use: effective genres, lower-case text, a row index."""
+    """Add a row index and each track's effective genres (its own and its playlists').
+
+    Only narrow frames are joined, so the wide track frame is never copied.
+    """
     tracks = tracks.with_row_index("_row")
     inherited = [(tid, g) for p in playlists if p.genres for tid in p.track_ids for g in p.genres]
-    if inherited:
-        extra = (
-            pl.DataFrame(inherited, schema={"track_id": pl.String, "_g": pl.String}, orient="row")
-            .group_by("track_id")
-            .agg(pl.col("_g").unique())
-        )
-        tracks = (
-            tracks.join(extra, on="track_id", how="left")
-            .with_columns(
-                pl.concat_list(pl.col("genres").fill_null([]), pl.col("_g").fill_null([]))
-                .list.unique(maintain_order=True)
-                .alias("genres")
-            )
-            .drop("_g")
-            .sort("_row")
-        )
-    return tracks.with_columns(
-        *(pl.col(c).fill_null("").str.to_lowercase().alias(f"_{c}") for c in ("artist", "title", "album", "path")),
-        _joined("genres"),
-        _joined("tags"),
+    if not inherited:
+        return tracks
+    extra = (
+        pl.DataFrame(inherited, schema={"track_id": pl.String, "_g": pl.String}, orient="row")
+        .group_by("track_id")
+        .agg(pl.col("_g").unique())
     )
+    genres = (
+        tracks.select("_row", "track_id", "genres")
+        .join(extra, on="track_id", how="left")
+        .sort("_row")
+        .select(
+            pl.concat_list(pl.col("genres").fill_null([]), pl.col("_g").fill_null([]))
+            .list.unique(maintain_order=True)
+            .alias("genres")
+        )
+        .to_series()
+    )
+    return tracks.with_columns(genres.rechunk())
 
 
 @dataclass
@@ -103,6 +105,9 @@ class Snapshot:
     vectors: Callable[[str], pl.DataFrame] | None = field(default=None, repr=False)
     _spaces: dict[str, SpaceData] = field(default_factory=dict, repr=False)
     _membership: pl.DataFrame | None = field(default=None, repr=False)
+    _text: dict = field(default_factory=dict, repr=False)
+    _sorted_ids: tuple | None = field(default=None, repr=False)
+    _numbers: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -114,7 +119,12 @@ class Snapshot:
         vectors: Callable[[str], pl.DataFrame] | None = None,
     ) -> "Snapshot":
         playlists = list(playlists)
-        return cls(prepare(tracks, playlists), {p.name: p for p in playlists}, tracks, dict(whiteners or {}), vectors)
+        # One chunk per column (from_arrow already gives that for a read library):
+        # gathers of a few rows then stay sub-millisecond.
+        if tracks.n_chunks("all") and max(tracks.n_chunks("all")) > 1:
+            tracks = tracks.rechunk()
+        frame = prepare(tracks, playlists)
+        return cls(frame, {p.name: p for p in playlists}, tracks, dict(whiteners or {}), vectors)
 
     def with_playlists(self, playlists: Iterable[Playlist]) -> "Snapshot":
         """The same tracks with other playlists (spaces are refitted on them)."""
@@ -145,6 +155,52 @@ class Snapshot:
     def playlist_rows(self, name: str) -> np.ndarray:
         rows = self.membership.filter(pl.col("playlist") == name)["_row"].unique()
         return rows.to_numpy().astype(np.int64)
+
+    def row_of_id(self, track_id: str) -> int | None:
+        """The row of one track id (binary search over the sorted ids), or None."""
+        if self._sorted_ids is None:
+            order = self.frame["track_id"].arg_sort()
+            self._sorted_ids = (self.frame["track_id"].gather(order), order.to_numpy())
+        ids, order = self._sorted_ids
+        at = ids.search_sorted(track_id)
+        if at < len(ids) and ids[at] == track_id:
+            return int(order[at])
+        return None
+
+    def text_index(self, field_name: str):
+        """The dictionary encoding of a text field (artist, album, title, path, genre, tag)."""
+        from .masks import TextIndex
+
+        if field_name not in self._text:
+            column = {"genre": "genres", "tag": "tags"}.get(field_name, field_name)
+            series = self.frame[column]
+            self._text[field_name] = (
+                TextIndex.of_lists(series) if column in ("genres", "tags") else TextIndex.of_scalars(series)
+            )
+        return self._text[field_name]
+
+    def numbers(self, column: str) -> np.ndarray:
+        """A numeric column as float64 with NaN where unknown."""
+        if column not in self._numbers:
+            self._numbers[column] = self.frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return self._numbers[column]
+
+    def genre_unknown(self) -> np.ndarray:
+        """Rows of tracks with no genre at all."""
+        if "genre_unknown" not in self._numbers:
+            index = self.text_index("genre")
+            assert index.rows is not None
+            self._numbers["genre_unknown"] = np.bincount(index.rows, minlength=len(self)) == 0
+        return self._numbers["genre_unknown"]
+
+    def sound_space(self) -> tuple[np.ndarray, np.ndarray]:
+        """The attribute space without its genre dimensions: (z, |z|^2)."""
+        if "attr/sound" not in self._numbers:  # cached beside the numeric columns
+            space = self.space("attr")
+            keep = np.array([not d.startswith("genre:") for d in space.dims], dtype=bool)
+            z = np.ascontiguousarray(space.z[:, keep])
+            self._numbers["attr/sound"] = (z, np.einsum("ij,ij->i", z, z))
+        return self._numbers["attr/sound"]
 
     def artists(self) -> list[str]:
         return self.frame["artist"].drop_nulls().unique().to_list()
@@ -177,19 +233,24 @@ class Snapshot:
 
     def _build_space(self, name: str) -> SpaceData:
         if name == "attr":
-            x, dims = attribute_matrix(self.frame)
+            x, dims = attribute_matrix(self)
             has = np.ones(len(x), dtype=bool)
         else:
             x, has = vector_column(self.vector_frame(name), VECTOR_COLUMNS[name])
             dims = tuple(f"{name}{i}" for i in range(x.shape[1]))
         groups = self._groups(has)
         whitener = self.whiteners.get(name)
+        vectors = x if has.all() else x[has]
         if whitener is None or whitener.dims != dims:
-            whitener = fit_whitener(x[has], groups, dims)
+            whitener = fit_whitener(vectors, groups, dims)
             self.whiteners[name] = whitener
-        z = np.zeros((len(x), len(dims)), dtype=np.float32)
-        if has.any():
-            z[has] = whitener.transform(x[has])
+        if has.all():
+            z = whitener.transform(x)
+        else:
+            z = np.zeros((len(x), len(dims)), dtype=np.float32)
+            if has.any():
+                z[has] = whitener.transform(vectors)
+        del x, vectors
         return SpaceData(name, dims, z, has, np.einsum("ij,ij->i", z, z), whitener)
 
     def _groups(self, has: np.ndarray) -> list[np.ndarray]:
@@ -207,41 +268,33 @@ class Snapshot:
         return np.split(rows, bounds) if len(rows) else []
 
 
-def genre_vocabulary(frame: pl.DataFrame, limit: int = MAX_GENRE_DIMS) -> list[str]:
-    counts: Counter[str] = Counter()
-    for genres in frame["genres"].to_list():
-        counts.update({g.lower() for g in genres or ()})
-    return [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
-
-
-def attribute_matrix(frame: pl.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+def attribute_matrix(snap: "Snapshot") -> tuple[np.ndarray, tuple[str, ...]]:
     """The attribute space's raw vectors: scaled numeric attributes and genre indicators.
 
     A missing value is replaced by the attribute's mean over the library, so it
-    neither pulls a track towards nor away from anything.
+    neither pulls a track towards nor away from anything; a track with no genre
+    at all gets the library's mean genre profile for the same reason. Genre
+    dimensions are the MAX_GENRE_DIMS most frequent genres.
     """
-    columns, dims = [], []
-    for dim, (offset, scale) in ATTRIBUTE_DIMS.items():
-        if dim not in frame.columns or frame[dim].null_count() == frame.height:
-            continue
-        values = ((frame[dim].cast(pl.Float64) - offset) / scale).to_numpy()
-        columns.append(np.where(np.isnan(values), np.nanmean(values), values))
-        dims.append(dim)
-    genres = genre_vocabulary(frame)
-    if genres:
-        joined = frame["_genres"]
-        # A track with no genre at all is unknown, not "none of these": it gets
-        # the library's mean genre profile, as a missing number gets the mean.
-        unknown = (joined == "\n\n").to_numpy()
-        for g in genres:
-            values = joined.str.contains("\n" + g + "\n", literal=True).cast(pl.Float64).to_numpy().copy()
-            if unknown.any() and not unknown.all():
-                values[unknown] = values[~unknown].mean()
-            columns.append(values)
-            dims.append(f"genre:{g}")
-    if not columns:
-        return np.zeros((frame.height, 0)), ()
-    return np.column_stack(columns), tuple(dims)
+    frame = snap.frame
+    dims = [d for d in ATTRIBUTE_DIMS if d in frame.columns and frame[d].null_count() < frame.height]
+    index = snap.text_index("genre")
+    counts = index.counts()
+    top = sorted(range(len(counts)), key=lambda c: (-counts[c], index.values[c]))[:MAX_GENRE_DIMS]
+    x = np.empty((frame.height, len(dims) + len(top)), dtype=np.float32)
+    for j, dim in enumerate(dims):
+        offset, scale = ATTRIBUTE_DIMS[dim]
+        values = (snap.numbers(dim) - offset) / scale
+        x[:, j] = np.where(np.isnan(values), np.nanmean(values), values)
+    unknown = snap.genre_unknown() if top else None
+    for j, code in enumerate(top, start=len(dims)):
+        assert index.rows is not None and unknown is not None
+        column = x[:, j]
+        column[:] = 0.0
+        column[index.rows[index.codes == code]] = 1.0
+        if unknown.any() and not unknown.all():
+            column[unknown] = column[~unknown].mean()
+    return x, tuple(dims) + tuple(f"genre:{index.values[c]}" for c in top)
 
 
 def vector_column(frame: pl.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -56,9 +56,14 @@ class Whitener:
     n_entries: int
     pooled: bool  # False: fell back to global standardisation
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        return ((x - self.mean) @ self.matrix.T).astype(np.float32)
+    def transform(self, x: np.ndarray, chunk: int = 131_072) -> np.ndarray:
+        """Whitened float32 vectors, computed a chunk of rows at a time."""
+        out = np.empty((len(x), len(self.dims)), dtype=np.float32)
+        m = self.matrix.T
+        for start in range(0, len(x), chunk):
+            block = np.asarray(x[start : start + chunk], dtype=np.float64)
+            out[start : start + chunk] = (block - self.mean) @ m
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -96,7 +101,7 @@ def pooled_covariance(x: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[np.n
     for rows in groups:
         if len(rows) < 2:
             continue
-        block = x[rows]
+        block = np.asarray(x[rows], dtype=np.float64)
         centred = block - block.mean(axis=0)
         scatter += centred.T @ centred
         n += len(rows)
@@ -113,17 +118,30 @@ def inverse_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (vectors / np.sqrt(values)) @ vectors.T
 
 
+def moments(x: np.ndarray, chunk: int = 131_072) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and standard deviation in float64, a chunk of rows at a time."""
+    n, d = x.shape
+    total, squares = np.zeros(d), np.zeros(d)
+    for start in range(0, n, chunk):
+        block = np.asarray(x[start : start + chunk], dtype=np.float64)
+        total += block.sum(axis=0)
+        squares += (block * block).sum(axis=0)
+    mean = total / max(n, 1)
+    return mean, np.sqrt(np.maximum(squares / max(n, 1) - mean * mean, 0.0))
+
+
 def fit_whitener(x: np.ndarray, groups: Sequence[np.ndarray], dims: Sequence[str]) -> Whitener:
-    """Fit the whitening of a space from its vectors and its playlists' rows."""
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
-    sigma = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    """Fit the whitening of a space from its vectors (any float dtype) and its playlists' rows."""
+    d = x.shape[1]
+    mean, sigma = moments(x) if len(x) else (np.zeros(d), np.ones(d))
     sigma = np.where(sigma > 1e-9, sigma, 1.0)
-    standard = (x - mean) / sigma
     usable = [g for g in groups if len(g) >= 2]
     if len(usable) < 2:
         return Whitener(tuple(dims), mean, np.diag(1.0 / sigma), 0.0, len(usable), 0, pooled=False)
-    cov, n, k = pooled_covariance(standard, usable)
+    # Standardising is affine, so the pooled covariance of standardised vectors is
+    # D^-1 S D^-1 with S that of the raw vectors: no standardised copy is needed.
+    raw, n, k = pooled_covariance(x, usable)
+    cov = raw / np.outer(sigma, sigma)
     lam = max(LAMBDA_FRACTION * float(np.mean(np.diag(cov))), 1e-6)
     w = inverse_sqrt(cov + lam * np.eye(len(cov)))
     return Whitener(tuple(dims), mean, w @ np.diag(1.0 / sigma), lam, k, n, pooled=True)

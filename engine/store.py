@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -20,6 +21,8 @@ import pyarrow as pa
 from attune.query import AttuneError
 
 SCHEMA_VERSION = 1
+#: How stale a view of the tables may be with respect to other processes' writes.
+CONSISTENCY_SECONDS = 1.0
 
 #: Numeric attribute columns every library has (null where unknown).
 ATTRIBUTE_COLUMNS: tuple[str, ...] = (
@@ -123,6 +126,8 @@ class Store:
         import lancedb
 
         self.path = path
+        self._versions: tuple[int, ...] | None = None
+        self._checked = 0.0
         path.mkdir(parents=True, exist_ok=True)
         self.db = lancedb.connect(str(path))
         existing = set(self._table_names())
@@ -158,10 +163,22 @@ class Store:
     # -- versions --------------------------------------------------------------
 
     def versions(self) -> tuple[int, ...]:
-        """Table versions: a cheap key that changes whenever any table changes."""
-        for table in self.tables.values():
-            table.checkout_latest()
-        return tuple(self.tables[name].version for name in ("tracks", "playlists", "segments"))
+        """Table versions: a key that changes whenever a table changes.
+
+        Writes through this store are seen at once; writes by another process
+        (an index run beside a search session) within CONSISTENCY_SECONDS.
+        """
+        clock = time.monotonic()
+        if self._versions is None or clock - self._checked > CONSISTENCY_SECONDS:
+            names = ("tracks", "playlists", "segments")
+            for name in names:
+                self.tables[name].checkout_latest()
+            self._versions = tuple(self.tables[name].version for name in names)
+            self._checked = clock
+        return self._versions
+
+    def _changed(self) -> None:
+        self._versions = None
 
     # -- meta --------------------------------------------------------------------
 
@@ -188,10 +205,17 @@ class Store:
             .when_not_matched_insert_all()
             .execute(data)
         )
+        self._changed()
         return result.num_inserted_rows, result.num_updated_rows
 
     def delete(self, table: str, where: str) -> None:
         self.tables[table].delete(where)
+        self._changed()
+
+    def add(self, table: str, data: pa.Table) -> None:
+        """Append rows in one commit (no key check: for bulk loads of new rows)."""
+        self.tables[table].add(data.select(TABLES[table].names).cast(TABLES[table]))
+        self._changed()
 
     # -- reads ---------------------------------------------------------------------
 

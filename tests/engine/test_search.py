@@ -188,3 +188,22 @@ def test_plan_shows_pushdown_and_post_filters(shared_lib):
     assert "SQL part: (energy > 0.1)" in text
     assert 'not SQL:  genre:soul AND artist:~^al' in text
     assert 'playlist("Sunday Morning") (4 seed tracks)' in text
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from attune.engine.search import smallest  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(60_000, 120_000), st.integers(1, 400), st.floats(0, 0.99), st.integers(0, 10_000))
+def test_smallest_is_exact(n, k, masked, seed):
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=n).astype(np.float32)
+    d[rng.random(n) < masked] = np.inf
+    d[:50] = d[50]  # ties
+    k = min(k, int(np.isfinite(d).sum()))
+    got = smallest(d, k)
+    assert sorted(d[got].tolist()) == sorted(np.sort(d)[:k].tolist())
+    assert np.all(np.diff(d[got]) >= 0)

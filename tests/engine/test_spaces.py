@@ -80,7 +80,7 @@ def test_library_space_transform_and_persistence(lib):
     frame = lib.snapshot().frame
     from attune.engine.snapshot import attribute_matrix
 
-    x, dims = attribute_matrix(frame)
+    x, dims = attribute_matrix(lib.snapshot())
     assert dims == space.dims
     assert np.allclose(space.transform(x), space.z, atol=1e-5)
     stored = lib.store.get_meta("whiteners")
