@@ -11,6 +11,7 @@ STAMP := $(VENV)/.attune-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -22,6 +23,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_parse.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_index.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -26,7 +26,9 @@ from .spotify import Skipped, read_spotify
 from .store import TRACKS_SCHEMA, LibraryError, Store, default_library_path, now
 
 #: Columns read into a snapshot; vector columns are read only when a space needs them.
-SCALAR_COLUMNS = [f.name for f in TRACKS_SCHEMA if f.name not in ("embedding", "taggram", "colisten", "updated_at")]
+SCALAR_COLUMNS = [
+    f.name for f in TRACKS_SCHEMA if f.name not in ("embedding", "taggram", "colisten", "energy_tiles", "genre_scores", "updated_at")
+]
 
 
 @dataclass
@@ -89,6 +91,23 @@ class Library:
             new, updated = self.playlists.upsert_imported(read.playlists, source="spotify")
             report.playlists_new, report.playlists_updated = new, updated
         return report
+
+    def index(self, paths: Iterable[str | Path], **options):
+        """Index audio files and folders (see `attune.indexer.pipeline.index` for the options).
+
+        The indexer is a layer above the engine and needs torch; it is imported here,
+        on use, so that `attune.engine` itself stays free of it.
+        """
+        try:
+            from attune.indexer.pipeline import index
+        except ImportError as exc:  # pragma: no cover - only without the indexer's dependencies
+            raise LibraryError(f"indexing audio needs the indexer's dependencies ({exc.name}); reinstall attune") from None
+        return index(self, paths, **options)
+
+    def index_errors(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file the indexer could not read."""
+        table = self.store.read("index_errors", ["path", "reason"]).to_pydict()
+        return sorted(zip(table["path"], table["reason"]))
 
     # -- snapshot and spaces ---------------------------------------------------------
 

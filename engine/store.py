@@ -62,6 +62,11 @@ TRACKS_SCHEMA = pa.schema(
         pa.field("embedding", pa.list_(pa.float32())),
         pa.field("taggram", pa.list_(pa.float32())),
         pa.field("colisten", pa.list_(pa.float32())),
+        pa.field("energy_tiles", pa.list_(pa.float32())),
+        pa.field("genre_scores", pa.list_(pa.struct([("genre", pa.string()), ("score", pa.float32())]))),
+        pa.field("backbone", pa.string()),
+        pa.field("file_size", pa.int64()),
+        pa.field("file_mtime", pa.float64()),
         pa.field("updated_at", _TS),
     ]
 )
@@ -92,11 +97,16 @@ PLAYLISTS_SCHEMA = pa.schema(
 
 META_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
 
+INDEX_ERRORS_SCHEMA = pa.schema(
+    [pa.field("path", pa.string(), nullable=False), pa.field("reason", pa.string()), pa.field("at", _TS)]
+)
+
 TABLES = {
     "tracks": TRACKS_SCHEMA,
     "segments": SEGMENTS_SCHEMA,
     "playlists": PLAYLISTS_SCHEMA,
     "meta": META_SCHEMA,
+    "index_errors": INDEX_ERRORS_SCHEMA,
 }
 
 

@@ -147,6 +147,70 @@ def eval_expand_command(library_path, holdout, k, min_size, seed) -> None:
     click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed)))
 
 
+# -- audio ---------------------------------------------------------------------------------------
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_library_option
+@click.option("--backbone", default="msd-musicnn", show_default=True,
+              type=click.Choice(["msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg", "dsp"]))
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="Model precision (default: bf16 where the CPU has it).")
+@click.option("--prune", is_flag=True, help="Remove tracks whose files are gone.")
+@click.option("--errors", "show_errors", is_flag=True, help="List the files that could not be indexed, and why.")
+def index_command(paths, library_path, backbone, workers, precision, prune, show_errors) -> None:
+    """Index audio files and folders: segments, embeddings and attributes."""
+    lib = _open(library_path)
+    if show_errors:
+        rows = lib.index_errors()
+        for path, reason in rows:
+            click.echo(f"{path}\t{reason}")
+        if not rows:
+            click.echo("no indexing errors")
+        return
+    if not paths and not prune:
+        raise click.UsageError("give at least one file or folder to index")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=Path(path).name[:40])
+
+        report = lib.index(paths, backbone=backbone, workers=workers, precision=precision, prune=prune, progress=progress)
+    click.echo(str(report))
+
+
+@cli.group("models", cls=_Group)
+def models_group() -> None:
+    """Install and list the pretrained models (in $ATTUNE_MODELS or the user data directory)."""
+
+
+@models_group.command("install")
+@click.argument("which", required=False, default="musicnn", type=click.Choice(["musicnn"]))
+@click.option("--from", "wheel", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A musicnn-0.1.0 wheel you already have (default: pip download it from PyPI).")
+def models_install(which, wheel) -> None:
+    """Convert musicnn 0.1.0's TensorFlow checkpoints (MSD/MTT x MusiCNN/VGG) to torch."""
+    from attune.indexer.backbones import install_musicnn
+
+    for folder in install_musicnn(wheel):
+        click.echo(f"installed {folder.name} in {folder}")
+
+
+@models_group.command("list")
+def models_list() -> None:
+    """What is installed, and which attribute heads are active."""
+    from attune.indexer.backbones import installed
+
+    for row in installed():
+        state = "installed" if row["installed"] else "not installed (attune models install)"
+        click.echo(f"{row['name']:<14} {row['kind']:<34} {state:<40} {row['path']}")
+
+
 # -- importing and playlists -----------------------------------------------------------------
 
 
