@@ -31,4 +31,26 @@ run explain "like:playlist(\"$PLAYLIST\") year:2015.. artist:~\"^lil\""
 run recipe "$PLAYLIST"
 run expand "$PLAYLIST" --limit 10
 run eval expand
+
+echo; echo "== audio: the musicnn models, the test clip (and \$ATTUNE_DEMO_MUSIC if set)"
+CLIP_DIR=../shared/testdata/audio
+if [ -d "$CLIP_DIR" ]; then
+    run models install
+    mkdir -p .demo-audio
+    cp "$CLIP_DIR"/*.mp3 .demo-audio/
+    # three 9-second excerpts of the clip, so the audio space has neighbours to rank
+    python -c "
+import soundfile, sys
+from attune.indexer.audio import decode
+d = decode(sys.argv[1])
+for i, start in enumerate((0, 9, 18)):
+    soundfile.write(f'.demo-audio/excerpt-{i}.wav', d.samples[start * 16000:(start + 9) * 16000], 16000)
+" "$(ls "$CLIP_DIR"/*.mp3 | head -n 1)"
+    run index .demo-audio ${ATTUNE_DEMO_MUSIC:-}
+    run index --errors
+    run search 'path:demo-audio tempo:60..200' --format csv
+    run search "like:track(\"$(pwd)/.demo-audio/excerpt-0.wav\") in:audio limit:5"
+else
+    echo "(no $CLIP_DIR beside the repository: skipping audio)"
+fi
 exit 0

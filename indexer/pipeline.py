@@ -96,16 +96,19 @@ def audio_id(samples: np.ndarray) -> str:
 # -- worker side ------------------------------------------------------------------------------
 
 _BACKBONE = None
+_HEADS = None
 
 
 def _init_worker(backbone: str, precision: str | None, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    global _BACKBONE
+    global _BACKBONE, _HEADS
     from .backbones import load_backbone
+    from .heads import active_heads
 
     _BACKBONE = load_backbone(backbone, precision=precision)
+    _HEADS = active_heads(backbone)
 
 
 def process_file(path: str, backbone=None) -> dict[str, Any]:
@@ -123,6 +126,8 @@ def process_file(path: str, backbone=None) -> dict[str, Any]:
         segments = model.embed(decoded.samples)
         loudness = segment_loudness(decoded.samples, segments.starts, model.segment_seconds)
         attrs = track_attributes(segments.taggram, model.tags, loudness, segments.starts, decoded.duration)
+        if _HEADS is not None and backbone is None:
+            apply_heads(_HEADS, attrs, segments, decoded.duration)
         bpm = tempo(decoded.samples)
         tags = read_tags(path)
     except AudioError as exc:
@@ -170,6 +175,23 @@ def process_file(path: str, backbone=None) -> dict[str, Any]:
             "segment_seconds": model.segment_seconds,
         },
     }
+
+
+def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
+    """Replace heuristic attributes with the trained heads' (energy per segment, then tiles)."""
+    from . import temporal
+
+    predictions = heads.predict(segments.embeddings)
+    if "energy" in predictions:
+        tiles = temporal.tiles(segments.starts, predictions["energy"][:, 0], duration)
+        attrs.update(energy=temporal.peak_energy(tiles), consistency=temporal.consistency(tiles), energy_tiles=tiles.astype(np.float32).tolist())
+    for name in ("valence", "vocalness"):
+        if name in predictions:
+            attrs[name] = float(predictions[name][:, 0].mean())
+    if "genres" in predictions:
+        scores = predictions["genres"].mean(axis=0)
+        attrs["genre_scores"] = dict(zip(heads.vocabulary, map(float, scores)))
+        attrs["genres"] = [g for g, v in sorted(attrs["genre_scores"].items(), key=lambda kv: -kv[1]) if v >= 0.5]
 
 
 # -- parent side ------------------------------------------------------------------------------

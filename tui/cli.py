@@ -184,6 +184,32 @@ def index_command(paths, library_path, backbone, workers, precision, prune, show
     click.echo(str(report))
 
 
+@cli.group("train", cls=_Group)
+def train_group() -> None:
+    """Train models on your own labels."""
+
+
+@train_group.command("attributes")
+@click.argument("labels", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_library_option
+def train_attributes(labels, library_path) -> None:
+    """Fit attribute heads on the library's embeddings from LABELS.csv and re-score the library.
+
+    LABELS.csv has a track_id or path column and any of: energy (0, 0.5, 1),
+    valence (0, 0.5, 1), vocalness (0, 1), genres (separated by ';').
+    """
+    from attune.indexer.heads import train
+
+    quality, read, rescored = train(_open(library_path), labels)
+    click.echo(f"trained on {len(read.track_ids)} labelled tracks ({len(read.skipped)} rows skipped)")
+    for line, reason in read.skipped:
+        click.echo(f"  skipped line {line}: {reason}")
+    click.echo("5-fold cross-validated quality:")
+    for metric, value in quality.items():
+        click.echo(f"  {metric:<32} {value:.3f}")
+    click.echo(f"re-scored {rescored} tracks; `attune models list` shows the active heads")
+
+
 @cli.group("models", cls=_Group)
 def models_group() -> None:
     """Install and list the pretrained models (in $ATTUNE_MODELS or the user data directory)."""
