@@ -38,12 +38,20 @@ COLUMNS = (
     "consistency",
     "popularity",
     "length",
+    "duration",
     "path",
+    "backbone",
 )
 
 
 class Results:
     def __init__(self, frame: pl.DataFrame, plan: "Plan", compiler: "FilterCompiler") -> None:
+        if "length" in frame.columns and "duration" not in frame.columns:
+            frame = frame.with_columns(pl.col("length").alias("duration"))  # seconds, for audio front ends
+        if "backbone" in frame.columns and (frame["backbone"] == "dsp").any():
+            note = "tracks indexed with the dsp fallback backbone (no learned model) are among the results"
+            if note not in plan.notes:
+                plan.notes.append(note)
         self.frame = frame
         self.plan = plan
         self.compiler = compiler

@@ -222,6 +222,11 @@ class Store:
         self.tables[table].delete(where)
         self._changed()
 
+    def update_file(self, track_id: str, size: int, mtime: float) -> None:
+        """Record a file's new size and date (its audio is unchanged) in one commit."""
+        self.tables["tracks"].update(where=f"track_id = {sql_string(track_id)}", values={"file_size": size, "file_mtime": mtime})
+        self._changed()
+
     def add(self, table: str, data: pa.Table) -> None:
         """Append rows in one commit (no key check: for bulk loads of new rows)."""
         self.tables[table].add(data.select(TABLES[table].names).cast(TABLES[table]))

@@ -111,8 +111,13 @@ def _init_worker(backbone: str, precision: str | None, threads: int) -> None:
     _HEADS = active_heads(backbone)
 
 
-def process_file(path: str, backbone=None) -> dict[str, Any]:
-    """Everything the library stores for one file, or {"path", "error"}."""
+def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[str, Any]:
+    """Everything the library stores for one file, or {"path", "error"}.
+
+    `known_id` is the id this path had when last indexed: if the decoded audio
+    still hashes to it (only the file's date or tags changed), the models are
+    not run again and only the file's size and date are updated.
+    """
     from .attributes import segment_loudness, tempo, track_attributes
     from .audio import AudioError, decode, read_tags
 
@@ -123,6 +128,8 @@ def process_file(path: str, backbone=None) -> dict[str, Any]:
         decoded = decode(path)
         if decoded.duration < 0.5:
             raise AudioError(f"{Path(path).name} is too short to index ({decoded.duration:.2f} s)")
+        if known_id is not None and audio_id(decoded.samples) == known_id:
+            return {"path": path, "same": known_id, "file_size": stat.st_size, "file_mtime": stat.st_mtime, "length": decoded.duration}
         segments = model.embed(decoded.samples)
         loudness = segment_loudness(decoded.samples, segments.starts, model.segment_seconds)
         attrs = track_attributes(segments.taggram, model.tags, loudness, segments.starts, decoded.duration)
@@ -219,6 +226,9 @@ class _Writer:
         # The same audio under two paths is one track: the last path read wins.
         done = list({r["track"]["track_id"]: r for r in self.pending if "track" in r}.values())
         failed = [r for r in self.pending if "error" in r]
+        for r in self.pending:
+            if "same" in r:
+                self.lib.store.update_file(r["same"], r["file_size"], r["file_mtime"])
         stamp = now()
         if done:
             ids = sorted({r["track"]["track_id"] for r in done})
@@ -247,10 +257,10 @@ class _Writer:
         self.pending = []
 
 
-def _known_files(lib: "Library") -> dict[str, tuple[int, float]]:
-    table = lib.store.read("tracks", ["path", "file_size", "file_mtime"], where="path IS NOT NULL")
+def _known_files(lib: "Library") -> dict[str, tuple[int, float, str]]:
+    table = lib.store.read("tracks", ["path", "file_size", "file_mtime", "track_id"], where="path IS NOT NULL")
     data = table.to_pydict()
-    return {p: (s, m) for p, s, m in zip(data["path"], data["file_size"], data["file_mtime"])}
+    return {p: (s, m, t) for p, s, m, t in zip(data["path"], data["file_size"], data["file_mtime"], data["track_id"])}
 
 
 def index(
@@ -280,7 +290,7 @@ def index(
         except OSError as exc:
             walk_errors.append((path, f"cannot read: {exc.strerror or exc}"))
             continue
-        if known.get(path) == (stat.st_size, stat.st_mtime):
+        if known.get(path, (None, None))[:2] == (stat.st_size, stat.st_mtime):
             report.unchanged += 1
         else:
             todo.append(path)
@@ -294,7 +304,9 @@ def index(
     workers = max(1, min(workers or cores, len(todo) or 1))
 
     def handle(result: dict, done: int) -> None:
-        if "error" in result:
+        if "same" in result:
+            report.unchanged += 1
+        elif "error" in result:
             report.failed += 1
             report.errors.append((result["path"], result["error"]))
         else:
@@ -307,7 +319,7 @@ def index(
     if workers == 1:
         _init_worker(backbone, precision, max(1, cores))
         for n, path in enumerate(todo, start=1):
-            handle(process_file(path), n)
+            handle(process_file(path, known_id=known.get(path, (0, 0, None))[2]), n)
     else:
         threads = max(1, cores // workers)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads)) as pool:
@@ -315,7 +327,7 @@ def index(
             queue = iter(todo)
             done = 0
             for path in queue:
-                pending.add(pool.submit(process_file, path))
+                pending.add(pool.submit(process_file, path, None, known.get(path, (0, 0, None))[2]))
                 if len(pending) >= workers * 2:
                     break
             while pending:
@@ -325,7 +337,7 @@ def index(
                     handle(future.result(), done)
                     nxt = next(queue, None)
                     if nxt is not None:
-                        pending.add(pool.submit(process_file, nxt))
+                        pending.add(pool.submit(process_file, nxt, None, known.get(nxt, (0, 0, None))[2]))
     writer.flush()
     if prune:
         report.pruned = prune_missing(lib)

@@ -165,3 +165,19 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
     assert rows(lib) == rows(clean)
     seg_counts = lambda library: sorted(library.store.read("segments", ["track_id"]).to_pydict()["track_id"])  # noqa: E731
     assert seg_counts(lib) == seg_counts(clean)
+
+
+def test_touched_file_with_the_same_audio_is_not_rerun(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    a = write_audio(folder / "a.wav", tone(4.0, 16000, freq=500), 16000)
+    lib = Library.open(tmp_path / "lib")
+    index(lib, [folder], backbone="dsp", workers=1)
+    os.utime(a, (time.time() + 50, time.time() + 50))
+    again = index(lib, [folder], backbone="dsp", workers=1)
+    assert (again.indexed, again.unchanged) == (0, 1)
+    third = index(lib, [folder], backbone="dsp", workers=1)
+    assert (third.indexed, third.unchanged) == (0, 1)  # the new date was recorded
+    results = lib.search("path:a.wav").to_polars()
+    assert results["duration"][0] == 4.0 and results["backbone"][0] == "dsp"
+    assert any("dsp fallback" in n for n in lib.search("path:a.wav").notes)
