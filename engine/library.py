@@ -104,6 +104,13 @@ class Library:
             raise LibraryError(f"indexing audio needs the indexer's dependencies ({exc.name}); reinstall attune") from None
         return index(self, paths, **options)
 
+    def energy_tiles(self, track_id: str) -> list[float] | None:
+        """The per-10-second energy of an indexed track (None for imported tracks)."""
+        from .store import sql_string
+
+        table = self.store.read("tracks", ["energy_tiles"], where=f"track_id = {sql_string(track_id)}")
+        return table["energy_tiles"][0].as_py() if table.num_rows else None
+
     def index_errors(self) -> list[tuple[str, str]]:
         """(path, reason) of every file the indexer could not read."""
         table = self.store.read("index_errors", ["path", "reason"]).to_pydict()

@@ -147,6 +147,15 @@ def eval_expand_command(library_path, holdout, k, min_size, seed) -> None:
     click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed)))
 
 
+@cli.command("tui")
+@_library_option
+def tui_command(library_path) -> None:
+    """The curator's terminal app (press ? inside for the keys)."""
+    from .app import AttuneApp
+
+    AttuneApp(_open(library_path)).run()
+
+
 # -- audio ---------------------------------------------------------------------------------------
 
 
