@@ -148,6 +148,7 @@ class Store:
             else:
                 self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
         self._check_schema_version(fresh=not existing)
+        self._add_missing_columns()
 
     def _table_names(self) -> list[str]:
         with warnings.catch_warnings():
@@ -169,6 +170,14 @@ class Store:
                 f"this attune reads up to {SCHEMA_VERSION}); upgrade attune to open it"
             )
         # Versions below SCHEMA_VERSION would be migrated here; 1 is the first.
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to a table's schema since it was written are added, empty."""
+        for name, schema in TABLES.items():
+            have = set(self.tables[name].schema.names)
+            missing = [f for f in schema if f.name not in have]
+            if missing:
+                self.tables[name].add_columns(missing)
 
     # -- versions --------------------------------------------------------------
 

@@ -37,9 +37,9 @@ class AttuneApp(App):
     QueryBar { height: 3; }
     #error { height: auto; color: $error; padding: 0 1; }
     #main { height: 1fr; }
-    PlaylistSidebar { width: 24; border-right: solid $panel; }
+    PlaylistSidebar { width: 22; border-right: solid $panel; }
     ResultsTable { width: 1fr; }
-    DetailPane { width: 44; padding: 0 1; border-left: solid $panel; }
+    DetailPane { width: 40; padding: 0 1; border-left: solid $panel; }
     #status { height: 1; background: $panel; padding: 0 1; }
     #dialog, #help { width: 80; height: auto; padding: 1 2; border: thick $accent; background: $surface; }
     Confirm, Prompt, Help { align: center middle; }
@@ -64,12 +64,14 @@ class AttuneApp(App):
         Binding("p", "play", "play", show=False),
         Binding("P", "stop", "stop", show=False),
         Binding("t", "toggle_theme", "theme", show=False),
+        Binding("i", "toggle_detail", "detail", show=False),
     ]
 
-    def __init__(self, library, *, clock=time.perf_counter) -> None:
+    def __init__(self, library, *, clock=time.perf_counter, cursor_blink: bool = True) -> None:
         super().__init__()
         self.lib = library
         self.clock = clock
+        self.cursor_blink = cursor_blink
         self.space = "attr"
         self.opened: str | None = None
         self.undo_stack: list[tuple[str, tuple[str, ...]]] = []
@@ -79,11 +81,14 @@ class AttuneApp(App):
         self.player: subprocess.Popen | None = None
         self.last_status = ""
         self.notice = ""  # the last edit's message, kept beside the results summary
+        self.results_serial = 0
 
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield QueryBar(self._load_history(), self._names, id="query")
+        bar = QueryBar(self._load_history(), self._names, id="query")
+        bar.cursor_blink = self.cursor_blink
+        yield bar
         yield Static("", id="error")
         with Horizontal(id="main"):
             yield PlaylistSidebar(id="playlists")
@@ -138,6 +143,9 @@ class AttuneApp(App):
         box = self.query_one("#error", Static)
         box.update("" if error is None else str(error).replace("[", "\\["))
 
+    def on_query_bar_left(self, message: QueryBar.Left) -> None:
+        self.table.focus()
+
     @on(Input.Submitted, "#query")
     def submit_query(self, event: Input.Submitted) -> None:
         if self.query_bar.check() is not None:
@@ -154,15 +162,16 @@ class AttuneApp(App):
 
     def run_query(self, text: str) -> None:
         self.serial += 1
-        self.status(f"running: {text or '(everything)'}")
-        self._search(self.effective_query(text), self.serial)
+        serial = self.serial
+        # Say "running" only for a query that takes a while: a repaint costs more than most queries.
+        self.set_timer(0.15, lambda: self.serial == serial and self.results_serial != serial and self.status(f"running: {text or '(everything)'}"))
+        self._search(self.effective_query(text), serial)
 
     @work(thread=True, exclusive=True, group="query")
     def _search(self, text: str, serial: int) -> None:
         start = self.clock()
         try:
             results = self.lib.search(text)
-            results.explanations_text = {e["track_id"]: _why(e) for e in results.explanations()}
         except Exception as exc:  # reported in the status bar; the app keeps running
             self.post_message(QueryFailed(text, exc, serial))
             return
@@ -172,9 +181,14 @@ class AttuneApp(App):
         if message.serial != self.serial:
             return  # an older query finished after a newer one started
         self.results = message.results
-        self.explanations = getattr(message.results, "explanations_text", {})
+        self.results_serial = message.serial
+        self.explanations = {}  # filled on demand by the detail worker
         frame = message.results.frame
         keep = [c for c in frame.columns if not c.startswith("_")]
+        with self.batch_update():
+            self._show_results(message, frame, keep)
+
+    def _show_results(self, message: ResultsReady, frame, keep) -> None:
         self.table.show(frame.select(keep).to_dicts())
         backbone = "imported attributes"
         if "backbone" in frame.columns and frame["backbone"].drop_nulls().len():
@@ -212,6 +226,9 @@ class AttuneApp(App):
 
     @work(thread=True, exclusive=True, group="detail")
     def _detail(self, row: dict, serial: int) -> None:
+        results = self.results
+        if results is not None and not self.explanations:
+            self.explanations = {e["track_id"]: _why(e) for e in results.explanations()}
         snap = self.lib.snapshot()
         member = [name for name, p in snap.playlists.items() if row["track_id"] in p.track_ids]
         tiles = self.lib.energy_tiles(row["track_id"]) if row.get("path") else None
@@ -384,6 +401,19 @@ class AttuneApp(App):
         if self.player and self.player.poll() is None:
             self.player.terminate()
         self.player = None
+
+    def on_resize(self, event) -> None:
+        """Narrow terminals (80x24) show the results first: the side panes make room."""
+        width = event.size.width
+        self.query_one(DetailPane).display = width >= 120 or self._detail_forced
+        self.query_one(PlaylistSidebar).display = width >= 90
+
+    _detail_forced = False
+
+    def action_toggle_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        pane.display = not pane.display
+        self._detail_forced = pane.display
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme != "textual-light" else "textual-dark"

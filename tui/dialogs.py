@@ -54,6 +54,8 @@ n            new playlist       r  rename it      x  delete it (asks first)
 o            open the playlist highlighted in the sidebar
 e            expand the open playlist: its recipe goes to the query bar and runs
 s            switch the space (attribute / audio)
+i            show / hide the detail pane (hidden below 120 columns)
+t            light / dark theme
 m            export the open playlist (M3U and XSPF, beside the library)
 p / P        play the selected track / stop (mpv, ffplay or afplay)
 ?            this help          q  quit"""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Input
 
 from attune.query import QueryError, parse
@@ -49,8 +50,11 @@ class QueryBar(Input):
         self.value = self.history[self._cursor] if self._cursor < len(self.history) else ""
         self.cursor_position = len(self.value)
 
+    class Left(Message):
+        """Escape was pressed: the app decides where focus goes next."""
+
     def action_leave(self) -> None:
-        self.screen.set_focus(None)
+        self.post_message(self.Left())
 
     def action_complete(self) -> None:
         """Complete the word under the cursor: a field, an option, a playlist or an artist name."""

@@ -43,7 +43,7 @@ class ResultsTable(DataTable):
 
     def _render_rows(self) -> None:
         self.clear()
-        for row in self.rows_data:
+        for row in self.rows_data:  # add_row one by one: keys must be set per row
             mark = "*" if row["track_id"] in self.marked else " "
             self.add_row(mark, *(cell(row.get(c), c) for c in COLUMNS), key=row["track_id"])
 

@@ -121,3 +121,20 @@ def test_evaluation_reports_every_method(lib):
     assert all(0.0 <= v <= 1.0 for v in result.recall.values())
     assert result.playlists == 6
     assert "recall@3" in str(result)
+
+
+def test_columns_added_since_a_library_was_written_are_added(tmp_path):
+    import lancedb
+    import pyarrow as pa
+
+    from attune.engine.store import TRACKS_SCHEMA
+
+    lib = Library.open(tmp_path / "lib")
+    older = pa.schema([f for f in TRACKS_SCHEMA if f.name not in ("energy_tiles", "file_size")])
+    db = lancedb.connect(str(tmp_path / "lib"))
+    db.drop_table("tracks")
+    db.create_table("tracks", schema=older)
+    again = Library.open(tmp_path / "lib")
+    assert {"energy_tiles", "file_size"} <= set(again.store.tables["tracks"].schema.names)
+    assert again.search("").track_ids == []
+    assert lib is not None
