@@ -46,7 +46,7 @@ def _table(frame: pl.DataFrame, results) -> str:
         table.add_column(c, justify="right" if frame[c].dtype.is_numeric() else "left", overflow="ellipsis", no_wrap=True,
                          max_width=28 if c in ("title", "artist", "genres") else None)
     for i, row in enumerate(frame.iter_rows(named=True), start=1):
-        table.add_row(str(i), *(_cell(row[c], c) for c in columns))
+        table.add_row(str(i), *(cell(row[c], c) for c in columns))
     out = io.StringIO()
     width = 160 if not sys.stdout.isatty() else None
     Console(file=out, width=width, no_color=True, highlight=False).print(table)
@@ -55,13 +55,14 @@ def _table(frame: pl.DataFrame, results) -> str:
     return text + "\n" + "\n".join(notes)
 
 
-def _cell(value, column: str) -> str:
+def cell(value, column: str, *, digits: int = 3, genres: int = 3) -> str:
+    """One value as a table shows it (shared by the command line and the terminal app)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if column == "genres":
-        return ", ".join(value[:3])
+        return ", ".join(value[:genres])
     if column == "tempo":
         return f"{value:.0f}"
     if isinstance(value, float):
-        return f"{value:.3f}" if column != "score" else f"{value:.2f}"
+        return f"{value:.{digits}f}" if column != "score" else f"{value:.2f}"
     return str(value)

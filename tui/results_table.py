@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import math
+from functools import partial
 
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from .output import cell as _cell
+
 COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
-
-
-def cell(value, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if column == "genres":
-        return ", ".join(value[:2])
-    if column == "tempo":
-        return f"{value:.0f}"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+cell = partial(_cell, digits=2, genres=2)
 
 
 class ResultsTable(DataTable):
