@@ -212,6 +212,12 @@ class Library:
         snap = self.snapshot()
         return expand(snap, self.playlists.resolve(name, list(snap.playlists.values())), limit=limit)
 
+    def analyze(self, spaces=("attr", "audio", "colisten"), playlists=None):
+        """Playlist analysis in each space (see `attune.engine.analysis`)."""
+        from .analysis import analyze
+
+        return analyze(self.snapshot(), spaces=spaces, playlists=playlists)
+
     # -- helpers for the layers above ---------------------------------------------------
 
     def track_count(self) -> int:

@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
+import numpy as np
 
 from attune.query import AttuneError, outline, parse, render
 
@@ -126,6 +127,70 @@ def fit_command(library_path) -> None:
     for name, w in _open(library_path).fit().items():
         how = f"pooled over {w.n_playlists} playlists ({w.n_entries} entries), lambda {w.lam:.4f}" if w.pooled else "global standardisation (too few playlists)"
         click.echo(f"{name}: {len(w.dims)} dimensions, {how}")
+
+
+@cli.command("analyze")
+@_library_option
+@click.option("--spaces", default="attr,audio", show_default=True, help="Comma-separated: attr, audio, colisten.")
+@click.option("--outliers", "outliers_of", metavar="NAME", help="List the outliers of one playlist.")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path, file_okay=False), help="Write PNG charts here (needs matplotlib).")
+@click.option("--top", type=int, default=15, show_default=True, help="Playlists listed per space.")
+def analyze_command(library_path, spaces, outliers_of, plot_dir, top) -> None:
+    """Does each playlist hang together, and in which space? (Patwari et al. 2020)"""
+    from attune.engine.analysis import histogram
+
+    lib = _open(library_path)
+    names = [s.strip() for s in spaces.split(",") if s.strip()]
+    analysis = lib.analyze(spaces=names)
+    for space, why in analysis.skipped.items():
+        click.echo(f"{space}: skipped ({why})")
+    for space in analysis.spaces:
+        deltas = analysis.spaces[space].deltas["delta"].to_numpy()
+        click.echo(f"\n== {space}: {len(analysis.spaces[space].playlists)} playlists, {len(deltas)} entries, "
+                   f"mean Delta {np.nanmean(deltas):.2f}, outliers (Delta < 0) {int((deltas < 0).sum())}")
+        if outliers_of:
+            playlist = lib.playlists.get(outliers_of).name
+            rows = analysis.outliers(space, playlist)
+            titles = dict(lib.snapshot().frame.select("track_id", "title").iter_rows())
+            click.echo(f"outliers of '{playlist}' (closer to another playlist's centre):")
+            for r in rows.iter_rows(named=True):
+                click.echo(f"  {r['delta']:>8.2f}  {titles.get(r['track_id']) or r['track_id']}  (nearer to '{r['nearest']}')")
+            continue
+        summary = analysis.summary(space).head(top)
+        click.echo(f"{'playlist':<40}{'entries':>8}{'compact':>9}{'mean Delta':>11}{'outliers':>9}  nearest")
+        for r in summary.iter_rows(named=True):
+            click.echo(f"{(r['playlist'] or '')[:39]:<40}{r['entries'] or 0:>8}{r['compactness']:>9.2f}{(r['mean_delta'] or 0):>11.2f}{r['outliers'] or 0:>9}  {r['nearest'] or ''}")
+        click.echo("Delta histogram:\n" + histogram(deltas))
+    done = list(analysis.spaces)
+    for i, a in enumerate(done):
+        for b in done[i + 1 :]:
+            t, p, tw, pw = analysis.ttest(a, b)
+            click.echo(f"\n{a} vs {b}: paired t = {t:.2f} (p = {p:.3g}), Welch t = {tw:.2f} (p = {pw:.3g})")
+    if plot_dir:
+        _plots(analysis, plot_dir)
+
+
+def _plots(analysis, folder: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.UsageError("--plot needs matplotlib: pip install matplotlib") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for space, a in analysis.spaces.items():
+        fig, ax = plt.subplots(figsize=(8, 7))
+        ax.imshow(a.mean_distances, cmap="viridis")
+        ax.set_title(f"mean distance of playlist entries to playlist centres ({space})")
+        fig.savefig(folder / f"distances-{space}.png", dpi=110)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.hist(a.deltas["delta"].drop_nans().to_numpy(), bins=40)
+        ax.set_title(f"Delta ({space}); > 0: closer to its own playlist")
+        fig.savefig(folder / f"delta-{space}.png", dpi=110)
+        plt.close(fig)
+    click.echo(f"charts written to {folder}")
 
 
 @cli.group("eval", cls=_Group)
