@@ -124,9 +124,6 @@ def analyze_space(snap: Snapshot, space: str, playlists: list[str] | None = None
 def analyze(snap: Snapshot, spaces=("attr", "audio", "colisten"), playlists: list[str] | None = None) -> Analysis:
     result = Analysis()
     for space in spaces:
-        if space == "colisten":
-            result.skipped[space] = "the co-listen space is not available yet"
-            continue
         if space != "attr" and snap.vectors_missing(space):
             result.skipped[space] = f"no track has a vector in the {space} space"
             continue

@@ -117,8 +117,6 @@ def plan(
     sql, post = compiler.split(query.where)
     space = query.options.space or "attr"
     limit = limit or query.options.limit or DEFAULT_LIMIT
-    if query.likes and space == "colisten":
-        raise NotAvailableError("the co-listen space (in:colisten) is not available yet; use in:attr or in:audio")
     if executor is None:
         executor = "memory"
         if snap is None and sql is not None:

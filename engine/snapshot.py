@@ -225,16 +225,41 @@ class Snapshot:
             self.frame = self.frame.join(vectors, on="track_id", how="left").sort("_row")
         return self.frame
 
+    def _colisten_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
+        from .colisten import DIMENSIONS, train
+
+        known = self.membership.sort(["playlist"])  # only tracks that are in the library
+        sentences: dict[str, list[str]] = {}
+        for playlist, track_id in known.select("playlist", "track_id").iter_rows():
+            sentences.setdefault(playlist, []).append(track_id)
+        order = {p.name: [t for t in p.track_ids] for p in self.playlists.values()}
+        vectors = train([[t for t in order[name] if t in set(ids)] for name, ids in sentences.items()])
+        x = np.zeros((len(self), DIMENSIONS), dtype=np.float32)
+        has = np.zeros(len(self), dtype=bool)
+        if vectors:
+            ids = list(vectors)
+            rows = self.frame.select("track_id", "_row").filter(pl.col("track_id").is_in(ids))
+            for track_id, row in rows.iter_rows():
+                x[row] = vectors[track_id]
+                has[row] = True
+        return x, has
+
     def vectors_missing(self, name: str) -> bool:
         """True when no track has a vector in this space."""
         if name == "attr":
             return False
+        if name == "colisten":
+            return self.membership.height == 0
         return self.vector_frame(name)[VECTOR_COLUMNS[name]].list.len().fill_null(0).max() in (0, None)
 
     def _build_space(self, name: str) -> SpaceData:
         if name == "attr":
             x, dims = attribute_matrix(self)
             has = np.ones(len(x), dtype=bool)
+        elif name == "colisten":
+            x, has = self._colisten_matrix()
+            dims = tuple(f"colisten{i}" for i in range(x.shape[1]))
         else:
             x, has = vector_column(self.vector_frame(name), VECTOR_COLUMNS[name])
             dims = tuple(f"{name}{i}" for i in range(x.shape[1]))

@@ -118,6 +118,7 @@ def test_user_errors_exit_2_without_traceback(cli_lib):
 def test_analyze(cli_lib):
     out = run("analyze", "--library", cli_lib, "--spaces", "attr,colisten", "--outliers", "Odd Names")
     assert out.returncode == 0, out.stderr
-    assert "colisten: skipped" in out.stdout and "outliers of 'Odd Names'" in out.stdout
+    assert "== colisten" in out.stdout and "outliers of 'Odd Names'" in out.stdout
+    assert "attr vs colisten: paired t =" in out.stdout
     out = run("analyze", "--library", cli_lib)
     assert "Delta histogram" in out.stdout and "audio: skipped" in out.stdout

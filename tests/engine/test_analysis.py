@@ -38,14 +38,16 @@ def test_mean_distances_and_deltas(lib):
 
 def test_summary_outliers_and_skips(lib):
     analysis = lib.analyze(spaces=("attr", "audio", "colisten"))
-    assert set(analysis.skipped) == {"audio", "colisten"}
+    assert set(analysis.skipped) == {"audio"}
     summary = analysis.summary("attr")
     assert set(summary["playlist"]) == {"Gym", "Odd Names", "Sunday Morning"}
     assert summary["entries"].sum() == 13
     outliers = analysis.outliers("attr", "Odd Names")
     assert (outliers["delta"] < 0).all()
-    with pytest.raises(LibraryError, match="not available yet"):
-        analysis.ttest("attr", "colisten")
+    t, p, tw, pw = analysis.ttest("attr", "colisten")
+    assert np.isfinite([t, p, tw, pw]).all() and 0 <= p <= 1
+    with pytest.raises(LibraryError, match="no analysis in the audio space"):
+        analysis.ttest("attr", "audio")
 
 
 def test_ttests_match_scipy():
