@@ -61,5 +61,7 @@ class QueryError(AttuneError, ValueError):
         text = self.message
         if self.hint:
             text += f" - {self.hint}"
+        if not self.query:  # a name given outside a query (attune recipe NAME): no caret to show
+            return text
         line, caret = self.snippet
         return f"{text}\n  {line}\n  {caret}"

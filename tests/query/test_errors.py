@@ -135,3 +135,8 @@ def test_no_lark_error_escapes_queryish_text(text):
     except QueryError as err:
         assert 0 <= err.position <= len(text)
         assert len(caret_lines(err)) == 2
+
+
+def test_error_without_a_query_has_no_caret_block():
+    err = QueryError("no playlist named 'X'", hint="did you mean 'Y'?")
+    assert str(err) == "no playlist named 'X' - did you mean 'Y'?"
