@@ -85,6 +85,7 @@ class AttuneApp(App):
         self.last_status = ""
         self.notice = ""  # the last edit's message, kept beside the results summary
         self.results_serial = 0
+        self.detail_for: str | None = None  # the track the detail pane shows
 
     # -- layout -------------------------------------------------------------------------
 
@@ -264,7 +265,11 @@ class AttuneApp(App):
         self.post_message(DetailReady(dict(row, energy_tiles=tiles), member, self.explanations.get(row["track_id"], "")))
 
     def on_detail_ready(self, message: DetailReady) -> None:
+        selected = self.table.selected()
+        if selected is None or selected["track_id"] != message.row["track_id"]:
+            return  # a worker for a row the cursor has already left finished late
         self.query_one(DetailPane).show(message.row, message.playlists, message.why)
+        self.detail_for = message.row["track_id"]
 
     # -- playlists ----------------------------------------------------------------------------
 

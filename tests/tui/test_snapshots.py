@@ -30,8 +30,14 @@ def app():
 
 
 async def _settle(pilot):
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    """Wait until the results and the detail pane of the selected row are on screen."""
+    app = pilot.app
+    for _ in range(500):
+        await pilot.pause(0.01)
+        await app.workers.wait_for_complete()
+        selected = app.table.selected()
+        if app.results_serial == app.serial and selected is not None and app.detail_for == selected["track_id"]:
+            break
     await pilot.pause()
 
 
