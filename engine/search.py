@@ -68,6 +68,7 @@ class Plan:
     executor: str
     notes: list[str] = field(default_factory=list)
     snapshot: Snapshot | None = field(default=None, repr=False)
+    compiler: FilterCompiler | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         lines = [f"query:      {render(self.query) or '(everything)'}"]
@@ -131,7 +132,7 @@ def plan(
         assert snap is not None
         targets = [_resolve(lib, snap, like, text) for like in query.likes]
         exclude = _seeds_to_exclude(snap, query, targets)
-    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, snapshot=snap)
+    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, snapshot=snap, compiler=compiler)
 
 
 def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
@@ -201,7 +202,8 @@ def run(
         return _run_lance(lib, p)
     snap = p.snapshot
     assert snap is not None
-    compiler = FilterCompiler(snap.playlists, text)
+    compiler = p.compiler
+    assert compiler is not None
     mask = MaskEvaluator(snap, compiler).mask(query.where)
     if p.targets:
         return _rank(snap, p, mask, compiler)
@@ -219,12 +221,12 @@ def _run_lance(lib: "Library", p: Plan) -> Results:
     from .library import SCALAR_COLUMNS
 
     table = lib.store.read("tracks", SCALAR_COLUMNS, where=p.sql)
-    playlists = lib.playlists.all()
-    frame = prepare(pl.from_arrow(table), playlists)  # type: ignore[arg-type]
-    compiler = FilterCompiler({pl_.name: pl_ for pl_ in playlists}, p.text)
+    compiler = p.compiler  # holds the playlists the plan was compiled against
+    assert compiler is not None
+    frame = prepare(pl.from_arrow(table), list(compiler.playlists.values()))  # type: ignore[arg-type]
     for node in p.post:
         frame = frame.filter(compiler.expr(node).fill_null(False))
-    return _finish(p, frame, None, compiler, None)
+    return _finish(p, frame, None, compiler)
 
 
 def _weights(space_dims: tuple[str, ...], query: Query) -> np.ndarray | None:
@@ -290,7 +292,7 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray, compiler: FilterCompiler) -
     order = _top(d, int(eligible.sum()), p, snap)
     picked = snap.frame[order]
     scores = -(d[order].astype(np.float64) + _distance_constant(centres, w)) / len(centres)
-    results = _finish(p, picked, scores, compiler, snap, ranked=True)
+    results = _finish(p, picked, scores, compiler, ranked=True)
     results.centres, results.weights, results.space = centres, w, space
     return results
 
@@ -339,7 +341,7 @@ def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
     return frame.filter(pl.int_range(pl.len()).over(key) < per.count)
 
 
-def _finish(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, compiler: FilterCompiler, snap, *, ranked: bool = False) -> Results:
+def _finish(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, compiler: FilterCompiler, *, ranked: bool = False) -> Results:
     return Results(_order(p, frame, scores, ranked=ranked), p, compiler)
 
 

@@ -229,12 +229,8 @@ class Snapshot:
         """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
         from .colisten import DIMENSIONS, train
 
-        known = self.membership.sort(["playlist"])  # only tracks that are in the library
-        sentences: dict[str, list[str]] = {}
-        for playlist, track_id in known.select("playlist", "track_id").iter_rows():
-            sentences.setdefault(playlist, []).append(track_id)
-        order = {p.name: [t for t in p.track_ids] for p in self.playlists.values()}
-        vectors = train([[t for t in order[name] if t in set(ids)] for name, ids in sentences.items()])
+        in_library = set(self.membership["track_id"].to_list())  # only tracks the library has
+        vectors = train([[t for t in p.track_ids if t in in_library] for p in self.playlists.values()])
         x = np.zeros((len(self), DIMENSIONS), dtype=np.float32)
         has = np.zeros(len(self), dtype=bool)
         if vectors:
