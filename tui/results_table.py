@@ -10,6 +10,8 @@ from textual.widgets import DataTable
 from .output import cell as _cell
 
 COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
+# Fixed widths: the columns do not jump as results arrive, and every frame lays out the same.
+WIDTHS = {"title": 24, "artist": 16, "year": 4, "energy": 6, "valence": 7, "vocalness": 9, "tempo": 5, "genres": 18, "score": 7}
 cell = partial(_cell, digits=2, genres=2)
 
 
@@ -25,7 +27,7 @@ class ResultsTable(DataTable):
     def on_mount(self) -> None:
         self.add_column(" ", key="mark", width=1)
         for column in COLUMNS:
-            self.add_column(column, key=column)
+            self.add_column(column, key=column, width=WIDTHS[column])
 
     def show(self, rows: list[dict]) -> None:
         self.rows_data = rows
