@@ -13,22 +13,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from attune.query import QueryError, parse
 from attune.query.fields import suggest
 
+from .genres import GenreMap, clean
 from .playlists import PlaylistManager
 from .snapshot import SPACE_NAMES, Playlist, Snapshot, SpaceData
 from .spaces import Whitener
 from .spotify import Skipped, read_spotify
-from .store import TRACKS_SCHEMA, LibraryError, Store, default_library_path, now
+from .store import TRACKS_SCHEMA, LibraryError, Store, default_library_path, now, sql_string
 
 #: Columns read into a snapshot; vector columns are read only when a space needs them.
 SCALAR_COLUMNS = [
     f.name for f in TRACKS_SCHEMA if f.name not in ("embedding", "taggram", "colisten", "energy_tiles", "genre_scores", "updated_at")
 ]
+
+#: LSI cosine similarity at which a genre joins a recipe's genre cluster.
+CLUSTER_SIMILARITY = 0.7
 
 
 @dataclass
@@ -80,6 +85,7 @@ class Library:
         """Import Spotify audio-feature tables; see `attune.engine.spotify` for the layouts."""
         read = read_spotify(paths)
         report = ImportReport(rows=read.rows, skipped=read.skipped, warnings=read.warnings)
+        self._normalize_genres(read.tracks.values(), read.playlists.values())
         stamp = now()
         rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
         for start in range(0, len(rows), batch_size):
@@ -91,6 +97,69 @@ class Library:
             new, updated = self.playlists.upsert_imported(read.playlists, source="spotify")
             report.playlists_new, report.playlists_updated = new, updated
         return report
+
+    # -- genres --------------------------------------------------------------------------
+
+    def genre_map(self) -> GenreMap:
+        """How raw genre strings map onto the library's genres (see `attune.engine.genres`)."""
+        return GenreMap.from_json(self.store.get_meta("genre_map"))
+
+    def _normalize_genres(self, tracks: Iterable[dict], playlists: Iterable[dict] = ()) -> GenreMap:
+        """Replace raw genre strings by normalised genres; the raw strings become tags."""
+        tracks, playlists = list(tracks), list(playlists)
+        gm = self.genre_map()
+        before = gm.to_json()
+        raws = [g for t in tracks for g in (t["raw_genres"] if "raw_genres" in t else t.get("genres")) or ()]
+        raws += [g for p in playlists for g in p.get("genres") or ()]
+        mapped = gm.normalize_all(raws)
+        for t in tracks:
+            # Imports give raw strings as "genres"; the indexer gives model genres
+            # there and the file's raw strings as "raw_genres".
+            if "raw_genres" in t:
+                raw, base = t.pop("raw_genres") or [], list(t.get("genres") or [])
+            else:
+                raw, base = list(t.get("genres") or []), []
+            t["genres"] = list(dict.fromkeys([*base, *(g for r in raw if r in mapped for g in mapped[r].genres)]))
+            t["tags"] = list(dict.fromkeys([*raw, *(t.get("tags") or [])]))
+        for p in playlists:
+            p["genres"] = {g: None for r in p.get("genres") or () if r in mapped for g in mapped[r].genres}
+        if gm.to_json() != before:
+            self.store.set_meta("genre_map", gm.to_json())
+        return gm
+
+    def set_genre_override(self, raw: str, genres: Iterable[str] | None) -> int:
+        """Map a raw genre string to these genres (None: remove the override); returns tracks changed.
+
+        Tracks that carry the raw string as a tag get their genres recomputed
+        from all of their raw genre tags.
+        """
+        gm = self.genre_map()
+        if genres is None:
+            if raw not in gm.overrides:
+                raise LibraryError(f"no override for '{raw}'; `attune genres` lists them")
+            del gm.overrides[raw]
+        else:
+            wanted = tuple(dict.fromkeys(clean(g) for g in genres if g.strip()))
+            if not wanted:
+                raise LibraryError("name at least one genre for the override")
+            gm.overrides[raw] = wanted
+        old = gm.seen.get(raw)
+        gm.seen.pop(raw, None)
+        new = gm.normalize(raw)
+        self.store.set_meta("genre_map", gm.to_json())
+        return self._remap_tracks(gm, raw, old.genres if old else (), new.genres)
+
+    def _remap_tracks(self, gm: GenreMap, raw: str, old: tuple[str, ...], new: tuple[str, ...]) -> int:
+        table = self.store.read("tracks", where=f"array_has(tags, {sql_string(raw)})")
+        if table.num_rows == 0:
+            return 0
+        rows = table.to_pylist()
+        for row in rows:
+            others = {g for t in row["tags"] or () if t != raw and t in gm.seen for g in gm.seen[t].genres}
+            kept = [g for g in row["genres"] or () if g not in old or g in others]
+            row["genres"] = list(dict.fromkeys([*kept, *new]))
+        self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+        return len(rows)
 
     def index(self, paths: Iterable[str | Path], **options):
         """Index audio files and folders (see `attune.indexer.pipeline.index` for the options).
@@ -106,8 +175,6 @@ class Library:
 
     def energy_tiles(self, track_id: str) -> list[float] | None:
         """The per-10-second energy of an indexed track (None for imported tracks)."""
-        from .store import sql_string
-
         table = self.store.read("tracks", ["energy_tiles"], where=f"track_id = {sql_string(track_id)}")
         return table["energy_tiles"][0].as_py() if table.num_rows else None
 
@@ -203,7 +270,12 @@ class Library:
         from .recipe import derive_recipe
 
         snap = self.snapshot()
-        return derive_recipe(snap, self.playlists.resolve(name, list(snap.playlists.values())))
+        recipe = derive_recipe(snap, self.playlists.resolve(name, list(snap.playlists.values())))
+        if recipe.genres:
+            top = recipe.genres[0]
+            related = [g for g, sim in self.tags().related(top, limit=8) if sim >= CLUSTER_SIMILARITY]
+            recipe.cluster = [top, *related[:4]]
+        return recipe
 
     def expand(self, name: str, *, limit: int = 50):
         """Tracks to add to the playlist, best first, each explained."""
@@ -217,6 +289,32 @@ class Library:
         from .analysis import analyze
 
         return analyze(self.snapshot(), spaces=spaces, playlists=playlists)
+
+    def ask(self, text: str, *, limit: int | None = None):
+        """Plain words -> `Answer` with `.query` (editable), `.results` and `.explain()`."""
+        from .ask import ask
+
+        answer = ask(self, text, limit=limit)
+        self._persist_whiteners()
+        return answer
+
+    def tags(self):
+        """Tag relatedness (LSI over the track-by-tag matrix): `.related("soul")`."""
+        from .tags import fit
+
+        snap = self.snapshot()
+        if "tags/lsi" not in snap._numbers:
+            frame = snap.frame.select(
+                pl.concat_list(pl.col("genres").fill_null([]), pl.col("tags").fill_null([])).list.eval(pl.element().str.to_lowercase())
+            )
+            snap._numbers["tags/lsi"] = fit(frame.to_series().to_list())
+        return snap._numbers["tags/lsi"]
+
+    def tag_counts(self) -> dict[str, int]:
+        """Tracks per tag (lower case)."""
+        index = self.snapshot().text_index("tag")
+        n = np.bincount(index.codes, minlength=len(index.values))
+        return dict(zip(index.values.to_list(), map(int, n)))
 
     # -- helpers for the layers above ---------------------------------------------------
 

@@ -69,6 +69,24 @@ class Recipe:
     artists: list[str]
     years: tuple[int, int] | None
     relaxed: list[str] = field(default_factory=list)
+    #: The genre cluster the playlist sits in: its top genre and the genres LSI relates to it.
+    cluster: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The recipe in words, for people; `str(recipe)` is the query."""
+        lines = [f"recipe of '{self.playlist}' ({self.size} tracks)"]
+        if self.cluster:
+            lines.append("genre cluster: " + " / ".join(self.cluster) + " (related by LSI over the library's tags)")
+        if self.genres:
+            lines.append("top genres:    " + ", ".join(self.genres))
+        for attr, (mean, std) in self.stats.items():
+            lines.append(f"{attr + ':':<15}mean {mean:.3g}, spread {std:.3g}")
+        if self.years:
+            lines.append(f"years:         {self.years[0]}-{self.years[1]}")
+        if self.artists:
+            lines.append("artists:       " + ", ".join(self.artists))
+        lines.append(f"query:         {self}")
+        return "\n".join(lines)
 
     def ranges(self, widen: float = 1.0) -> dict[str, tuple[float, float]]:
         """attribute -> (low, high) = mean -/+ widen * std, rounded outwards."""

@@ -139,10 +139,13 @@ def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
     sign = -1 if like.unlike else 1
     pos = like.span.start if like.span else 0
     if like.kind == "text":
-        raise NotAvailableError(
-            f'free-text similarity (like:"{like.target}") is not available yet; '
-            "use like:playlist(...), like:track(...) or like:artist(...)"
-        )
+        from .ask import text_rows
+
+        try:
+            rows, read_as = text_rows(lib, snap, like.target)
+        except QueryError as exc:
+            raise QueryError(exc.message, query=text, position=pos, hint=exc.hint) from None
+        return Target(like, rows, f'text("{like.target}" read as {read_as}, {len(rows)} tracks)', sign)
     if like.kind == "playlist":
         low = like.target.lower()
         for name, p in snap.playlists.items():
@@ -183,7 +186,8 @@ def _seeds_to_exclude(snap: Snapshot, query: Query, targets: list[Target]) -> np
     `artist:` term keeps an artist's. Unlike-targets are always left out.
     """
     asked = {leaf.field for leaf in leaves(query.where) if isinstance(leaf, TextMatch)}
-    keep = {"playlist": "playlist" in asked, "artist": "artist" in asked, "track": False}
+    # A text target's tracks are what the words asked for, not seeds to leave out.
+    keep = {"playlist": "playlist" in asked, "artist": "artist" in asked, "track": False, "text": True}
     rows = [t.rows for t in targets if t.sign < 0 or not keep.get(t.like.kind, False)]
     return np.unique(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
 

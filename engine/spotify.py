@@ -180,7 +180,8 @@ def _parse_row(row: dict, columns: dict[str, str], path: Path, line: int, out: S
             year = int(match.group(1))
         else:
             out.warnings.append(Skipped(path.name, line, f"release date {release!r} is not YYYY, YYYY-MM or YYYY-MM-DD; year left empty"))
-    genres = [g.strip().lower() for g in _cell(row, columns, "track_genres").split(",") if g.strip()]
+    # Raw genre strings, as written; the library normalises them (engine/genres.py).
+    genres = [g.strip() for g in _cell(row, columns, "track_genres").split(",") if g.strip()]
     instrumental = numbers["instrumentalness"]
     duration = numbers.pop("duration_ms")
     track = {
@@ -202,7 +203,7 @@ def _parse_row(row: dict, columns: dict[str, str], path: Path, line: int, out: S
     membership = None
     if playlist_id or playlist_name:
         genres_of_playlist = tuple(
-            g.lower() for g in (_cell(row, columns, "playlist_genre"), _cell(row, columns, "playlist_subgenre")) if g
+            g for g in (_cell(row, columns, "playlist_genre"), _cell(row, columns, "playlist_subgenre")) if g
         )
         membership = (playlist_id or f"name:{playlist_name}", playlist_name or playlist_id, genres_of_playlist)
     return track, membership

@@ -158,6 +158,8 @@ def read_tags(path: str | Path) -> dict[str, str | None]:
         return out
     for key in out:
         values = tags.tags.get(key) if hasattr(tags.tags, "get") else None
-        if values:
+        if values and key == "genre":  # several genre frames: all of them, NUL-separated
+            out[key] = "\x00".join(str(v).strip() for v in values if str(v).strip()) or None
+        elif values:
             out[key] = str(values[0]).strip() or None
     return out

@@ -146,7 +146,8 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[
     year = None
     if tags["date"] and tags["date"][:4].isdigit():
         year = int(tags["date"][:4])
-    file_genres = [g.strip().lower() for g in (tags["genre"] or "").replace(";", "/").split("/") if g.strip()]
+    # The file's genre tag as written; the writer normalises it (attune.engine.genres).
+    file_genres = [g.strip() for g in (tags["genre"] or "").split("\x00") if g.strip()]
     track_id = audio_id(decoded.samples)
     return {
         "path": path,
@@ -160,7 +161,8 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[
             "year": year,
             "length": decoded.duration,
             "genres": attrs["genres"],
-            "tags": file_genres,
+            "raw_genres": file_genres,
+            "tags": model_tags(segments.taggram, model.tags),
             "path": path,
             "energy": attrs["energy"],
             "valence": attrs["valence"],
@@ -248,6 +250,7 @@ class _Writer:
                     )
             store.add("segments", pa.Table.from_pylist(rows, schema=SEGMENTS_SCHEMA))
             tracks = [dict(r["track"], updated_at=stamp) for r in done]
+            self.lib._normalize_genres(tracks)
             store.upsert("tracks", "track_id", pa.Table.from_pylist(tracks, schema=TRACKS_SCHEMA))
             paths = [r["path"] for r in done]
             store.delete("index_errors", "path IN (" + ", ".join(sql_string(p) for p in paths) + ")")
@@ -255,6 +258,20 @@ class _Writer:
             rows = [{"path": r["path"], "reason": r["error"], "at": stamp} for r in failed]
             store.upsert("index_errors", "path", pa.Table.from_pylist(rows, schema=INDEX_ERRORS_SCHEMA))
         self.pending = []
+
+
+#: A track is tagged with the backbone's tags whose mean probability reaches this (at most MAX_MODEL_TAGS).
+MODEL_TAG_THRESHOLD = 0.1
+MAX_MODEL_TAGS = 8
+
+
+def model_tags(taggram: np.ndarray, tags: tuple[str, ...]) -> list[str]:
+    """The backbone's most probable tags for the track, lower case (searchable with tag:)."""
+    if not len(taggram) or not tags:
+        return []
+    mean = taggram.mean(axis=0)
+    order = np.argsort(-mean, kind="stable")[:MAX_MODEL_TAGS]
+    return list(dict.fromkeys(tags[i].lower() for i in order if mean[i] >= MODEL_TAG_THRESHOLD))
 
 
 def _known_files(lib: "Library") -> dict[str, tuple[int, float, str]]:

@@ -109,7 +109,7 @@ def test_recipe_expand_explain_playlists(cli_lib, tmp_path):
 
 
 def test_user_errors_exit_2_without_traceback(cli_lib):
-    for args in (["search", "energey<0.4"], ["recipe", "Nope"], ["search", 'like:"mellow"'], ["playlist", "create", "X", "bad"]):
+    for args in (["search", "energey<0.4"], ["recipe", "Nope"], ["search", 'like:"the"'], ["playlist", "create", "X", "bad"]):
         out = run(*args, "--library", cli_lib)
         assert out.returncode == 2, (args, out.stderr)
         assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
@@ -122,3 +122,37 @@ def test_analyze(cli_lib):
     assert "attr vs colisten: paired t =" in out.stdout
     out = run("analyze", "--library", cli_lib)
     assert "Delta histogram" in out.stdout and "audio: skipped" in out.stdout
+
+
+# -- plain words, genres, tags -------------------------------------------------------------
+
+
+def test_ask_prints_the_reading_the_query_and_results(cli_lib):
+    out = run("ask", "calm", "soul", "from", "the", "70s", "--library", cli_lib)
+    assert out.returncode == 0, out.stderr
+    assert "calm" in out.stdout and "query:   genre:soul energy<0.4 year:1970..1979" in out.stdout
+    assert "I Can't Stand the Rain" in out.stdout and "Let's Stay Together" in out.stdout
+    only = run("ask", "--query-only", "calm soul from the 70s", "--library", cli_lib)
+    assert only.stdout == "genre:soul energy<0.4 year:1970..1979\n"
+
+
+def test_genres_lists_and_overrides(cli_lib):
+    out = run("genres", "--library", cli_lib)
+    assert out.returncode == 0, out.stderr
+    assert "big room" in out.stdout and "exact" in out.stdout
+    out = run("genres", "set", "big room", "edm", "--library", cli_lib)
+    assert out.returncode == 0, out.stderr
+    listing = run("genres", "--library", cli_lib).stdout
+    assert any(line.startswith("big room") and "override" in line for line in listing.splitlines())
+    assert run("genres", "unset", "nope", "--library", cli_lib).returncode == 2
+
+
+def test_tags_related_and_recipe_explain(cli_lib):
+    out = run("tags", "related", "soul", "--library", cli_lib)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].split()[1] == "r&b"  # soul's tracks are all r&b too
+    bad = run("tags", "related", "sould", "--library", cli_lib)
+    assert bad.returncode == 2 and "did you mean 'soul'" in bad.stderr
+    recipe = run("recipe", "--explain", "Sunday Morning", "--library", cli_lib)
+    assert recipe.returncode == 0, recipe.stderr
+    assert "genre cluster: " in recipe.stdout and "query:         genre:=" in recipe.stdout

@@ -103,9 +103,11 @@ def explain_command(query, library_path) -> None:
 @cli.command("recipe")
 @click.argument("name")
 @_library_option
-def recipe_command(name, library_path) -> None:
+@click.option("--explain", is_flag=True, help="Describe the recipe in words (genre cluster, means and spreads).")
+def recipe_command(name, library_path, explain) -> None:
     """Print a playlist's recipe as a query you can edit and run."""
-    click.echo(str(_open(library_path).recipe(name)))
+    recipe = _open(library_path).recipe(name)
+    click.echo(recipe.describe() if explain else str(recipe))
 
 
 @cli.command("expand")
@@ -426,6 +428,97 @@ def playlist_export(name, fmt, output, library_path) -> None:
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+# -- plain words, genres and tags ---------------------------------------------------------
+
+
+@cli.command("ask", context_settings=_QUERY_ARGS)
+@click.argument("text", nargs=-1, required=True, type=click.UNPROCESSED)
+@_library_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many results.")
+@click.option("--query-only", is_flag=True, help="Print only the query the words became.")
+def ask_command(text, library_path, fmt, limit, query_only) -> None:
+    """Search in plain words: prints how each word was read, the query, and the results."""
+    answer = _open(library_path).ask(" ".join(text), limit=limit)
+    if query_only:
+        click.echo(answer.query)
+        return
+    click.echo(answer.explain(), err=fmt != "table")
+    if answer.results is not None:
+        click.echo(render_results(answer.results, fmt))
+
+
+@cli.group("genres", cls=_Group, invoke_without_command=True)
+@_library_option
+@click.pass_context
+def genres_group(ctx, library_path) -> None:
+    """How raw genre strings (file tags, imports) map onto the library's genres.
+
+    Without a subcommand: the mapping of every raw string seen, with the tracks
+    that carry it. `attune genres set RAW GENRE...` overrides one mapping.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    lib = _open(library_path)
+    gm = lib.genre_map()
+    counts = lib.tag_counts()
+    if not gm.seen:
+        click.echo("no genre strings imported or indexed yet")
+        return
+    click.echo(f"{'raw string':<32}{'genres':<36}{'how':<18}{'tagged':>7}")
+    for raw in sorted(gm.seen, key=str.lower):
+        m = gm.seen[raw]
+        tagged = counts.get(raw.lower(), 0) or "-"  # playlist-level genres tag no track
+        click.echo(f"{raw[:31]:<32}{', '.join(m.genres)[:35]:<36}{m.how[:17]:<18}{tagged:>7}")
+    for raw, genres in sorted(gm.overrides.items()):
+        if raw not in gm.seen:
+            click.echo(f"{raw[:31]:<32}{', '.join(genres)[:35]:<36}{'override':<18}{'-':>7}")
+
+
+@genres_group.command("set")
+@click.argument("raw")
+@click.argument("genres", nargs=-1, required=True)
+@_library_option
+def genres_set(raw, genres, library_path) -> None:
+    """Map the raw genre string RAW to GENRES (one or more), for existing and future tracks."""
+    changed = _open(library_path).set_genre_override(raw, genres)
+    click.echo(f"'{raw}' -> {', '.join(genres)}; {changed} tracks updated")
+
+
+@genres_group.command("unset")
+@click.argument("raw")
+@_library_option
+def genres_unset(raw, library_path) -> None:
+    """Remove the override of RAW (it is mapped automatically again)."""
+    changed = _open(library_path).set_genre_override(raw, None)
+    click.echo(f"override of '{raw}' removed; {changed} tracks updated")
+
+
+@cli.group("tags", cls=_Group)
+def tags_group() -> None:
+    """Tags and genres, and how they relate."""
+
+
+@tags_group.command("related")
+@click.argument("tag", nargs=-1, required=True)
+@_library_option
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+def tags_related(tag, library_path, limit) -> None:
+    """Tags related to TAG: cosine similarity in an LSI space of the track-by-tag matrix."""
+    lib = _open(library_path)
+    name = " ".join(tag)
+    space = lib.tags()
+    if name not in space:
+        from attune.engine import LibraryError
+        from attune.query.fields import suggest
+
+        guess = suggest(name, space.tags)
+        raise LibraryError(f"no tag or genre '{name}' on two or more tracks" + (f"; did you mean '{guess}'?" if guess else ""))
+    click.echo(f"tags related to '{name}' ({space.counts[name.lower()]} tracks):")
+    for other, sim in space.related(name, limit=limit):
+        click.echo(f"  {sim:6.3f}  {other}  ({space.counts[other]} tracks)")
 
 
 def main(argv: list[str] | None = None) -> None:
