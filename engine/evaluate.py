@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .recipe import ConstraintMasks, derive_recipe, expansion_parts, expansion_score
+from .recipe import ConstraintMasks, colisten_proximity, derive_recipe, expansion_parts, expansion_score
 from .snapshot import Playlist, Snapshot
 
 BASELINE_ATTRIBUTES = ("danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence", "loudness", "tempo")
@@ -95,9 +95,14 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
         ok = np.isin(artists, np.unique(artists[rows]))
         return np.where(mask & ok, pop, -np.inf)
 
+    def colisten_centroid(p, mask):
+        closeness = colisten_proximity(snap, snap.playlist_rows(p.name))
+        return np.where(mask, closeness, -np.inf)
+
     return {
         "random": random,
         "most popular": popular,
+        "co-listen centroid": colisten_centroid,
         "centroid (z-scored attrs)": centroid,
         "strict recipe by popularity": strict_recipe,
         "same artists by popularity": same_artists,
@@ -118,7 +123,9 @@ def evaluate_expansion(
     ids = view.frame["track_id"].to_numpy()
     methods = baselines(view, seed)
     recalls: dict[str, list[float]] = {name: [] for name in methods}
-    variants = {"attune expand": None} | {f"expand {w}": w for w in (weights or [])}
+    # The score without its co-listen part, to show what that signal adds.
+    variants = {"attune expand": None, "expand without co-listen": {"colisten": 0.0}}
+    variants |= {f"expand {w}": w for w in (weights or [])}
     for name in variants:
         recalls[name] = []
     for name, hide in hidden.items():

@@ -192,7 +192,8 @@ class Library:
             tracks = pl.from_arrow(self.store.read("tracks", SCALAR_COLUMNS))
             assert isinstance(tracks, pl.DataFrame)
             self._snapshot = Snapshot.build(
-                tracks, self.playlists.all(), self._stored_whiteners(key), vectors=self._vectors
+                tracks, self.playlists.all(), self._stored_whiteners(key), vectors=self._vectors,
+                colisten_io=(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v)),
             )
             self._snapshot_key = key
         return self._snapshot
@@ -200,6 +201,24 @@ class Library:
     def _vectors(self, column: str) -> pl.DataFrame:
         table = self.store.read("tracks", ["track_id", column], where=f"array_length({column}) > 0")
         return pl.from_arrow(table)  # type: ignore[return-value]
+
+    def _load_colisten(self, key: tuple) -> dict | None:
+        """Stored co-listen vectors, if they were trained on the playlists of this snapshot."""
+        meta = self.store.get_meta("colisten")
+        if not meta or meta.get("playlists_version") != key[1]:
+            return None
+        table = self.store.read("tracks", ["track_id", "colisten"], where="array_length(colisten) > 0")
+        ids, vectors = table["track_id"].to_pylist(), table["colisten"].to_pylist()
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(ids, vectors)}
+
+    def _save_colisten(self, key: tuple, vectors: dict) -> None:
+        """Write freshly trained co-listen vectors to the tracks table (and clear stale ones)."""
+        had = self.store.read("tracks", ["track_id"], where="array_length(colisten) > 0")["track_id"].to_pylist()
+        stale = sorted(set(had) - set(vectors))
+        ids = list(vectors) + stale
+        column = [np.asarray(v, dtype=np.float32).tolist() for v in vectors.values()] + [[] for _ in stale]
+        self.store.update_columns("tracks", "track_id", pa.table({"track_id": ids, "colisten": column}))
+        self.store.set_meta("colisten", {"playlists_version": key[1], "tracks": len(vectors), "trained_at": now().isoformat()})
 
     def _stored_whiteners(self, key: tuple) -> dict[str, Whitener]:
         stored = self.store.get_meta("whiteners")

@@ -20,7 +20,10 @@ Expansion ranks every track not in the playlist:
                    playlist's centroid over the sound attributes (genres already
                    act through the pool),
    - year:         exp(-|year - median year| / max(std of years, 1)),
-   - popularity:   popularity / 100 (0 when unknown).
+   - popularity:   popularity / 100 (0 when unknown),
+   - colisten:     exp(-d / (2 * dims)) with d the whitened squared distance to
+                   the playlist's centroid in the co-listen space (Word2Vec over
+                   the library's playlists); 0 for tracks in no playlist.
 The weights were chosen on the dev playlists with `attune eval expand`;
 bench/README.md and the issue note give the figures.
 """
@@ -57,6 +60,7 @@ WEIGHTS = {
     "proximity": 0.5,
     "year": 0.3,
     "popularity": 0.5,
+    "colisten": 0.5,
 }
 
 
@@ -196,6 +200,7 @@ class ExpansionParts:
     proximity: np.ndarray
     year: np.ndarray
     popularity: np.ndarray
+    colisten: np.ndarray
     pool: np.ndarray
     relaxed: list[str]
 
@@ -237,7 +242,21 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     else:
         relaxed.append("every constraint dropped")
         pool = outside
-    return ExpansionParts((share > 0).astype(float), share, same_album.astype(float), proximity, year, popularity, pool, relaxed)
+    colisten = colisten_proximity(snap, rows)
+    return ExpansionParts((share > 0).astype(float), share, same_album.astype(float), proximity, year, popularity, colisten, pool, relaxed)
+
+
+def colisten_proximity(snap: Snapshot, rows: np.ndarray) -> np.ndarray:
+    """exp(-d / (2 * dims)) in the whitened co-listen space; 0 without a vector (or no playlists)."""
+    if snap.vectors_missing("colisten"):
+        return np.zeros(len(snap))
+    space = snap.space("colisten")
+    seeds = rows[space.has[rows]]
+    if not len(seeds):
+        return np.zeros(len(snap))
+    centre = space.z[seeds].mean(axis=0)
+    d = space.sqnorm - 2.0 * (space.z @ centre) + float(centre @ centre)
+    return np.where(space.has, np.exp(-np.maximum(d, 0) / (2.0 * space.z.shape[1])), 0.0)
 
 
 def expansion_score(parts: ExpansionParts, weights: dict[str, float] | None = None) -> np.ndarray:
@@ -270,7 +289,7 @@ def expand(snap: Snapshot, playlist: Playlist, *, limit: int = 50):
         {
             "why": (
                 f"artist share {parts.artist_share[i]:.2f}, same album {parts.same_album[i]:.0f}, "
-                f"proximity {parts.proximity[i]:.2f}, year fit {parts.year[i]:.2f}, "
+                f"proximity {parts.proximity[i]:.2f}, co-listen {parts.colisten[i]:.2f}, year fit {parts.year[i]:.2f}, "
                 f"popularity {parts.popularity[i] * 100:.0f}"
             )
         }

@@ -103,6 +103,8 @@ class Snapshot:
     whiteners: dict[str, Whitener] = field(default_factory=dict)
     #: Reads a vector column as (track_id, column) when the frame lacks it.
     vectors: Callable[[str], pl.DataFrame] | None = field(default=None, repr=False)
+    #: (load, save) of stored co-listen vectors; None: train in memory (evaluation snapshots).
+    colisten_io: tuple[Callable[[], dict | None], Callable[[dict], None]] | None = field(default=None, repr=False)
     _spaces: dict[str, SpaceData] = field(default_factory=dict, repr=False)
     _membership: pl.DataFrame | None = field(default=None, repr=False)
     _text: dict = field(default_factory=dict, repr=False)
@@ -117,6 +119,7 @@ class Snapshot:
         whiteners: dict[str, Whitener] | None = None,
         *,
         vectors: Callable[[str], pl.DataFrame] | None = None,
+        colisten_io: tuple | None = None,
     ) -> "Snapshot":
         playlists = list(playlists)
         # One chunk per column (from_arrow already gives that for a read library):
@@ -124,7 +127,7 @@ class Snapshot:
         if tracks.n_chunks("all") and max(tracks.n_chunks("all")) > 1:
             tracks = tracks.rechunk()
         frame = prepare(tracks, playlists)
-        return cls(frame, {p.name: p for p in playlists}, tracks, dict(whiteners or {}), vectors)
+        return cls(frame, {p.name: p for p in playlists}, tracks, dict(whiteners or {}), vectors, colisten_io)
 
     def with_playlists(self, playlists: Iterable[Playlist]) -> "Snapshot":
         """The same tracks with other playlists (spaces are refitted on them)."""
@@ -229,8 +232,12 @@ class Snapshot:
         """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
         from .colisten import DIMENSIONS, train
 
-        in_library = set(self.membership["track_id"].to_list())  # only tracks the library has
-        vectors = train([[t for t in p.track_ids if t in in_library] for p in self.playlists.values()])
+        vectors = self.colisten_io[0]() if self.colisten_io else None
+        if vectors is None:
+            in_library = set(self.membership["track_id"].to_list())  # only tracks the library has
+            vectors = train([[t for t in p.track_ids if t in in_library] for p in self.playlists.values()])
+            if self.colisten_io:
+                self.colisten_io[1](vectors)
         x = np.zeros((len(self), DIMENSIONS), dtype=np.float32)
         has = np.zeros(len(self), dtype=bool)
         if vectors:

@@ -227,6 +227,15 @@ class Store:
         self._changed()
         return result.num_inserted_rows, result.num_updated_rows
 
+    def update_columns(self, table: str, key: str, data: pa.Table) -> int:
+        """Set some columns of existing rows, matched by key, in one commit; returns rows updated."""
+        if data.num_rows == 0:
+            return 0
+        schema = pa.schema([TABLES[table].field(name) for name in data.column_names])
+        result = self.tables[table].merge_insert(key).when_matched_update_all().execute(data.cast(schema))
+        self._changed()
+        return result.num_updated_rows
+
     def delete(self, table: str, where: str) -> None:
         self.tables[table].delete(where)
         self._changed()

@@ -37,3 +37,25 @@ def test_library_space_and_retrain_after_playlist_edit(lib):
     after = lib.space("colisten")
     assert after.has.sum() == 12
     assert not np.allclose(before.z, after.z)
+
+
+def test_vectors_are_stored_in_tracks_and_reused_until_playlists_change(lib, monkeypatch):
+    from attune.engine import Library
+    from attune.engine import colisten
+
+    lib.search("like:track(t01) in:colisten")
+    stored = dict(lib.store.read("tracks", ["track_id", "colisten"]).to_pydict().items())
+    vectors = dict(zip(stored["track_id"], stored["colisten"]))
+    assert len(vectors["t01"]) == colisten.DIMENSIONS and not vectors["t12"]  # t12 is in no playlist
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained although the playlists did not change")
+
+    monkeypatch.setattr(colisten, "train", no_training)
+    again = Library.open(lib.path)
+    assert again.search("like:track(t01) in:colisten").track_ids == lib.search("like:track(t01) in:colisten").track_ids
+    monkeypatch.undo()
+    again.playlists.add("Sunday Morning", ["t12"])
+    again.search("like:track(t01) in:colisten")
+    after = dict(zip(*again.store.read("tracks", ["track_id", "colisten"]).to_pydict().values()))
+    assert len(after["t12"]) == colisten.DIMENSIONS and after["t01"] != vectors["t01"]
