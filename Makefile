@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_index.py
 	$(BIN)/python bench/bench_tui.py
+	$(BIN)/python bench/bench_ask.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

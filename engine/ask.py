@@ -150,7 +150,8 @@ class Vocabulary:
             frame = pl.DataFrame({"v": column}).group_by("v").len().sort("v")
             for value, n in frame.iter_rows():
                 for k in {fold(value), fold(re.sub(r"^the\s+", "", value, flags=re.I))}:
-                    if k and (field_name != "title" or " " in k):
+                    # one-word titles and albums ("Home", "No") would swallow ordinary words
+                    if k and (field_name == "artist" or " " in k):
                         names[k] = (field_name, value, int(n))
         artists: dict[str, list[str]] = {}
         for k, (f, _, _) in names.items():
@@ -222,6 +223,8 @@ class Translator:
         return None
 
     def _match(self, phrase: str, start: int, tokens, i: int, notes: list[str]) -> Term | None:
+        if phrase in lexicon.NEGATIONS:
+            return None
         if phrase in self.phrases:
             return self._words(phrase, start, self.phrases[phrase], "word list", "word list")
         genre = self.vocab.genre_keys.get(genre_names.key(phrase))

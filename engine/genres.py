@@ -11,7 +11,9 @@ index time each raw string is
    the alias table (abbreviations and spellings a text model cannot know:
    "rnb", "alt rock", "dnb");
 3. otherwise embedded with the text model and mapped to the most similar
-   vocabulary genre when the cosine similarity reaches MODEL_THRESHOLD;
+   vocabulary genre when the cosine similarity reaches MODEL_THRESHOLD, unless
+   that genre's words are a strict part of the string's (a subgenre such as
+   "progressive electro house" is not folded into "electro house");
 4. otherwise kept, cleaned, as a new genre of the library.
 
 The original string is kept as a tag of the track, and a curator's override
@@ -184,7 +186,12 @@ class GenreMap:
         if not textmodel.enabled():
             return {}
         nearest = textmodel.nearest(unknown, list(self.vocabulary))
-        return {u: (g, s) for u, (g, s) in zip(unknown, nearest) if s >= MODEL_THRESHOLD}
+        # A subgenre is not its parent: "progressive electro house" stays itself
+        # although the model finds it close to "electro house".
+        return {
+            u: (g, s) for u, (g, s) in zip(unknown, nearest)
+            if s >= MODEL_THRESHOLD and not set(g.split()) < set(u.split())
+        }
 
     # -- storage -----------------------------------------------------------------
 

@@ -32,6 +32,15 @@ run recipe "$PLAYLIST"
 run expand "$PLAYLIST" --limit 10
 run eval expand
 
+echo; echo "== plain words, genres and tags"
+run ask "chill latin summer hits" --limit 5
+run ask "something like Drake but slower, no trap" --limit 5
+run search 'genre:pop like:"sad acoustic ballads" limit:5'
+run genres
+run tags related "hip hop" --limit 5
+run recipe --explain "$PLAYLIST"
+run analyze --spaces attr,colisten --top 5
+
 echo; echo "== audio: the musicnn models, the test clip (and \$ATTUNE_DEMO_MUSIC if set)"
 CLIP_DIR=../shared/testdata/audio
 if [ -d "$CLIP_DIR" ]; then

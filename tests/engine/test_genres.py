@@ -21,6 +21,7 @@ from attune.engine.store import TRACKS_SCHEMA
         pytest.param("rnb", ("r&b",), id="alias"),
         pytest.param("Neo-Soul", ("neo soul",), id="hyphen"),
         pytest.param("  Soul ;  Funk ", ("soul", "funk"), id="semicolon-and-spaces"),
+        pytest.param("Progressive Electro House", ("progressive electro house",), id="subgenre-kept"),
     ],
 )
 def test_messy_genre_strings(raw, genres):

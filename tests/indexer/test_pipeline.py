@@ -181,3 +181,16 @@ def test_touched_file_with_the_same_audio_is_not_rerun(tmp_path):
     results = lib.search("path:a.wav").to_polars()
     assert results["duration"][0] == 4.0 and results["backbone"][0] == "dsp"
     assert any("dsp fallback" in n for n in lib.search("path:a.wav").notes)
+
+
+def test_model_tags_are_the_most_probable_ones_in_lower_case():
+    import numpy as np
+
+    from attune.indexer.pipeline import MAX_MODEL_TAGS, model_tags
+
+    tags = tuple(f"Tag{i}" for i in range(20))
+    taggram = np.zeros((4, 20))
+    taggram[:, 3], taggram[:, 7], taggram[:, 9] = 0.9, 0.4, 0.05
+    assert model_tags(taggram, tags) == ["tag3", "tag7"]  # tag9 is below the threshold
+    assert len(model_tags(np.full((2, 20), 0.5), tags)) == MAX_MODEL_TAGS
+    assert model_tags(np.zeros((0, 20)), tags) == []
