@@ -23,7 +23,7 @@ from attune.query import AttuneError, QueryError
 
 from .detail_pane import DetailPane
 from .dialogs import Confirm, Help, Prompt
-from .messages import DetailReady, PlaylistsChanged, QueryFailed, ResultsReady
+from .messages import AskAnswered, DetailReady, PlaylistsChanged, QueryFailed, ResultsReady
 from .playlist_sidebar import PlaylistSidebar
 from .query_bar import QueryBar
 from .results_table import ResultsTable
@@ -182,7 +182,42 @@ class AttuneApp(App):
         self.notice = ""
         self.query_bar.remember(event.value)
         self._save_history()
-        self.run_query(event.value)
+        if event.value.lstrip().startswith("?"):
+            self.run_ask(event.value.lstrip()[1:].strip())
+        else:
+            self.run_query(event.value)
+
+    def run_ask(self, text: str) -> None:
+        """Plain words: read into a query (shown in the bar, editable), then its results."""
+        self.serial += 1
+        serial = self.serial
+        self.set_timer(0.15, lambda: self.serial == serial and self.results_serial != serial and self.status(f"reading: {text}"))
+        self._ask(text, serial)
+
+    @work(thread=True, exclusive=True, group="query")
+    def _ask(self, text: str, serial: int) -> None:
+        start = self.clock()
+        try:
+            answer = self.lib.ask(text)
+        except Exception as exc:  # reported in the status bar; the app keeps running
+            self.post_message(QueryFailed(text, exc, serial))
+            return
+        self.post_message(AskAnswered(text, answer, self.clock() - start, serial))
+
+    def on_ask_answered(self, message: AskAnswered) -> None:
+        if message.serial != self.serial:
+            return
+        answer = message.answer
+        self.query_bar.value = answer.query
+        self.query_bar.remember(answer.query)
+        self._save_history()
+        read = "; ".join(f"{t.phrase} -> {t.text() or '(nothing)'}" for t in answer.terms)
+        self.notice = f"read '{message.text}' as: {read or 'nothing'}"
+        if answer.unmapped:
+            self.notice += " · not understood: " + ", ".join(answer.unmapped)
+        if answer.dropped:
+            self.notice += " · dropped: " + ", ".join(t.phrase for t in answer.dropped)
+        self.on_results_ready(ResultsReady(answer.query, answer.results, message.seconds, message.serial))
 
     def effective_query(self, text: str) -> str:
         if self.space != "attr" and "in:" not in text and "like:" in text:

@@ -43,6 +43,7 @@ class Prompt(ModalScreen[str | None]):
 KEYS = """\
 /            focus the query bar (Escape leaves it)
 Enter        run the query (in the query bar) / open the playlist (in the sidebar)
+?words       plain words ("? mellow jazz for a late night"): read into a query you can edit
 Up / Down    previous / next query (in the query bar)
 Tab          complete a field, option, playlist or artist name
 space        mark the selected track (several can be marked)

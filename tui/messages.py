@@ -35,3 +35,13 @@ class DetailReady(Message):
     row: dict
     playlists: list[str]
     why: str
+
+
+@dataclass
+class AskAnswered(Message):
+    """Plain words read into a query (attune.engine.ask.Answer), with its results."""
+
+    text: str
+    answer: Any
+    seconds: float
+    serial: int

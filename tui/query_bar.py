@@ -25,13 +25,15 @@ class QueryBar(Input):
     ]
 
     def __init__(self, history: list[str], names: Callable[[], tuple[list[str], list[str]]], **kwargs) -> None:
-        super().__init__(placeholder="query, e.g. genre:soul energy<0.4 like:playlist(\"Sunday Morning\")", **kwargs)
+        super().__init__(placeholder="query, e.g. genre:soul energy<0.4 like:playlist(\"Sunday Morning\") - or ? plain words", **kwargs)
         self.history = history
         self._cursor = len(history)
         self._names = names  # () -> (playlist names, artist names)
 
     def check(self) -> QueryError | None:
-        """The error of the current text, or None; nothing is run."""
+        """The error of the current text, or None; nothing is run. "?..." is plain words: never an error."""
+        if self.value.lstrip().startswith("?"):
+            return None
         try:
             parse(self.value)
         except QueryError as err:

@@ -198,3 +198,18 @@ async def test_narrow_terminal_shows_results_first(lib):
         assert not app.query_one(DetailPane).display and not app.query_one(PlaylistSidebar).display
         await pilot.press("i")
         assert app.query_one(DetailPane).display
+
+
+async def test_plain_words_become_an_editable_query(lib):
+    app = AttuneApp(lib)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        await type_text(pilot, "? calm soul from the 70s")
+        assert str(app.query_one("#error").render()) == ""  # plain words are never a query error
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.query_bar.value == "genre:soul energy<0.4 year:1970..1979"
+        assert {r["track_id"] for r in app.table.rows_data} == {"t01", "t03"}
+        assert "read '" in app.last_status and "calm -> energy<0.4" in app.last_status
+        assert app.query_bar.history[-1] == "genre:soul energy<0.4 year:1970..1979"
