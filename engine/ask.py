@@ -125,6 +125,8 @@ class Vocabulary:
     artist_keys: dict[str, list[str]]  # first letter -> folded artist names
     fields_with_values: frozenset[str]
     newest_year: int | None
+    artist_words: dict[str, frozenset[str]] = field(default_factory=dict)  # word -> folded artist names
+    model_tags: frozenset[str] = frozenset()  # the installed backbones' tags (meta "model_tags")
 
     @classmethod
     def of(cls, snap: "Snapshot") -> "Vocabulary":
@@ -162,7 +164,14 @@ class Vocabulary:
             if snap.frame.schema[c].is_numeric() and snap.frame[c].null_count() < snap.frame.height
         )
         years = snap.frame["year"].drop_nulls()
-        return cls(genres, keys, counts("tag"), names, artists, present, int(years.max()) if len(years) else None)
+        words: dict[str, set[str]] = {}
+        for k, (f, _, _) in names.items():
+            if f == "artist":
+                for w in k.split():
+                    if len(w) >= 3 and w not in lexicon.STOPWORDS:
+                        words.setdefault(w, set()).add(k)
+        return cls(genres, keys, counts("tag"), names, artists, present, int(years.max()) if len(years) else None,
+                   {w: frozenset(v) for w, v in words.items()})
 
 
 class Translator:
@@ -171,6 +180,8 @@ class Translator:
         self.lib = lib
         self.vocab = Vocabulary.of(snap)
         self.phrases = lexicon.phrases()
+        stored = lib.store.get_meta("model_tags") if lib is not None else None
+        self.model_tags = frozenset(t for tags in (stored or {}).values() for t in tags)
 
     # -- the pass over the text ------------------------------------------------------
 
@@ -237,6 +248,9 @@ class Translator:
         name = self.vocab.names.get(fold(phrase))
         if name is not None and (phrase not in lexicon.STOPWORDS) and len(phrase) > 1:
             return self._name(phrase, start, name, self._similar_before(tokens, i), "name")
+        if phrase in self.model_tags and phrase not in lexicon.STOPWORDS:
+            notes.append(f"'{phrase}' is a tag of the audio models, but no track carries it yet (index audio with `attune index`)")
+            return Term(phrase, start, (), f"model tag '{phrase}': no track tagged yet", "tag")
         return None
 
     def _words(self, phrase: str, start: int, terms: str, how: str, kind: str) -> Term | None:
@@ -375,7 +389,7 @@ class Translator:
         for tok in leftover:
             if tok.used or tok.word.isdigit():
                 continue
-            term = self._artist_spelling(tok, tokens, lengths=(3, 2))
+            term = self._partial_name(tok, tokens) or self._artist_spelling(tok, tokens, lengths=(3, 2))
             match = None if term is not None or len(tok.word) < 4 else difflib.get_close_matches(tok.word, vocabulary, n=1, cutoff=SPELLING_CUTOFF)
             if match:
                 found = self._match(match[0], tok.start, tokens, tokens.index(tok), notes)
@@ -397,6 +411,24 @@ class Translator:
         words = [p for p in self.phrases if " " not in p]
         words += [g for g in self.vocab.genres if " " not in g and len(g) >= 4]
         return sorted(set(words))
+
+    def _partial_name(self, tok: _Token, tokens: list[_Token]) -> Term | None:
+        """Part of one artist's name ("kendrick", "sheeran"): the only artist with all these words."""
+        i = tokens.index(tok)
+        for length in (2, 1):
+            span = tokens[i : i + length]
+            if len(span) < length or any(t.used for t in span) or len("".join(t.word for t in span)) < 4:
+                continue
+            sets = [self.vocab.artist_words.get(fold(t.word), frozenset()) for t in span]
+            found = frozenset.intersection(*sets) if sets else frozenset()
+            if len(found) == 1:
+                key = next(iter(found))
+                for t in span:
+                    t.used = True
+                name = self.vocab.names[key]
+                return self._name(" ".join(t.word for t in span), tok.start, name, self._similar_before(tokens, i), "name",
+                                  how=f"part of the name '{name[1]}': {name[0]} ({name[2]} tracks)")
+        return None
 
     def _artist_spelling(self, tok: _Token, tokens: list[_Token], lengths=(3, 2, 1)) -> Term | None:
         i = tokens.index(tok)

@@ -27,6 +27,7 @@ MEANINGS: dict[str, tuple[str, ...]] = {
         "jogging", "training", "cardio", "hype", "hyped", "banger", "bangers", "rowdy", "wild", "fierce",
         "explosive", "driving", "adrenaline", "heavy hitting", "pump up", "power",
     ),
+    "energy>0.7 valence<0.4": ("angry", "furious", "rage", "raging", "hateful", "menacing"),
     "energy>0.7 danceability>0.6": ("party", "partying", "club", "clubbing", "rave", "dance floor", "dancefloor"),
     "energy>0.6 valence>0.6": ("road trip", "roadtrip", "summer party", "pregame", "pre-game"),
     "valence>0.6": (

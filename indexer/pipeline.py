@@ -274,6 +274,13 @@ def model_tags(taggram: np.ndarray, tags: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(tags[i].lower() for i in order if mean[i] >= MODEL_TAG_THRESHOLD))
 
 
+def _remember_model_tags(lib: "Library", name: str, tags: tuple[str, ...]) -> None:
+    """The backbone's tag vocabulary, kept in meta so plain-words search knows it."""
+    stored = lib.store.get_meta("model_tags") or {}
+    if tags and stored.get(name) != [t.lower() for t in tags]:
+        lib.store.set_meta("model_tags", stored | {name: [t.lower() for t in tags]})
+
+
 def _known_files(lib: "Library") -> dict[str, tuple[int, float, str]]:
     table = lib.store.read("tracks", ["path", "file_size", "file_mtime", "track_id"], where="path IS NOT NULL")
     data = table.to_pydict()
@@ -311,7 +318,8 @@ def index(
             report.unchanged += 1
         else:
             todo.append(path)
-    load_backbone(backbone, precision=precision)  # fail fast, with the install hint, before any work
+    model = load_backbone(backbone, precision=precision)  # fail fast, with the install hint, before any work
+    _remember_model_tags(lib, model.name, model.tags)
     writer = _Writer(lib, batch_size)
     for path, reason in walk_errors:
         writer.add({"path": path, "error": reason})

@@ -131,3 +131,16 @@ def test_like_a_genre_widens_it_with_lsi_related_genres(tmp_path):
     assert read(lib, "soul").query == "genre:soul"
     widened = read(lib, "something like soul").query
     assert widened.startswith("genre:(soul,") and "funk" in widened and "metal" not in widened
+
+
+def test_part_of_one_artists_name_is_that_artist(words_lib):
+    assert read(words_lib, "songs by kendrick").query == 'artist:="Kendrick Lamar"'
+    assert read(words_lib, "something like dylan").query == 'like:artist("Bob Dylan")'
+
+
+def test_a_model_tag_no_track_carries_is_reported(tmp_path):
+    lib = build(tmp_path / "lib")
+    lib.store.set_meta("model_tags", {"msd-musicnn": ["guitar", "harmonica"]})
+    a = read(lib, "jazz with harmonica")
+    assert a.query == "genre:jazz" and "harmonica" not in a.unmapped
+    assert any("harmonica" in n and "attune index" in n for n in a.notes)
