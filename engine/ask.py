@@ -317,33 +317,14 @@ class Translator:
         return terms
 
     def _decade(self, m: re.Match) -> str | None:
-        when, digits = m.group("when"), m.group("decade")
-        base = int(digits)
+        base = int(m.group("decade"))
         if base < 100:
             base += 1900 if base >= 30 else 2000
-        if base % 10:
-            return None
-        low, high = base, base + 9
-        if when == "early":
-            high = base + 3
-        elif when == "mid":
-            low, high = base + 3, base + 6
-        elif when == "late":
-            low = base + 6
-        return f"year:{low}..{high}"
+        return None if base % 10 else _decade_range(base, m.group("when"))
 
     def _decade_word(self, m: re.Match) -> str:
         words = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990, "noughties": 2000}
-        base = words[m.group("word")]
-        when = m.group("when")
-        low, high = base, base + 9
-        if when == "early":
-            high = base + 3
-        elif when == "mid":
-            low, high = base + 3, base + 6
-        elif when == "late":
-            low = base + 6
-        return f"year:{low}..{high}"
+        return _decade_range(words[m.group("word")], m.group("when"))
 
     def _year(self, m: re.Match) -> str:
         prep, year = m.group("prep"), int(m.group("year"))
@@ -467,6 +448,12 @@ class Translator:
             term = Term(tok.word, tok.start, term.nodes, f"means '{target}' ({sim:.2f}): {term.how}", "meaning")
             terms.append(_negated_if(term, tokens, tok))
         return terms
+
+
+def _decade_range(base: int, when: str | None) -> str:
+    """A decade, or its early (0-3), mid (3-6) or late (6-9) years."""
+    low, high = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}.get(when or "", (0, 9))
+    return f"year:{base + low}..{base + high}"
 
 
 def _negated_if(term: Term, tokens: list[_Token], tok: _Token) -> Term:

@@ -189,20 +189,7 @@ class AttuneApp(App):
 
     def run_ask(self, text: str) -> None:
         """Plain words: read into a query (shown in the bar, editable), then its results."""
-        self.serial += 1
-        serial = self.serial
-        self.set_timer(0.15, lambda: self.serial == serial and self.results_serial != serial and self.status(f"reading: {text}"))
-        self._ask(text, serial)
-
-    @work(thread=True, exclusive=True, group="query")
-    def _ask(self, text: str, serial: int) -> None:
-        start = self.clock()
-        try:
-            answer = self.lib.ask(text)
-        except Exception as exc:  # reported in the status bar; the app keeps running
-            self.post_message(QueryFailed(text, exc, serial))
-            return
-        self.post_message(AskAnswered(text, answer, self.clock() - start, serial))
+        self._start(text, ask=True)
 
     def on_ask_answered(self, message: AskAnswered) -> None:
         if message.serial != self.serial:
@@ -225,21 +212,26 @@ class AttuneApp(App):
         return text
 
     def run_query(self, text: str) -> None:
+        self._start(text, ask=False)
+
+    def _start(self, text: str, *, ask: bool) -> None:
         self.serial += 1
         serial = self.serial
+        label = f"reading: {text}" if ask else f"running: {text or '(everything)'}"
         # Say "running" only for a query that takes a while: a repaint costs more than most queries.
-        self.set_timer(0.15, lambda: self.serial == serial and self.results_serial != serial and self.status(f"running: {text or '(everything)'}"))
-        self._search(self.effective_query(text), serial)
+        self.set_timer(0.15, lambda: self.serial == serial and self.results_serial != serial and self.status(label))
+        self._run(text if ask else self.effective_query(text), ask, serial)
 
     @work(thread=True, exclusive=True, group="query")
-    def _search(self, text: str, serial: int) -> None:
+    def _run(self, text: str, ask: bool, serial: int) -> None:
         start = self.clock()
         try:
-            results = self.lib.search(text)
+            out = self.lib.ask(text) if ask else self.lib.search(text)
         except Exception as exc:  # reported in the status bar; the app keeps running
             self.post_message(QueryFailed(text, exc, serial))
             return
-        self.post_message(ResultsReady(text, results, self.clock() - start, serial))
+        seconds = self.clock() - start
+        self.post_message(AskAnswered(text, out, seconds, serial) if ask else ResultsReady(text, out, seconds, serial))
 
     def on_results_ready(self, message: ResultsReady) -> None:
         if message.serial != self.serial:
