@@ -182,8 +182,8 @@ class Translator:
         if name is not None and (phrase not in lexicon.STOPWORDS) and len(phrase) > 1:
             return self._name(phrase, start, name, self._similar_before(tokens, i), "name")
         if phrase in self.model_tags and phrase not in lexicon.STOPWORDS:
-            notes.append(f"'{phrase}' is a tag of the audio models, but no track carries it yet (index audio with `attune index`)")
-            return Term(phrase, start, (), f"model tag '{phrase}': no track tagged yet", "tag")
+            notes.append(f"'{phrase}' is a tag of the audio models, but no indexed track has it among its top tags")
+            return Term(phrase, start, (), f"model tag '{phrase}': on no track", "tag")
         return None
 
     def _words(self, phrase: str, start: int, terms: str, how: str, kind: str) -> Term | None:

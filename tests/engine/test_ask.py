@@ -143,4 +143,4 @@ def test_a_model_tag_no_track_carries_is_reported(tmp_path):
     lib.store.set_meta("model_tags", {"msd-musicnn": ["guitar", "harmonica"]})
     a = read(lib, "jazz with harmonica")
     assert a.query == "genre:jazz" and "harmonica" not in a.unmapped
-    assert any("harmonica" in n and "attune index" in n for n in a.notes)
+    assert any("harmonica" in n and "no indexed track" in n for n in a.notes)
