@@ -8,7 +8,6 @@ the numeric fields that have values, and the newest year.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,8 +25,9 @@ if TYPE_CHECKING:
 def fold(text: str) -> str:
     """Lower case without accents or punctuation other than '&': how names are compared."""
     text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch if (ch.isalnum() or ch == "&") else " " for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch if (ch.isalnum() or ch == "&") else " " for ch in text if not unicodedata.category(ch).startswith("M"))
     return " ".join(text.split())
+
 
 
 
@@ -38,7 +38,7 @@ class Vocabulary:
     genres: dict[str, int]  # genre (lower case) -> tracks
     genre_keys: dict[str, str]  # genres.key -> genre
     tags: dict[str, int]
-    names: dict[str, tuple[str, str, int]]  # folded name -> (field, name as written, tracks)
+    names: "Names"  # folded name -> (field, name as written, tracks)
     artist_keys: dict[str, list[str]]  # first letter -> folded artist names
     fields_with_values: frozenset[str]
     newest_year: int | None
@@ -63,29 +63,76 @@ class Vocabulary:
         keys = {genre_names.key(g): g for g in genre_names.GENRES}
         keys.update({genre_names.key(g): g for g in genres})
         keys.update({k: g for k, g in genre_names.ALIASES.items() if k not in keys})
-        names: dict[str, tuple[str, str, int]] = {}
-        for field_name in ("title", "album", "artist"):  # artist last: it wins a tie
-            column = snap.frame[field_name].drop_nulls()
-            frame = pl.DataFrame({"v": column}).group_by("v").len().sort("v")
-            for value, n in frame.iter_rows():
-                for k in {fold(value), fold(re.sub(r"^the\s+", "", value, flags=re.I))}:
-                    # one-word titles and albums ("Home", "No") would swallow ordinary words
-                    if k and (field_name == "artist" or " " in k):
-                        names[k] = (field_name, value, int(n))
+        names = Names.build(snap.frame)
         artists: dict[str, list[str]] = {}
-        for k, (f, _, _) in names.items():
-            if f == "artist":
-                artists.setdefault(k[0], []).append(k)
+        words: dict[str, set[str]] = {}
+        for k in names.keys_of("artist"):
+            artists.setdefault(k[0], []).append(k)
+            for w in k.split():
+                if len(w) >= 3 and w not in lexicon.STOPWORDS:
+                    words.setdefault(w, set()).add(k)
         present = frozenset(
             c for c in snap.frame.columns
             if snap.frame.schema[c].is_numeric() and snap.frame[c].null_count() < snap.frame.height
         )
         years = snap.frame["year"].drop_nulls()
-        words: dict[str, set[str]] = {}
-        for k, (f, _, _) in names.items():
-            if f == "artist":
-                for w in k.split():
-                    if len(w) >= 3 and w not in lexicon.STOPWORDS:
-                        words.setdefault(w, set()).add(k)
         return cls(genres, keys, counts("tag"), names, artists, present, int(years.max()) if len(years) else None,
                    {w: frozenset(v) for w, v in words.items()})
+
+
+def folded(column: pl.Expr) -> pl.Expr:
+    """`fold` as a polars expression (the same result for the same text)."""
+    return (
+        column.str.to_lowercase()
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}", "")
+        .str.replace_all(r"[^\p{L}\p{N}&]+", " ")
+        .str.strip_chars()
+    )
+
+
+@dataclass
+class Names:
+    """Folded artist, album and title names, sorted for binary search.
+
+    Built with vectorised polars string operations and looked up with
+    `np.searchsorted`, so a library of a million tracks needs no Python
+    dictionary of a million titles. A name folded to one word is kept only
+    for artists: one-word titles and albums ("Home", "No") would swallow
+    ordinary words. Where fields share a folded name, the artist wins.
+    """
+
+    keys: np.ndarray  # sorted folded names
+    fields: np.ndarray
+    values: np.ndarray  # the name as written
+    counts: np.ndarray
+
+    @classmethod
+    def build(cls, frame: pl.DataFrame) -> "Names":
+        parts = []
+        for rank, field_name in enumerate(("artist", "album", "title")):
+            names = frame.select(pl.col(field_name).alias("value")).drop_nulls().group_by("value").len("n")
+            for k in (folded(pl.col("value")), folded(pl.col("value").str.replace(r"(?i)^the\s+", ""))):
+                parts.append(names.with_columns(k.alias("key"), pl.lit(field_name).alias("field"), pl.lit(rank).alias("rank")))
+        table = (
+            pl.concat(parts)
+            .filter((pl.col("key") != "") & ((pl.col("field") == "artist") | pl.col("key").str.contains(" ")))
+            .sort("key", "rank", "value")
+            .unique("key", keep="first", maintain_order=True)
+        )
+        return cls(table["key"].to_numpy(), table["field"].to_numpy(), table["value"].to_numpy(), table["n"].to_numpy())
+
+    def get(self, key: str) -> tuple[str, str, int] | None:
+        at = int(np.searchsorted(self.keys, key))
+        if at < len(self.keys) and self.keys[at] == key:
+            return str(self.fields[at]), str(self.values[at]), int(self.counts[at])
+        return None
+
+    def __getitem__(self, key: str) -> tuple[str, str, int]:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def keys_of(self, field_name: str) -> list[str]:
+        return self.keys[self.fields == field_name].tolist()

@@ -1,6 +1,8 @@
 """Plain words -> query terms: the curator's test set, its precision and recall, and the rules."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attune.engine import Library
 from attune.engine.ask import read
@@ -144,3 +146,14 @@ def test_a_model_tag_no_track_carries_is_reported(tmp_path):
     a = read(lib, "jazz with harmonica")
     assert a.query == "genre:jazz" and "harmonica" not in a.unmapped
     assert any("harmonica" in n and "no indexed track" in n for n in a.notes)
+
+
+@settings(max_examples=300)
+# Characters Python's Unicode database assigns (polars' may be newer and know more).
+@given(st.text(st.characters(exclude_categories=("Cn", "Cs")), max_size=40))
+def test_names_fold_the_same_in_python_and_in_polars(text):
+    import polars as pl
+
+    from attune.engine.vocabulary import fold, folded
+
+    assert pl.DataFrame({"v": [text]}).select(folded(pl.col("v"))).item() == fold(text)
