@@ -80,6 +80,16 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     results: "Results | None" = None
 
+    def to_dict(self) -> dict:
+        """The reading as plain data, for front ends (results not included)."""
+        return {
+            "asked": self.text,
+            "query": self.query,
+            "terms": [{"phrase": t.phrase, "terms": t.text(), "how": t.how, "dropped": t in self.dropped} for t in self.terms],
+            "unmapped": list(self.unmapped),
+            "notes": list(self.notes),
+        }
+
     def explain(self) -> str:
         width = max([len(t.phrase) for t in self.terms] + [8])
         lines = [f"asked:   {self.text}"]
@@ -533,16 +543,19 @@ def ask(lib: "Library", text: str, *, limit: int | None = None) -> Answer:
     return answer
 
 
-def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, str]:
-    """The tracks a `like:"text"` term stands for, and the query it was read as."""
+def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, str, list[str]]:
+    """The tracks a `like:"text"` term stands for, the query it was read as, and notes
+    (words not understood, terms dropped because no track met them all)."""
     from attune.query import QueryError
 
     from .filters import FilterCompiler
     from .masks import MaskEvaluator
     from .search import plan
 
-    terms, unmapped, _ = Translator(snap, lib).translate(text)
+    terms, unmapped, notes = Translator(snap, lib).translate(text)
     live = [t for t in terms if t.nodes]
+    if unmapped:
+        notes.append(f'like:"{text}": not understood: ' + ", ".join(f"'{w}'" for w in unmapped))
     if not live:
         words = ", ".join(f"'{w}'" for w in unmapped) or "nothing"
         raise QueryError(f'like:"{text}": no word of it maps onto this library (not understood: {words})')
@@ -558,7 +571,9 @@ def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, 
         filters = [t for t in live if any(not isinstance(n, Like) for n in t.nodes)]
         if len(rows) or len(filters) <= 1:
             break
-        live.remove(min(reversed(filters), key=lambda t: _RANK[t.kind]))
+        victim = min(reversed(filters), key=lambda t: _RANK[t.kind])
+        notes.append(f'like:"{text}": no track met every term; dropped \'{victim.phrase}\' ({victim.text()})')
+        live.remove(victim)
     if not len(rows):
         raise QueryError(f'like:"{text}": no track matches {render(query)}')
-    return rows.astype(np.int64), render(query)
+    return rows.astype(np.int64), render(query), notes

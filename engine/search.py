@@ -53,6 +53,7 @@ class Target:
     rows: np.ndarray
     label: str
     sign: int
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +133,8 @@ def plan(
         assert snap is not None
         targets = [_resolve(lib, snap, like, text) for like in query.likes]
         exclude = _seeds_to_exclude(snap, query, targets)
-    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, snapshot=snap, compiler=compiler)
+    notes = [n for t in targets for n in t.notes]
+    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, compiler=compiler)
 
 
 def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
@@ -142,10 +144,10 @@ def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
         from .ask import text_rows
 
         try:
-            rows, read_as = text_rows(lib, snap, like.target)
+            rows, read_as, notes = text_rows(lib, snap, like.target)
         except QueryError as exc:
             raise QueryError(exc.message, query=text, position=pos, hint=exc.hint) from None
-        return Target(like, rows, f'text("{like.target}" read as {read_as}, {len(rows)} tracks)', sign)
+        return Target(like, rows, f'text("{like.target}" read as {read_as}, {len(rows)} tracks)', sign, notes)
     if like.kind == "playlist":
         low = like.target.lower()
         for name, p in snap.playlists.items():

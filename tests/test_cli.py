@@ -134,6 +134,12 @@ def test_ask_prints_the_reading_the_query_and_results(cli_lib):
     assert "I Can't Stand the Rain" in out.stdout and "Let's Stay Together" in out.stdout
     only = run("ask", "--query-only", "calm soul from the 70s", "--library", cli_lib)
     assert only.stdout == "genre:soul energy<0.4 year:1970..1979\n"
+    import json
+
+    data = json.loads(run("ask", "--format", "json", "calm soul, no jazz", "--library", cli_lib).stdout)
+    assert data["query"] == "genre:soul energy<0.4"
+    assert data["terms"][0] == {"phrase": "calm", "terms": "energy<0.4", "how": "word list", "dropped": False}
+    assert [r["track_id"] for r in data["results"]] == ["t01", "t03"]
 
 
 def test_genres_lists_and_overrides(cli_lib):

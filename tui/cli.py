@@ -440,14 +440,23 @@ def playlist_export(name, fmt, output, library_path) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many results.")
 @click.option("--query-only", is_flag=True, help="Print only the query the words became.")
 def ask_command(text, library_path, fmt, limit, query_only) -> None:
-    """Search in plain words: prints how each word was read, the query, and the results."""
+    """Search in plain words: prints how each word was read, the query, and the results.
+
+    With --format json: one object with the reading (asked, query, terms, unmapped,
+    notes) and the results; csv and m3u print the reading on stderr.
+    """
     answer = _open(library_path).ask(" ".join(text), limit=limit)
     if query_only:
         click.echo(answer.query)
         return
+    if fmt == "json":  # one object: the reading and the results, for voice and text front ends
+        import json
+
+        rows = json.loads(render_results(answer.results, "json"))
+        click.echo(json.dumps(answer.to_dict() | {"results": rows}, ensure_ascii=False, indent=2))
+        return
     click.echo(answer.explain(), err=fmt != "table")
-    if answer.results is not None:
-        click.echo(render_results(answer.results, fmt))
+    click.echo(render_results(answer.results, fmt))
 
 
 @cli.group("genres", cls=_Group, invoke_without_command=True)

@@ -99,6 +99,11 @@ def test_like_text_inside_a_query(words_lib):
     assert set(rock["artist"]) <= {"The Beatles", "Fleetwood Mac", "Radiohead"} and rock.height
 
 
+def test_like_text_reports_words_it_could_not_read(words_lib):
+    results = words_lib.search('like:"calm kazoo piano"')
+    assert any("not understood: 'kazoo'" in n for n in results.notes)
+
+
 def test_like_text_that_maps_to_nothing_is_a_query_error(words_lib):
     with pytest.raises(QueryError, match="no word of it maps onto this library") as err:
         words_lib.search('genre:rock like:"kazoo solo"')
