@@ -433,11 +433,13 @@ class AttuneApp(App):
             self.status("open a playlist to expand it")
             return
         self.opened = name
-        recipe = str(self.lib.recipe(name))
+        derived = self.lib.recipe(name)
+        recipe = str(derived)
         self.query_bar.value = recipe
         self.query_bar.remember(recipe)
         self.run_query(recipe)
-        self.refresh_playlists(f"recipe of '{name}' in the query bar: edit it and press Enter; a adds candidates")
+        cluster = f" (genre cluster: {' / '.join(derived.cluster)})" if derived.cluster else ""
+        self.refresh_playlists(f"recipe of '{name}'{cluster} in the query bar: edit it and press Enter; a adds candidates")
 
     def action_switch_space(self) -> None:
         if self.lib is None:
