@@ -543,9 +543,11 @@ def ask(lib: "Library", text: str, *, limit: int | None = None) -> Answer:
     return answer
 
 
-def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, str, list[str]]:
-    """The tracks a `like:"text"` term stands for, the query it was read as, and notes
-    (words not understood, terms dropped because no track met them all)."""
+def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, str, list[str], frozenset[str] | None]:
+    """The tracks a `like:"text"` term stands for, the query it was read as, notes
+    (words not understood, terms dropped because no track met them all), and the
+    attribute fields the words named ("genre" for any genre; None when they named
+    none, e.g. only an artist or a tag): similarity is then measured on those."""
     from attune.query import QueryError
 
     from .filters import FilterCompiler
@@ -576,4 +578,10 @@ def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, 
         live.remove(victim)
     if not len(rows):
         raise QueryError(f'like:"{text}": no track matches {render(query)}')
-    return rows.astype(np.int64), render(query), notes
+    named = frozenset(
+        "genre" if isinstance(n, TextMatch) else n.field
+        for n in _leaves(query.where)
+        for n in ([n.item] if isinstance(n, Not) else [n])
+        if isinstance(n, (Compare, Range)) or (isinstance(n, TextMatch) and n.field == "genre")
+    )
+    return rows.astype(np.int64), render(query), notes, named or None

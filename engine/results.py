@@ -109,12 +109,15 @@ class Results:
             return []
         z = self.space.z[self.frame["_row"].to_numpy()]
         w = self.weights if self.weights is not None else np.ones(z.shape[1], dtype=np.float32)
-        per_dim = sum(s * w * (z - c) ** 2 for s, c in self.centres)
+        per_dim = sum(
+            s * (w if m is None else w * m) * (z - c) ** 2
+            for s, c, m in (tuple(centre) + (None,) * (3 - len(centre)) for centre in self.centres)
+        )
         dims = self.space.dims
         out = []
         for row in per_dim:
             top = np.argsort(-np.abs(row))[:5]
-            out.append({dims[j]: round(float(row[j]), 3) for j in top})
+            out.append({dims[j]: round(float(row[j]), 3) for j in top if row[j] != 0})
         return out
 
     def explain(self) -> str:

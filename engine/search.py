@@ -54,6 +54,8 @@ class Target:
     label: str
     sign: int
     notes: list[str] = field(default_factory=list)
+    #: Attribute fields a free-text target named; distance is measured on those alone (None: all).
+    dims: frozenset[str] | None = None
 
 
 @dataclass
@@ -144,10 +146,12 @@ def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:
         from .ask import text_rows
 
         try:
-            rows, read_as, notes = text_rows(lib, snap, like.target)
+            rows, read_as, notes, dims = text_rows(lib, snap, like.target)
         except QueryError as exc:
             raise QueryError(exc.message, query=text, position=pos, hint=exc.hint) from None
-        return Target(like, rows, f'text("{like.target}" read as {read_as}, {len(rows)} tracks)', sign, notes)
+        label = f'text("{like.target}" read as {read_as}, {len(rows)} tracks'
+        label += f"; distance over {', '.join(sorted(dims))})" if dims else ")"
+        return Target(like, rows, label, sign, notes, dims)
     if like.kind == "playlist":
         low = like.target.lower()
         for name, p in snap.playlists.items():
@@ -248,19 +252,33 @@ def _weights(space_dims: tuple[str, ...], query: Query) -> np.ndarray | None:
     return w
 
 
-def distances(z: np.ndarray, sqnorm: np.ndarray, centres: list[tuple[int, np.ndarray]], w: np.ndarray | None) -> np.ndarray:
-    """D(z) = sum_l s_l * sum_j w_j (z_j - c_lj)^2 for every row, in one matrix-vector product."""
+def distances(z: np.ndarray, sqnorm: np.ndarray, centres: list[tuple], w: np.ndarray | None) -> np.ndarray:
+    """D(z) = sum_l s_l * sum_j w_j m_lj (z_j - c_lj)^2 for every row, in one matrix-vector product.
+
+    A centre is (s_l, c_l) or (s_l, c_l, m_l); m_l (0/1 per dimension) limits a
+    target to the dimensions it speaks about (a free-text target that named
+    only valence and tempo), and is all ones when absent.
+    """
     d = _partial_distances(z, sqnorm, centres, w)
     d += np.float32(_distance_constant(centres, w))
     return d
 
 
+def _unpack(centre: tuple) -> tuple[int, np.ndarray, np.ndarray | None]:
+    return (centre[0], centre[1], centre[2] if len(centre) > 2 else None)
+
+
 def _partial_distances(z, sqnorm, centres, w) -> np.ndarray:
     """D minus its constant term: the same order, one pass less (float32, in place)."""
-    total = sum(s for s, _ in centres)
     weight = np.ones(z.shape[1], dtype=np.float32) if w is None else w.astype(np.float32)
-    lin = sum(s * weight * c for s, c in centres).astype(np.float32)
+    parts = [_unpack(c) for c in centres]
+    lin = sum(s * (weight if m is None else weight * m) * c for s, c, m in parts).astype(np.float32)
     d = z @ (-2.0 * lin).astype(np.float32)
+    if any(m is not None for _, _, m in parts):
+        quad = sum(s * (weight if m is None else weight * m) for s, _, m in parts).astype(np.float32)
+        d += (z * z) @ quad
+        return d
+    total = sum(s for s, _, _ in parts)
     if total:
         base = sqnorm if w is None else (z * z) @ weight
         d += np.float32(total) * base if total != 1 else base
@@ -269,7 +287,15 @@ def _partial_distances(z, sqnorm, centres, w) -> np.ndarray:
 
 def _distance_constant(centres, w) -> float:
     weight = 1.0 if w is None else w
-    return float(sum(s * float((weight * c) @ c) for s, c in centres))
+    return float(sum(s * float(((weight if m is None else weight * m) * c) @ c) for s, c, m in map(_unpack, centres)))
+
+
+def _dimension_mask(space, target: Target) -> np.ndarray | None:
+    """0/1 per dimension for a target that names some attribute dimensions (attr space only)."""
+    if target.dims is None or space.name != "attr":
+        return None
+    mask = np.array([d in target.dims or (d.startswith("genre:") and "genre" in target.dims) for d in space.dims], dtype=np.float32)
+    return mask if mask.any() else None
 
 
 def _rank(snap: Snapshot, p: Plan, mask: np.ndarray, compiler: FilterCompiler) -> Results:
@@ -287,7 +313,9 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray, compiler: FilterCompiler) -
         rows = t.rows[space.has[t.rows]]
         if len(rows) == 0:
             raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
-        centres.append((t.sign, space.z[rows].mean(axis=0)))
+        centre = space.z[rows].mean(axis=0)
+        dims = _dimension_mask(space, t)
+        centres.append((t.sign, centre) if dims is None else (t.sign, centre, dims))
     w = _weights(space.dims, p.query)
     d = _partial_distances(space.z, space.sqnorm, centres, w)
     eligible = mask & space.has

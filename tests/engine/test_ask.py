@@ -99,6 +99,17 @@ def test_like_text_inside_a_query(words_lib):
     assert set(rock["artist"]) <= {"The Beatles", "Fleetwood Mac", "Radiohead"} and rock.height
 
 
+def test_like_text_measures_only_the_dimensions_it_named(words_lib):
+    results = words_lib.search('like:"sad" limit:8')
+    explained = results.explain()
+    assert "distance over valence" in explained
+    frame = results.to_polars()
+    sad = words_lib.search("valence<0.4").to_polars()
+    centre = sad["valence"].mean()
+    gaps = (frame["valence"] - centre).abs().to_list()
+    assert gaps == sorted(gaps)  # ranked by valence alone: energy, genre and the rest do not count
+
+
 def test_like_text_reports_words_it_could_not_read(words_lib):
     results = words_lib.search('like:"calm kazoo piano"')
     assert any("not understood: 'kazoo'" in n for n in results.notes)
