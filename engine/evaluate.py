@@ -123,8 +123,8 @@ def evaluate_expansion(
     ids = view.frame["track_id"].to_numpy()
     methods = baselines(view, seed)
     recalls: dict[str, list[float]] = {name: [] for name in methods}
-    # The score without its co-listen part, to show what that signal adds.
-    variants = {"attune expand": None, "expand without co-listen": {"colisten": 0.0}}
+    # The score with a co-listen part, to show what that signal adds (off by default, see WEIGHTS).
+    variants = {"attune expand": None, "expand with co-listen 0.5": {"colisten": 0.5}}
     variants |= {f"expand {w}": w for w in (weights or [])}
     for name in variants:
         recalls[name] = []
@@ -140,7 +140,7 @@ def evaluate_expansion(
 
         for method, fn in methods.items():
             recalls[method].append(recall(fn(playlist, mask)))
-        parts = expansion_parts(view, playlist, derive_recipe(view, playlist), limit=k)
+        parts = expansion_parts(view, playlist, derive_recipe(view, playlist), limit=k, colisten=True)
         for label, w in variants.items():
             recalls[label].append(recall(expansion_score(parts, w)))
     return EvalResult(

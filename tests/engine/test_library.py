@@ -115,7 +115,7 @@ def test_evaluation_reports_every_method(lib):
         lib.playlists.create(f"P{i}", ["t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10"][i : i + 6])
     result = evaluate_expansion(lib.snapshot(), holdout=0.34, k=3, min_size=4)
     assert set(result.recall) == {
-        "attune expand", "expand without co-listen", "random", "most popular", "centroid (z-scored attrs)",
+        "attune expand", "expand with co-listen 0.5", "random", "most popular", "centroid (z-scored attrs)",
         "strict recipe by popularity", "same artists by popularity", "co-listen centroid",
     }
     assert all(0.0 <= v <= 1.0 for v in result.recall.values())
