@@ -284,13 +284,19 @@ class Library:
 
         return plan(self, self.parse(query), query).describe()
 
-    def recipe(self, name: str):
-        """The playlist's recipe; `str(recipe)` is an editable query."""
+    def recipe(self, name: str, *, cluster: bool = False):
+        """The playlist's recipe; `str(recipe)` is an editable query.
+
+        `cluster=True` also names its genre cluster (`recipe.cluster`): the top
+        genre and the genres LSI relates to it. That fits the tag model on first
+        use per snapshot (seconds on a large library), so it is asked for only
+        where it is shown.
+        """
         from .recipe import derive_recipe
 
         snap = self.snapshot()
         recipe = derive_recipe(snap, self.playlists.resolve(name, list(snap.playlists.values())))
-        if recipe.genres:
+        if cluster and recipe.genres:
             top = recipe.genres[0]
             related = [g for g, sim in self.tags().related(top, limit=8) if sim >= CLUSTER_SIMILARITY]
             recipe.cluster = [top, *related[:4]]

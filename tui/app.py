@@ -433,13 +433,24 @@ class AttuneApp(App):
             self.status("open a playlist to expand it")
             return
         self.opened = name
-        derived = self.lib.recipe(name)
-        recipe = str(derived)
+        recipe = str(self.lib.recipe(name))
         self.query_bar.value = recipe
         self.query_bar.remember(recipe)
         self.run_query(recipe)
-        cluster = f" (genre cluster: {' / '.join(derived.cluster)})" if derived.cluster else ""
-        self.refresh_playlists(f"recipe of '{name}'{cluster} in the query bar: edit it and press Enter; a adds candidates")
+        self.refresh_playlists(f"recipe of '{name}' in the query bar: edit it and press Enter; a adds candidates")
+        self._name_cluster(name)
+
+    @work(thread=True, exclusive=True, group="cluster")
+    def _name_cluster(self, name: str) -> None:
+        """The playlist's genre cluster, added to the notice when known (the tag model may take seconds)."""
+        cluster = self.lib.recipe(name, cluster=True).cluster
+        if cluster:
+            self.call_from_thread(self._show_cluster, name, cluster)
+
+    def _show_cluster(self, name: str, cluster: list[str]) -> None:
+        if self.opened == name and self.notice.startswith(f"recipe of '{name}'"):
+            self.notice = f"recipe of '{name}' (genre cluster: {' / '.join(cluster)}) in the query bar: edit it and press Enter; a adds candidates"
+            self.status(self.notice)
 
     def action_switch_space(self) -> None:
         if self.lib is None:

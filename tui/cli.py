@@ -106,7 +106,7 @@ def explain_command(query, library_path) -> None:
 @click.option("--explain", is_flag=True, help="Describe the recipe in words (genre cluster, means and spreads).")
 def recipe_command(name, library_path, explain) -> None:
     """Print a playlist's recipe as a query you can edit and run."""
-    recipe = _open(library_path).recipe(name)
+    recipe = _open(library_path).recipe(name, cluster=explain)
     click.echo(recipe.describe() if explain else str(recipe))
 
 

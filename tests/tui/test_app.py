@@ -123,6 +123,7 @@ async def test_expand_edit_recipe_and_add(lib):
         await pilot.press("e")
         await settle(pilot, app)
         assert app.query_bar.value == str(lib.recipe("Gym"))
+        assert "recipe of 'Gym' (genre cluster: " in app.notice  # named by a background worker
         # the curator loosens the recipe: keep its year range and the like: term
         edited = " ".join(t for t in app.query_bar.value.split(" ") if t.startswith(("year:", "like:")))
         assert edited.startswith("year:") and edited.endswith("like:playlist(Gym)")
