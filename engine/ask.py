@@ -121,10 +121,8 @@ class Translator:
     def __init__(self, snap: "Snapshot", lib: "Library | None" = None) -> None:
         self.snap = snap
         self.lib = lib
-        self.vocab = Vocabulary.of(snap)
+        self.vocab = Vocabulary.of(snap, lib)
         self.phrases = lexicon.phrases()
-        stored = lib.store.get_meta("model_tags") if lib is not None else None
-        self.model_tags = frozenset(t for tags in (stored or {}).values() for t in tags)
 
     # -- the pass over the text ------------------------------------------------------
 
@@ -191,7 +189,7 @@ class Translator:
         name = self.vocab.names.get(fold(phrase))
         if name is not None and (phrase not in lexicon.STOPWORDS) and len(phrase) > 1:
             return self._name(phrase, start, name, self._similar_before(tokens, i), "name")
-        if phrase in self.model_tags and phrase not in lexicon.STOPWORDS:
+        if phrase in self.vocab.model_tags and phrase not in lexicon.STOPWORDS:
             notes.append(f"'{phrase}' is a tag of the audio models, but no indexed track has it among its top tags")
             return Term(phrase, start, (), f"model tag '{phrase}': on no track", "tag")
         return None
@@ -520,26 +518,37 @@ def read(lib: "Library", text: str, *, limit: int | None = None) -> Answer:
     return Answer(text, render(query), terms, unmapped, [], notes + compose_notes)
 
 
+def _relax(live: list[Term], attempt):
+    """`attempt(terms) -> (outcome, found)` on the terms; while it finds nothing and more
+    than one filter term is left, drop the least certain (ties: the latest). Returns the
+    last outcome and the dropped terms, in the order they were dropped."""
+    live, dropped = list(live), []
+    while True:
+        outcome, found = attempt(live)
+        filters = [t for t in live if any(not isinstance(n, Like) for n in t.nodes)]
+        if found or len(filters) <= 1:
+            return outcome, dropped
+        victim = min(reversed(filters), key=lambda t: _RANK[t.kind])
+        dropped.append(victim)
+        live.remove(victim)
+
+
 def ask(lib: "Library", text: str, *, limit: int | None = None) -> Answer:
     """Translate `text` into a query, run it, and relax it when nothing meets every term."""
     from .search import run
 
     snap = lib.snapshot()
     answer = read(lib, text, limit=limit)
-    live = [t for t in answer.terms if t.nodes]
-    while True:
+
+    def attempt(live: list[Term]):
         query, _ = compose(live, limit=limit)
         rendered = render(query)
         results = run(lib, query, rendered, snapshot=snap)
-        filters = [t for t in live if any(not isinstance(n, Like) for n in t.nodes)]
-        if len(results) or len(filters) <= 1:
-            break
-        victim = min(reversed(filters), key=lambda t: _RANK[t.kind])
-        answer.dropped.append(victim)
-        live = [t for t in live if t is not victim]
+        return (rendered, results), len(results) > 0
+
+    (answer.query, answer.results), answer.dropped = _relax([t for t in answer.terms if t.nodes], attempt)
     if answer.dropped:
         answer.notes.append("no track met every term; dropped " + ", ".join(f"'{t.phrase}' ({t.text()})" for t in answer.dropped))
-    answer.query, answer.results = rendered, results
     return answer
 
 
@@ -561,21 +570,21 @@ def text_rows(lib: "Library", snap: "Snapshot", text: str) -> tuple[np.ndarray, 
     if not live:
         words = ", ".join(f"'{w}'" for w in unmapped) or "nothing"
         raise QueryError(f'like:"{text}": no word of it maps onto this library (not understood: {words})')
-    while True:
+    evaluator = MaskEvaluator(snap, FilterCompiler(snap.playlists, ""))
+
+    def attempt(live: list[Term]):
         query, _ = compose(live)
-        mask = MaskEvaluator(snap, FilterCompiler(snap.playlists, "")).mask(query.where)
+        mask = evaluator.mask(query.where)
         if query.likes:
             p = plan(lib, Query(likes=query.likes), render(Query(likes=query.likes)), snapshot=snap)
             rows = np.unique(np.concatenate([t.rows for t in p.targets]))
             rows = rows[mask[rows]] if query.where is not None and mask[rows].any() else rows
         else:
             rows = np.flatnonzero(mask)
-        filters = [t for t in live if any(not isinstance(n, Like) for n in t.nodes)]
-        if len(rows) or len(filters) <= 1:
-            break
-        victim = min(reversed(filters), key=lambda t: _RANK[t.kind])
-        notes.append(f'like:"{text}": no track met every term; dropped \'{victim.phrase}\' ({victim.text()})')
-        live.remove(victim)
+        return (query, rows), len(rows) > 0
+
+    (query, rows), dropped = _relax(live, attempt)
+    notes += [f'like:"{text}": no track met every term; dropped \'{t.phrase}\' ({t.text()})' for t in dropped]
     if not len(rows):
         raise QueryError(f'like:"{text}": no track matches {render(query)}')
     named = frozenset(

@@ -207,9 +207,8 @@ class Library:
         meta = self.store.get_meta("colisten")
         if not meta or meta.get("playlists_version") != key[1]:
             return None
-        table = self.store.read("tracks", ["track_id", "colisten"], where="array_length(colisten) > 0")
-        ids, vectors = table["track_id"].to_pylist(), table["colisten"].to_pylist()
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(ids, vectors)}
+        stored = self._vectors("colisten")
+        return {i: np.asarray(v, dtype=np.float32) for i, v in stored.iter_rows()}
 
     def _save_colisten(self, key: tuple, vectors: dict) -> None:
         """Write freshly trained co-listen vectors to the tracks table (and clear stale ones)."""
@@ -337,9 +336,7 @@ class Library:
 
     def tag_counts(self) -> dict[str, int]:
         """Tracks per tag (lower case)."""
-        index = self.snapshot().text_index("tag")
-        n = np.bincount(index.codes, minlength=len(index.values))
-        return dict(zip(index.values.to_list(), map(int, n)))
+        return self.snapshot().text_index("tag").value_counts()
 
     # -- helpers for the layers above ---------------------------------------------------
 

@@ -111,6 +111,10 @@ class TextIndex:
         """Rows per distinct value."""
         return np.bincount(self.codes, minlength=len(self.values))
 
+    def value_counts(self) -> dict[str, int]:
+        """`counts` by value, empty values left out (tracks per genre or tag)."""
+        return {v: int(c) for v, c in zip(self.values.to_list(), self.counts()) if v}
+
 
 class MaskEvaluator:
     """Evaluates a filter expression over a snapshot; returns the row mask."""

@@ -19,6 +19,7 @@ from . import genres as genre_names
 from . import lexicon
 
 if TYPE_CHECKING:
+    from .library import Library
     from .snapshot import Snapshot
 
 
@@ -46,20 +47,19 @@ class Vocabulary:
     model_tags: frozenset[str] = frozenset()  # the installed backbones' tags (meta "model_tags")
 
     @classmethod
-    def of(cls, snap: "Snapshot") -> "Vocabulary":
+    def of(cls, snap: "Snapshot", lib: "Library | None" = None) -> "Vocabulary":
+        """The snapshot's vocabulary, built on first use; `lib` supplies the models' tags
+        (written by the indexer, which also writes tracks, so a new snapshot follows)."""
         cached = snap._numbers.get("ask/vocabulary")
         if cached is None:
+            stored = lib.store.get_meta("model_tags") if lib is not None else None
             cached = snap._numbers["ask/vocabulary"] = cls._build(snap)
+            cached.model_tags = frozenset(t for tags in (stored or {}).values() for t in tags)
         return cached
 
     @classmethod
     def _build(cls, snap: "Snapshot") -> "Vocabulary":
-        def counts(field_name: str) -> dict[str, int]:
-            index = snap.text_index(field_name)
-            n = np.bincount(index.codes, minlength=len(index.values))
-            return {v: int(c) for v, c in zip(index.values.to_list(), n) if v}
-
-        genres = counts("genre")
+        genres = snap.text_index("genre").value_counts()
         keys = {genre_names.key(g): g for g in genre_names.GENRES}
         keys.update({genre_names.key(g): g for g in genres})
         keys.update({k: g for k, g in genre_names.ALIASES.items() if k not in keys})
@@ -76,7 +76,7 @@ class Vocabulary:
             if snap.frame.schema[c].is_numeric() and snap.frame[c].null_count() < snap.frame.height
         )
         years = snap.frame["year"].drop_nulls()
-        return cls(genres, keys, counts("tag"), names, artists, present, int(years.max()) if len(years) else None,
+        return cls(genres, keys, snap.text_index("tag").value_counts(), names, artists, present, int(years.max()) if len(years) else None,
                    {w: frozenset(v) for w, v in words.items()})
 
 
