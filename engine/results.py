@@ -108,11 +108,10 @@ class Results:
         if not self.centres or self.space is None:
             return []
         z = self.space.z[self.frame["_row"].to_numpy()]
-        w = self.weights if self.weights is not None else np.ones(z.shape[1], dtype=np.float32)
-        per_dim = sum(
-            s * (w if m is None else w * m) * (z - c) ** 2
-            for s, c, m in (tuple(centre) + (None,) * (3 - len(centre)) for centre in self.centres)
-        )
+        from .search import weighted_centres
+
+        parts, _ = weighted_centres(self.centres, self.weights, z.shape[1])
+        per_dim = sum(s * wl * (z - c) ** 2 for s, c, wl in parts)
         dims = self.space.dims
         out = []
         for row in per_dim:

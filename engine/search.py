@@ -264,30 +264,33 @@ def distances(z: np.ndarray, sqnorm: np.ndarray, centres: list[tuple], w: np.nda
     return d
 
 
-def _unpack(centre: tuple) -> tuple[int, np.ndarray, np.ndarray | None]:
-    return (centre[0], centre[1], centre[2] if len(centre) > 2 else None)
+def weighted_centres(centres: list[tuple], w: np.ndarray | None, dims: int) -> tuple[list[tuple], bool]:
+    """(s_l, c_l, w * m_l) for each centre (m_l all ones when absent), and whether any had m_l."""
+    base = np.ones(dims, dtype=np.float32) if w is None else w.astype(np.float32)
+    out = [(c[0], c[1], base if len(c) < 3 or c[2] is None else base * c[2]) for c in centres]
+    return out, any(len(c) > 2 and c[2] is not None for c in centres)
 
 
 def _partial_distances(z, sqnorm, centres, w) -> np.ndarray:
     """D minus its constant term: the same order, one pass less (float32, in place)."""
-    weight = np.ones(z.shape[1], dtype=np.float32) if w is None else w.astype(np.float32)
-    parts = [_unpack(c) for c in centres]
-    lin = sum(s * (weight if m is None else weight * m) * c for s, c, m in parts).astype(np.float32)
+    parts, masked = weighted_centres(centres, w, z.shape[1])
+    lin = sum(s * wl * c for s, c, wl in parts).astype(np.float32)
     d = z @ (-2.0 * lin).astype(np.float32)
-    if any(m is not None for _, _, m in parts):
-        quad = sum(s * (weight if m is None else weight * m) for s, _, m in parts).astype(np.float32)
-        d += (z * z) @ quad
+    if masked:
+        d += (z * z) @ sum(s * wl for s, _, wl in parts).astype(np.float32)
         return d
     total = sum(s for s, _, _ in parts)
     if total:
-        base = sqnorm if w is None else (z * z) @ weight
+        base = sqnorm if w is None else (z * z) @ w.astype(np.float32)
         d += np.float32(total) * base if total != 1 else base
     return d
 
 
 def _distance_constant(centres, w) -> float:
-    weight = 1.0 if w is None else w
-    return float(sum(s * float(((weight if m is None else weight * m) * c) @ c) for s, c, m in map(_unpack, centres)))
+    if not centres:
+        return 0.0
+    parts, _ = weighted_centres(centres, w, len(centres[0][1]))
+    return float(sum(s * float((wl * c) @ c) for s, c, wl in parts))
 
 
 def _dimension_mask(space, target: Target) -> np.ndarray | None:
