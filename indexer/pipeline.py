@@ -277,8 +277,9 @@ def model_tags(taggram: np.ndarray, tags: tuple[str, ...]) -> list[str]:
 def _remember_model_tags(lib: "Library", name: str, tags: tuple[str, ...]) -> None:
     """The backbone's tag vocabulary, kept in meta so plain-words search knows it."""
     stored = lib.store.get_meta("model_tags") or {}
-    if tags and stored.get(name) != [t.lower() for t in tags]:
-        lib.store.set_meta("model_tags", stored | {name: [t.lower() for t in tags]})
+    lowered = [t.lower() for t in tags]
+    if lowered and stored.get(name) != lowered:
+        lib.store.set_meta("model_tags", stored | {name: lowered})
 
 
 def _known_files(lib: "Library") -> dict[str, tuple[int, float, str]]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from attune.query import AttuneError, outline, parse, render
 
-from .output import FORMATS, render_results
+from .output import FORMATS, render_results, result_rows
 
 
 def _version() -> str:
@@ -452,8 +452,7 @@ def ask_command(text, library_path, fmt, limit, query_only) -> None:
     if fmt == "json":  # one object: the reading and the results, for voice and text front ends
         import json
 
-        rows = json.loads(render_results(answer.results, "json"))
-        click.echo(json.dumps(answer.to_dict() | {"results": rows}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(answer.to_dict() | {"results": result_rows(answer.results)}, ensure_ascii=False, indent=2))
         return
     click.echo(answer.explain(), err=fmt != "table")
     click.echo(render_results(answer.results, fmt))
@@ -517,7 +516,7 @@ def tags_group() -> None:
 def tags_related(tag, library_path, limit) -> None:
     """Tags related to TAG: cosine similarity in an LSI space of the track-by-tag matrix."""
     lib = _open(library_path)
-    name = " ".join(tag)
+    name = " ".join(tag).lower().strip()  # as the tag model stores them
     space = lib.tags()
     if name not in space:
         from attune.engine import LibraryError
@@ -525,7 +524,7 @@ def tags_related(tag, library_path, limit) -> None:
 
         guess = suggest(name, space.tags)
         raise LibraryError(f"no tag or genre '{name}' on two or more tracks" + (f"; did you mean '{guess}'?" if guess else ""))
-    click.echo(f"tags related to '{name}' ({space.counts[name.lower()]} tracks):")
+    click.echo(f"tags related to '{name}' ({space.counts[name]} tracks):")
     for other, sim in space.related(name, limit=limit):
         click.echo(f"  {sim:6.3f}  {other}  ({space.counts[other]} tracks)")
 

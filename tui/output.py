@@ -13,10 +13,15 @@ FORMATS = ("table", "json", "csv", "m3u")
 _TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
 
 
+def result_rows(results) -> list[dict]:
+    """The results as plain rows (NaN as None), as the json format writes them."""
+    return [_clean(r) for r in results.to_polars().iter_rows(named=True)]
+
+
 def render_results(results, fmt: str) -> str:
-    frame = results.to_polars()
     if fmt == "json":
-        return json.dumps([_clean(r) for r in frame.iter_rows(named=True)], ensure_ascii=False, indent=2)
+        return json.dumps(result_rows(results), ensure_ascii=False, indent=2)
+    frame = results.to_polars()
     if fmt == "csv":
         flat = frame.with_columns(pl.col("genres").list.join(";")) if "genres" in frame.columns else frame
         return flat.write_csv()
