@@ -182,8 +182,9 @@ class AttuneApp(App):
         self.notice = ""
         self.query_bar.remember(event.value)
         self._save_history()
-        if event.value.lstrip().startswith("?"):
-            self.run_ask(event.value.lstrip()[1:].strip())
+        words = self.query_bar.plain_words()
+        if words is not None:
+            self.run_ask(words)
         else:
             self.run_query(event.value)
 
@@ -437,7 +438,7 @@ class AttuneApp(App):
         self.query_bar.value = recipe
         self.query_bar.remember(recipe)
         self.run_query(recipe)
-        self.refresh_playlists(f"recipe of '{name}' in the query bar: edit it and press Enter; a adds candidates")
+        self.refresh_playlists(_recipe_notice(name))
         self._name_cluster(name)
 
     @work(thread=True, exclusive=True, group="cluster")
@@ -448,8 +449,8 @@ class AttuneApp(App):
             self.call_from_thread(self._show_cluster, name, cluster)
 
     def _show_cluster(self, name: str, cluster: list[str]) -> None:
-        if self.opened == name and self.notice.startswith(f"recipe of '{name}'"):
-            self.notice = f"recipe of '{name}' (genre cluster: {' / '.join(cluster)}) in the query bar: edit it and press Enter; a adds candidates"
+        if self.opened == name and self.notice == _recipe_notice(name):
+            self.notice = _recipe_notice(name, cluster)
             self.status(self.notice)
 
     def action_switch_space(self) -> None:
@@ -531,3 +532,8 @@ def _why(explanation: dict) -> str:
     if explanation.get("why"):
         parts.append(explanation["why"])
     return "\n".join(parts)
+
+
+def _recipe_notice(name: str, cluster: list[str] | None = None) -> str:
+    named = f" (genre cluster: {' / '.join(cluster)})" if cluster else ""
+    return f"recipe of '{name}'{named} in the query bar: edit it and press Enter; a adds candidates"

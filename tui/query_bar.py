@@ -32,13 +32,18 @@ class QueryBar(Input):
 
     def check(self) -> QueryError | None:
         """The error of the current text, or None; nothing is run. "?..." is plain words: never an error."""
-        if self.value.lstrip().startswith("?"):
+        if self.plain_words() is not None:
             return None
         try:
             parse(self.value)
         except QueryError as err:
             return err
         return None
+
+    def plain_words(self) -> str | None:
+        """The words after a leading "?" (plain words for `ask`), or None for a query."""
+        text = self.value.lstrip()
+        return text[1:].strip() if text.startswith("?") else None
 
     def remember(self, query: str) -> None:
         if query and (not self.history or self.history[-1] != query):
