@@ -108,9 +108,12 @@ class GenreMap:
     def extend(self, genres: Iterable[str]) -> None:
         """Add genres the library already has to the vocabulary."""
         new = [clean(g) for g in genres if g and key(g) not in self._by_key]
+        if not new:  # the usual case: called once per raw string on import
+            return
         for g in new:
             self._by_key.setdefault(key(g), g)
-        self.vocabulary = tuple(dict.fromkeys([*self.vocabulary, *new]))
+        # Their keys were unknown, so none of them is in the vocabulary yet.
+        self.vocabulary += tuple(dict.fromkeys(new))
 
     def lookup(self, part: str) -> tuple[str, str] | None:
         """The known genre for one part and how it was found, without the text model."""
