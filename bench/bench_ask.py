@@ -11,7 +11,7 @@ analysis: `lib.analyze` over 200 playlists in the attribute and co-listen
 spaces (co-listen training included on the first run, then warm), next to a
 bare numpy computation of the same distances (d_ikj for every entry and playlist).
 
-    python bench/bench_ask.py [--csv ../shared/testdata/spotify_playlists_dev.csv] [--repeat N]
+    python bench/bench_ask.py [--csv examples/data/spotify_playlists_dev.csv.gz] [--repeat N]
 
 Without the dev CSV a synthetic library of 20,000 tracks and 250 playlists is used.
 """
@@ -142,7 +142,7 @@ def analysis(lib, playlists: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--csv", type=Path, default=Path(__file__).resolve().parents[2] / "shared/testdata/spotify_playlists_dev.csv")
+    ap.add_argument("--csv", type=Path, default=Path(__file__).resolve().parents[1] / "examples/data/spotify_playlists_dev.csv.gz")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--playlists", type=int, default=200)
     args = ap.parse_args()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "audio" / "joram-moments_of_clarity-08-solipsism-59-88.mp3"
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "joram-moments_of_clarity-08-solipsism-59-88.mp3"
 
 
 def make_tracks(folder: Path, n: int) -> list[Path]:

@@ -270,7 +270,11 @@ class Library:
         return ()
 
     def search(self, query: str, *, limit: int | None = None):
-        """Run a query of the language; returns `Results` (best first)."""
+        """Run a query of the language; returns `Results` (best first).
+
+        `limit` is the caller's cap: at most that many rows, and never more than the
+        query's own `limit:` (a query without one returns up to `limit`, default 50).
+        """
         from .search import run
 
         results = run(self, self.parse(query), query, limit=limit)

@@ -25,6 +25,7 @@ COLUMNS = (
     "year",
     "score",
     "genres",
+    "tags",
     "energy",
     "valence",
     "vocalness",

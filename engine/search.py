@@ -120,7 +120,7 @@ def plan(
     compiler = FilterCompiler(playlists, text)
     sql, post = compiler.split(query.where)
     space = query.options.space or "attr"
-    limit = limit or query.options.limit or DEFAULT_LIMIT
+    limit = effective_limit(query.options.limit, limit)
     if executor is None:
         executor = "memory"
         if snap is None and sql is not None:
@@ -137,6 +137,18 @@ def plan(
         exclude = _seeds_to_exclude(snap, query, targets)
     notes = [n for t in targets for n in t.notes]
     return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, compiler=compiler)
+
+
+def effective_limit(asked: int | None, cap: int | None) -> int:
+    """How many rows a search returns: the query's own `limit:` (else DEFAULT_LIMIT when
+    the caller gives no cap), never more than the caller's cap.
+
+    A front end's `limit=N` is a ceiling, so `limit:20` with `limit=100000` gives 20,
+    and a query without `limit:` gives up to N.
+    """
+    if asked is None:
+        return cap or DEFAULT_LIMIT
+    return min(asked, cap) if cap else asked
 
 
 def _resolve(lib: "Library", snap: Snapshot, like: Like, text: str) -> Target:

@@ -5,6 +5,7 @@ the spotifyr / TidyTuesday one (`track_id, track_name, track_artist, ...,
 playlist_name, playlist_id, playlist_genre, playlist_subgenre, danceability, ...`)
 and Exportify's one-CSV-per-playlist export (`Track URI, Track Name, Artist
 Name(s), ..., Artist Genres`), where the playlist is named after the file.
+A file ending in `.gz` is read through gzip.
 
 Bad rows never abort a read and never vanish: each is reported with its line
 number and the reason.
@@ -13,6 +14,7 @@ number and the reason.
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import re
 from collections.abc import Iterable
@@ -112,7 +114,10 @@ def read_spotify(paths: Iterable[str | Path]) -> SpotifyRead:
 
 def _read_file(path: Path, out: SpotifyRead) -> None:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        if path.suffix.lower() == ".gz":  # a compressed export, read as it streams
+            handle = gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+        else:
+            handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:

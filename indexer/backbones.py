@@ -145,6 +145,11 @@ def default_precision() -> str:
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
+def is_installed(name: str, directory: Path | None = None) -> bool:
+    """Whether `load_backbone(name)` finds its weights (dsp needs none)."""
+    return name == "dsp" or ((directory or models_dir()) / name / "model.safetensors").exists()
+
+
 def load_backbone(name: str = DEFAULT_BACKBONE, *, precision: str | None = None, directory: Path | None = None) -> Backbone:
     """A backbone by name; the musicnn ones need `attune models install` first."""
     if name == "dsp":
@@ -154,7 +159,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, *, precision: str | None = None,
     from .models import load
 
     folder = (directory or models_dir()) / name
-    if not (folder / "model.safetensors").exists():
+    if not is_installed(name, directory):
         raise ModelError(
             f"the {name} weights are not installed in {folder.parent}; run `attune models install` "
             "(it fetches the musicnn 0.1.0 wheel from PyPI) or `attune models install --from musicnn-0.1.0-py3-none-any.whl`"

@@ -81,6 +81,28 @@ def test_search_formats(cli_lib):
     assert m3u.startswith("#EXTM3U")
 
 
+def test_library_before_or_after_the_command(cli_lib, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTUNE_LIBRARY", str(tmp_path / "elsewhere"))
+    before = run("--library", cli_lib, "search", "artist:green", "--format", "csv")
+    assert before.returncode == 0, before.stderr
+    assert [line.split(",")[0] for line in before.stdout.splitlines()[1:]] == ["t01", "t02"]
+    after = run("search", "artist:green", "--format", "csv", "--library", cli_lib)
+    assert after.stdout == before.stdout
+    # the option after the command wins over the one before it
+    both = run("--library", str(tmp_path / "elsewhere"), "playlist", "list", "--library", cli_lib)
+    assert "Sunday Morning" in both.stdout
+
+
+def test_limit_is_a_cap_and_columns_pick_columns(cli_lib):
+    out = run("search", "limit:2", "--limit", "100000", "--format", "csv", "--library", cli_lib)
+    assert len(out.stdout.splitlines()) == 1 + 2
+    out = run("search", "", "--limit", "3", "--format", "csv", "--columns", "title,energy,tags", "--library", cli_lib)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "title,energy,tags" and len(lines) == 1 + 3
+    bad = run("search", "", "--columns", "title,nope", "--library", cli_lib)
+    assert bad.returncode == 2 and "unknown column 'nope'" in bad.stderr
+
+
 def test_environment_names_the_library(cli_lib, monkeypatch):
     monkeypatch.setenv("ATTUNE_LIBRARY", cli_lib)
     out = run("search", "artist:green", "--format", "csv")

@@ -33,7 +33,17 @@ def grammar_keywords() -> set[str]:
            | set(vocab.NUMERIC_FIELDS) | set(vocab.SPACES) | {".."}),
 )
 def test_documented(word):
-    assert f"`{word}" in DOC.read_text(encoding="utf-8") or word in DOC.read_text(encoding="utf-8"), word
+    """Each word appears as a whole token inside an inline code span of the reference."""
+    spans = re.findall(r"`([^`\n]+)`", DOC.read_text(encoding="utf-8"))
+    token = re.compile(r"(?<![A-Za-z_])" + re.escape(word) + (r"(?![A-Za-z_])" if word[-1].isalnum() else ""))
+    assert any(token.search(span) for span in spans), f"{word!r} is not shown in code in {DOC.name}"
+
+
+def test_documented_check_can_fail():
+    """The check above rejects a word that is only in prose or only part of a longer name."""
+    spans = ["energy<0.4", "genre:soul"]
+    token = re.compile(r"(?<![A-Za-z_])" + re.escape("ene") + r"(?![A-Za-z_])")
+    assert not any(token.search(span) for span in spans)
 
 
 def test_grammar_keywords_found():

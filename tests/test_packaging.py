@@ -5,9 +5,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 
 
+@pytest.mark.slow
 def test_wheel_contents(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
@@ -23,3 +26,5 @@ def test_wheel_contents(tmp_path):
     assert "attune/query/grammar.lark" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "attune = attune.tui.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # Test fixtures (a non-commercial clip among them) and demo data never ship in the wheel.
+    assert not [n for n in names if n.endswith((".mp3", ".ogg", ".gz", ".json")) and "dist-info" not in n]

@@ -253,7 +253,7 @@ class AttuneApp(App):
         notes = ("  · " + "; ".join(message.results.notes)) if message.results.notes else ""
         notes += f" · {self.notice}" if self.notice else ""
         self.status(
-            f"{len(frame)} results in {message.seconds * 1000:.0f} ms · library {self.lib.path} · "
+            f"{len(frame)} results in {message.seconds * 1000:.0f} ms · library {Path(self.lib.path).name} · "
             f"space {self.space} · model {backbone}" + (f" · playlist {self.opened}" if self.opened else "") + notes
         )
         self.show_detail()

@@ -42,25 +42,50 @@ class _Group(click.Group):
 # short options, so click hands '-artist:x' through untouched.
 _QUERY_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
+# `--library` is taken before the command (`attune --library PATH search ...`, as beets
+# takes -l) and after it (`attune search ... --library PATH`); after wins. Neither: the
+# engine's default ($ATTUNE_LIBRARY, else the user data directory).
 _library_option = click.option(
     "--library",
     "library_path",
     type=click.Path(path_type=Path, file_okay=False),
-    envvar="ATTUNE_LIBRARY",
     help="Library directory (default: $ATTUNE_LIBRARY, else the user data directory).",
+)
+
+
+def _library_path(path: Path | None) -> Path | None:
+    """The library the command names: its own --library, else the one given before it."""
+    if path is not None:
+        return path
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().params.get("library_path") if ctx is not None else None
+
+
+def _columns(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else None
+
+
+_columns_option = click.option(
+    "--columns", callback=_columns, metavar="A,B,...",
+    help="Result columns to print, in this order (e.g. title,artist,energy,tags).",
 )
 
 
 def _open(path: Path | None):
     from attune.engine import Library
 
-    return Library.open(path)
+    return Library.open(_library_path(path))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", "-V", prog_name="attune")
-def cli() -> None:
-    """attune: find music by what it sounds like and what it means."""
+@_library_option
+def cli(library_path: Path | None) -> None:
+    """attune: find music by what it sounds like and what it means.
+
+    Every command that uses a library takes --library PATH, before the command
+    or after it.
+    """
 
 
 @cli.command("parse", context_settings=_QUERY_ARGS)
@@ -84,12 +109,13 @@ def parse_command(query: tuple[str, ...], explain: bool) -> None:
 @_library_option
 @click.option("--explain", is_flag=True, help="Explain each result: predicates met, distance by dimension.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many results (overrides limit:).")
-def search_command(query, library_path, explain, fmt, limit) -> None:
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many results (a cap: a smaller limit: in the query wins).")
+@_columns_option
+def search_command(query, library_path, explain, fmt, limit, columns) -> None:
     """Run QUERY against the library and print the results, best first."""
     lib = _open(library_path)
     results = lib.search(" ".join(query), limit=limit)
-    click.echo(results.explain() if explain else render_results(results, fmt))
+    click.echo(results.explain() if explain else render_results(results, fmt, columns))
 
 
 @cli.command("explain", context_settings=_QUERY_ARGS)
@@ -116,10 +142,11 @@ def recipe_command(name, library_path, explain) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--explain", is_flag=True, help="Explain each candidate's score.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def expand_command(name, library_path, limit, explain, fmt) -> None:
+@_columns_option
+def expand_command(name, library_path, limit, explain, fmt, columns) -> None:
     """Suggest tracks to add to playlist NAME."""
     results = _open(library_path).expand(name, limit=limit)
-    click.echo(results.explain() if explain else render_results(results, fmt))
+    click.echo(results.explain() if explain else render_results(results, fmt, columns))
 
 
 @cli.command("fit")
@@ -222,17 +249,21 @@ def tui_command(library_path) -> None:
 
     from .app import AttuneApp
 
-    AttuneApp(library_path=library_path or default_library_path()).run()
+    AttuneApp(library_path=_library_path(library_path) or default_library_path()).run()
 
 
 # -- audio ---------------------------------------------------------------------------------------
+
+
+#: The backbones with learned weights (installed by `attune models install`).
+BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
 
 
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_library_option
 @click.option("--backbone", default="msd-musicnn", show_default=True,
-              type=click.Choice(["msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg", "dsp"]))
+              type=click.Choice([*BACKBONE_CHOICES, "dsp"]))
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="Model precision (default: bf16 where the CPU has it).")
 @click.option("--prune", is_flag=True, help="Remove tracks whose files are gone.")
@@ -249,6 +280,11 @@ def index_command(paths, library_path, backbone, workers, precision, prune, show
         return
     if not paths and not prune:
         raise click.UsageError("give at least one file or folder to index")
+    from attune.indexer.backbones import install_musicnn, is_installed, models_dir
+
+    if backbone in BACKBONE_CHOICES and not is_installed(backbone):
+        click.echo(f"the {backbone} weights are not installed in {models_dir()}; installing them first (attune models install)", err=True)
+        install_musicnn(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -439,7 +475,8 @@ def playlist_export(name, fmt, output, library_path) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many results.")
 @click.option("--query-only", is_flag=True, help="Print only the query the words became.")
-def ask_command(text, library_path, fmt, limit, query_only) -> None:
+@_columns_option
+def ask_command(text, library_path, fmt, limit, query_only, columns) -> None:
     """Search in plain words: prints how each word was read, the query, and the results.
 
     With --format json: one object with the reading (asked, query, terms, unmapped,
@@ -452,10 +489,10 @@ def ask_command(text, library_path, fmt, limit, query_only) -> None:
     if fmt == "json":  # one object: the reading and the results, for voice and text front ends
         import json
 
-        click.echo(json.dumps(answer.to_dict() | {"results": result_rows(answer.results)}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(answer.to_dict() | {"results": result_rows(answer.results, columns)}, ensure_ascii=False, indent=2))
         return
     click.echo(answer.explain(), err=fmt != "table")
-    click.echo(render_results(answer.results, fmt))
+    click.echo(render_results(answer.results, fmt, columns))
 
 
 @cli.group("genres", cls=_Group, invoke_without_command=True)

@@ -6,50 +6,70 @@ import io
 import json
 import math
 import sys
+from collections.abc import Sequence
 
 import polars as pl
+
+from attune.query import AttuneError
 
 FORMATS = ("table", "json", "csv", "m3u")
 _TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
 
 
-def result_rows(results) -> list[dict]:
+def result_rows(results, columns: Sequence[str] | None = None) -> list[dict]:
     """The results as plain rows (NaN as None), as the json format writes them."""
-    return [_clean(r) for r in results.to_polars().iter_rows(named=True)]
+    return [_clean(r) for r in select(results, columns).iter_rows(named=True)]
 
 
-def render_results(results, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(result_rows(results), ensure_ascii=False, indent=2)
+def select(results, columns: Sequence[str] | None) -> pl.DataFrame:
+    """The result columns asked for, in that order (all of them when None)."""
     frame = results.to_polars()
+    if not columns:
+        return frame
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        from attune.engine.results import COLUMNS
+
+        raise AttuneError(f"unknown column '{unknown[0]}'; columns are {', '.join(COLUMNS)}")
+    return frame.select(list(columns))
+
+
+def render_results(results, fmt: str, columns: Sequence[str] | None = None) -> str:
+    """Results as a table (for people) or json, csv or m3u (for scripts).
+
+    `columns` picks and orders the columns of a table, json or csv.
+    """
+    if fmt == "json":
+        return json.dumps(result_rows(results, columns), ensure_ascii=False, indent=2)
+    frame = select(results, columns)
     if fmt == "csv":
-        flat = frame.with_columns(pl.col("genres").list.join(";")) if "genres" in frame.columns else frame
-        return flat.write_csv()
+        lists = [c for c in frame.columns if frame[c].dtype == pl.List(pl.String)]
+        return frame.with_columns(pl.col(c).list.join(";") for c in lists).write_csv().rstrip("\n")
     if fmt == "m3u":
         from attune.engine.playlist_formats import write_m3u
 
         out = io.StringIO()
         write_m3u("attune search", results.frame.to_dicts(), out)
         return out.getvalue()
-    return _table(frame, results)
+    return _table(frame, results, columns)
 
 
 def _clean(row: dict) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
-def _table(frame: pl.DataFrame, results) -> str:
+def _table(frame: pl.DataFrame, results, shown: Sequence[str] | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")
-    columns = [c for c in _TABLE_COLUMNS if c in frame.columns]
-    if frame["score"].is_nan().all():
+    columns = list(shown) if shown else [c for c in _TABLE_COLUMNS if c in frame.columns]
+    if not shown and frame["score"].is_nan().all():
         columns.remove("score")
     for c in columns:
         table.add_column(c, justify="right" if frame[c].dtype.is_numeric() else "left", overflow="ellipsis", no_wrap=True,
-                         max_width=28 if c in ("title", "artist", "genres") else None)
+                         max_width=28 if c in ("title", "artist", "genres") else 48 if c in ("tags", "path") else None)
     for i, row in enumerate(frame.iter_rows(named=True), start=1):
         table.add_row(str(i), *(cell(row[c], c) for c in columns))
     out = io.StringIO()
@@ -66,6 +86,8 @@ def cell(value, column: str, *, digits: int = 3, genres: int = 3) -> str:
         return ""
     if column == "genres":
         return ", ".join(value[:genres])
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
     if column == "tempo":
         return f"{value:.0f}"
     if isinstance(value, float):

@@ -41,6 +41,7 @@ def test_the_phrasing_set_is_large_and_well_formed():
             parse(term)  # every expected term is a valid query
 
 
+@pytest.mark.slow
 def test_phrasings_precision_and_recall(words_lib, capsys):
     precision, recall, misses = score(words_lib, PHRASINGS)
     with capsys.disabled():
@@ -48,6 +49,7 @@ def test_phrasings_precision_and_recall(words_lib, capsys):
     assert precision >= 0.95 and recall >= 0.95, "\n".join(misses)
 
 
+@pytest.mark.slow
 def test_held_out_phrasings_precision_and_recall(words_lib, capsys):
     precision, recall, misses = score(words_lib, HELD_OUT)
     with capsys.disabled():

@@ -114,3 +114,26 @@ def test_missing_id_column_is_a_clear_error(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(LibraryError, match="cannot read"):
         Library.open(tmp_path / "lib").import_spotify([tmp_path / "nope.csv"])
+
+
+def test_gzip_compressed_file_reads_like_the_plain_one(tmp_path, fixture_csv):
+    import gzip
+
+    packed = tmp_path / "fixture.csv.gz"
+    packed.write_bytes(gzip.compress(fixture_csv.read_bytes()))
+    plain = Library.open(tmp_path / "plain").import_spotify([fixture_csv])
+    lib = Library.open(tmp_path / "packed")
+    report = lib.import_spotify([packed])
+    assert (report.rows, report.tracks_new, report.playlists_new) == (plain.rows, plain.tracks_new, plain.playlists_new)
+    assert lib.playlists.get("Sunday Morning").track_ids == ("t01", "t02", "t03", "t08")
+
+
+def test_shipped_demo_playlists_import(tmp_path):
+    """examples/data holds the demo's real playlists (236 playlists, 15,175 tracks)."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "data" / "spotify_playlists_dev.csv.gz"
+    from attune.engine.spotify import read_spotify
+
+    read = read_spotify([data])
+    assert (read.rows, len(read.tracks), len(read.playlists), len(read.skipped)) == (16944, 15175, 236, 0)

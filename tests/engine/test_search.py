@@ -77,8 +77,19 @@ def test_search_api_returns_polars_best_first(shared_lib):
     assert frame["track_id"].to_list() == ["t01", "t02"]
 
 
-def test_keyword_limit_overrides(shared_lib):
-    assert len(shared_lib.search("limit:5", limit=2)) == 2
+@pytest.mark.parametrize(
+    "query, cap, expected",
+    [
+        pytest.param("limit:5", 2, 2, id="cap-below-query"),
+        pytest.param("limit:3", 100000, 3, id="query-below-cap"),
+        pytest.param("", 4, 4, id="cap-without-query-limit"),
+        pytest.param("", None, 12, id="default"),
+        pytest.param("limit:2", None, 2, id="query-only"),
+        pytest.param("like:track(t10) limit:3", 100000, 3, id="ranked-query-below-cap"),
+    ],
+)
+def test_limit_is_the_callers_cap(shared_lib, query, cap, expected):
+    assert len(shared_lib.search(query, limit=cap)) == expected
 
 
 def test_like_playlist_excludes_its_tracks(shared_lib):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTDATA = ROOT.parent / "shared" / "testdata"
-CLIP = TESTDATA / "audio" / "joram-moments_of_clarity-08-solipsism-59-88.mp3"
+TESTDATA = ROOT / "tests" / "data"
+CLIP = TESTDATA / "joram-moments_of_clarity-08-solipsism-59-88.mp3"
 REFERENCE = TESTDATA / "musicnn_reference_joram.json"
 MODELS = ROOT / ".models"
 
@@ -27,7 +27,7 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def clip() -> Path:
     if not CLIP.exists():
-        pytest.fail(f"the test clip is missing: {CLIP} (shared/testdata sits beside the repository)")
+        pytest.fail(f"the test clip is missing: {CLIP} (tests/data/README.md says what it is)")
     return CLIP
 
 

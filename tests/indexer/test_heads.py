@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 
 from attune.engine import Library
 from attune.indexer.heads import active_heads, heads_dir
@@ -11,6 +12,7 @@ from attune.indexer.pipeline import index
 from .conftest import tone, write_audio
 
 
+@pytest.mark.slow
 def test_train_heads_report_and_rescore(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTUNE_MODELS", str(tmp_path / "models"))
     folder = tmp_path / "m"

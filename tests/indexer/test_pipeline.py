@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,7 @@ def bad_corpus(folder, clip):
     return folder
 
 
+@pytest.mark.slow
 def test_bad_files_never_stop_a_run(tmp_path, clip):
     folder = bad_corpus(tmp_path / "music", clip)
     lib = Library.open(tmp_path / "lib")
@@ -87,6 +89,7 @@ def test_bad_files_never_stop_a_run(tmp_path, clip):
     assert len(indexed) == len(set(indexed))
 
 
+@pytest.mark.slow
 def test_unchanged_files_are_skipped_and_changed_ones_redone(tmp_path, clip):
     folder = tmp_path / "m"
     folder.mkdir()
@@ -135,6 +138,7 @@ index(Library.open(sys.argv[2]), [sys.argv[1]], backbone="dsp", workers=1, batch
 """
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_rows(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
@@ -194,3 +198,27 @@ def test_model_tags_are_the_most_probable_ones_in_lower_case():
     assert model_tags(taggram, tags) == ["tag3", "tag7"]  # tag9 is below the threshold
     assert len(model_tags(np.full((2, 20), 0.5), tags)) == MAX_MODEL_TAGS
     assert model_tags(np.zeros((0, 20)), tags) == []
+
+
+def test_index_installs_missing_weights_first(tmp_path, models_dir, clip, monkeypatch):
+    """`attune index --backbone msd-musicnn` without the weights installs them (from the
+    wheel pip already downloaded) and says so in one line; Python callers get the error."""
+    import shutil
+    import subprocess
+
+    from attune.indexer.backbones import ModelError, load_backbone
+
+    fresh = tmp_path / "models"
+    (fresh / "cache").mkdir(parents=True)
+    for wheel in (models_dir / "cache").glob("musicnn-*.whl"):
+        shutil.copy(wheel, fresh / "cache")
+    with pytest.raises(ModelError, match="attune models install"):
+        load_backbone("msd-musicnn", directory=fresh)
+    exe = [str(Path(sys.executable).with_name("attune"))]
+    env = dict(os.environ, ATTUNE_MODELS=str(fresh))
+    out = subprocess.run([*exe, "index", str(clip), "--backbone", "msd-musicnn", "--library", str(tmp_path / "lib")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "not installed" in out.stderr and "installing them first" in out.stderr
+    assert "1 indexed" in out.stdout
+    assert (fresh / "msd-musicnn" / "model.safetensors").exists()

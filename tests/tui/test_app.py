@@ -5,6 +5,7 @@ import pytest
 from attune.engine import Library
 from attune.tui.app import AttuneApp
 from attune.tui.dialogs import Help
+from tests.tui.conftest import settle as wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,9 +26,7 @@ async def type_text(pilot, text):
 
 
 async def settle(pilot, app):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await wait_until_settled(pilot)
 
 
 async def run_query(pilot, app, text):
@@ -157,7 +156,9 @@ async def test_space_export_help_quit(lib):
         await pilot.press("escape")
         assert not isinstance(app.screen, Help)
         await pilot.press("q")
-    assert app.return_code in (0, None)
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0  # None: the app never exited
 
 
 async def test_delete_asks_first_and_create(lib):

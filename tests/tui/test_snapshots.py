@@ -1,44 +1,34 @@
 """SVG snapshots of the main screen, an error, the detail pane and the help screen.
 
-Deterministic: a fixed library path, a fixed clock, no cursor blink, a fixed size.
+Deterministic: a library folder of a fixed name (under pytest's tmp_path), a fixed
+clock, no cursor blink, a fixed size.
 Update with `pytest tests/tui/test_snapshots.py --snapshot-update` after a deliberate change.
 """
 
 import itertools
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from attune.engine import Library
 from attune.tui.app import AttuneApp
+from tests.tui.conftest import settle
 
 SIZE = (130, 34)
 
 
 @pytest.fixture
-def app():
-    path = Path(tempfile.gettempdir()) / "attune-snapshot-library"
-    shutil.rmtree(path, ignore_errors=True)
+def app(tmp_path):
     from tests.engine.conftest import write_fixture_csv
 
-    lib = Library.open(path)
-    lib.import_spotify([write_fixture_csv(Path(tempfile.gettempdir()) / "attune-snapshot.csv")])
+    lib = Library.open(tmp_path / "attune-snapshot-library")
+    lib.import_spotify([write_fixture_csv(tmp_path / "attune-snapshot.csv")])
     ticks = itertools.count(0, 0.004)
     return AttuneApp(lib, clock=lambda: next(ticks), cursor_blink=False)
 
 
 async def _settle(pilot):
     """Wait until the results and the detail pane of the selected row are on screen."""
-    app = pilot.app
-    for _ in range(500):
-        await pilot.pause(0.01)
-        await app.workers.wait_for_complete()
-        selected = app.table.selected()
-        if app.results_serial == app.serial and selected is not None and app.detail_for == selected["track_id"]:
-            break
-    await pilot.pause()
+    await settle(pilot, until=lambda: pilot.app.table.selected() is not None)
 
 
 def test_main_screen(snap_compare, app):

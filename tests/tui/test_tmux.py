@@ -21,15 +21,23 @@ def tmux(*args: str) -> str:
     return subprocess.run([TMUX, *args], capture_output=True, text=True, check=True).stdout
 
 
-def wait_for(session: str, text: str, timeout: float = 30.0) -> str:
-    deadline = time.time() + timeout
+def wait_for(session: str, text: str, *, gone: str | None = None, timeout: float = 60.0) -> str:
+    """Poll the screen until `text` is on it (and `gone`, if given, is not): a condition,
+    not a fixed delay, so a loaded machine only makes the test slower."""
+    deadline = time.monotonic() + timeout
     screen = ""
-    while time.time() < deadline:
+    while time.monotonic() < deadline:
         screen = tmux("capture-pane", "-p", "-t", session)
-        if text in screen:
+        if text in screen and (gone is None or gone not in screen):
             return screen
-        time.sleep(0.3)
-    raise AssertionError(f"{text!r} never appeared on screen:\n{screen}")
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared on screen" + (f" without {gone!r}" if gone else "") + f":\n{screen}")
+
+
+def send(session: str, keys: str, shows: str, *, gone: str | None = None) -> str:
+    """Type `keys`, then wait until the screen shows what those keys cause."""
+    tmux("send-keys", "-t", session, keys)
+    return wait_for(session, shows, gone=gone)
 
 
 def test_query_and_playlist_edit_in_a_real_terminal(tmp_path):
@@ -41,24 +49,23 @@ def test_query_and_playlist_edit_in_a_real_terminal(tmp_path):
     exe = Path(sys.executable).with_name("attune")
     session = f"attune-e2e-{os.getpid()}"
     command = f"{exe} tui --library {tmp_path / 'lib'}"
+    # The session ends when the app exits; keep it, so a crash leaves its screen to read.
     tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "40", command)
-    def keys(*keys: str) -> None:
-        for key in keys:
-            tmux("send-keys", "-t", session, key)
-            time.sleep(0.4)
-
+    tmux("set-option", "-t", session, "remain-on-exit", "on")
     try:
         wait_for(session, "12 results")
-        keys("/", "artist:green", "Enter")
-        screen = wait_for(session, "2 results")
+        send(session, "/", "/ query", gone="a add")  # the query bar has focus: the table's keys leave the footer
+        send(session, "artist:green", "artist:green")
+        screen = send(session, "Enter", " 2 results in")  # not "12 results"
         assert "Tired of Being Alone" in screen and "Danny Boy" not in screen
-        keys("Escape", "Space", "n")  # leave the query bar, mark the first result, new playlist
-        wait_for(session, "name of the new playlist")
-        keys("Picks", "Enter")
-        wait_for(session, "created 'Picks'")
-    finally:
+        send(session, "Escape", "a add")  # back in the results table: its keys are in the footer again
+        send(session, "Space", "*  Let's Stay Together")  # the first result is marked
+        send(session, "n", "name of the new playlist")
+        send(session, "Picks", "Picks")
+        send(session, "Enter", "created 'Picks'")
         tmux("send-keys", "-t", session, "q")
-        time.sleep(1.0)
+        assert wait_for(session, "Pane is dead"), "the app did not exit on q"
+    finally:
         subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
     lib = Library.open(tmp_path / "lib")
     assert lib.playlists.get("Picks").track_ids == ("t01",)
