@@ -11,6 +11,8 @@ into DIR (default bench/.cache/lib-N), then, in this process, measures:
   (b)      like:track(ID) limit:10                       (a different track each time)
   (c)      like:playlist(P) genre:=rock year:1980.. limit:50, 50-seed playlists
   (d)      lib.expand(P, limit=50)
+  (e)      a playlist edit (add one track to P, or remove it again) and then the next
+           search, like:playlist(P) limit:50: what a curator adding tracks one by one feels
 and, for each of (a)-(d), a numpy brute-force scan of the same in-memory data
 doing the same work (mask, distances, top-k), measured in the same run.
 Peak memory is this process's maximum resident set size.
@@ -150,6 +152,13 @@ def main() -> None:
         "c": timed(lambda q: lib.search(f'like:playlist("{q}") genre:=rock year:1980.. limit:50'), [(q,) for q in playlists]),
         "d": timed(lambda q: lib.expand(q, limit=50), [(q,) for q in playlists[: max(20, reps // 4)]]),
     }
+    edits = [(playlists[i // 2], track_ids[i // 2], i % 2 == 0) for i in range(2 * max(10, reps // 10))]
+
+    def edit_then_search(name: str, track: str, add: bool) -> None:
+        (lib.playlists.add if add else lib.playlists.remove)(name, [track])
+        lib.search(f'like:playlist("{name}") limit:50')
+
+    attune["e"] = timed(edit_then_search, edits)
 
     # numpy brute force over the same in-memory data
     space = snap.space("attr")
@@ -217,6 +226,9 @@ def main() -> None:
     for key, label in names.items():
         a, b = attune[key], numpy[key]
         print(f"{label:<32}{p(a, 50):>11.1f}{p(a, 99):>8.1f}{p(b, 50):>11.1f}{p(b, 99):>8.1f}{p(a, 50) / p(b, 50):>11.2f}")
+    e = attune["e"]
+    print(f"{'(e) playlist edit + next search':<32}{p(e, 50):>11.1f}{p(e, 99):>8.1f}"
+          f"   ({len(e)} edits; ratio to a warm (c)-like search: {p(e, 50) / p(attune['c'], 50):.1f}x)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ def wait_for(session: str, text: str, *, gone: str | None = None, timeout: float
     raise AssertionError(f"{text!r} never appeared on screen" + (f" without {gone!r}" if gone else "") + f":\n{screen}")
 
 
+def exit_status(session: str, timeout: float = 60.0) -> str | None:
+    """The app's exit status once its pane is dead (remain-on-exit keeps the pane)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fields = tmux("display-message", "-p", "-t", session, "#{pane_dead} #{pane_dead_status}").split()
+        if fields and fields[0] == "1":
+            return fields[1] if len(fields) > 1 else ""
+        time.sleep(0.05)
+    return None
+
+
 def send(session: str, keys: str, shows: str, *, gone: str | None = None) -> str:
     """Type `keys`, then wait until the screen shows what those keys cause."""
     tmux("send-keys", "-t", session, keys)
@@ -64,7 +75,7 @@ def test_query_and_playlist_edit_in_a_real_terminal(tmp_path):
         send(session, "Picks", "Picks")
         send(session, "Enter", "created 'Picks'")
         tmux("send-keys", "-t", session, "q")
-        assert wait_for(session, "Pane is dead"), "the app did not exit on q"
+        assert exit_status(session) == "0", "the app did not exit cleanly on q"
     finally:
         subprocess.run([TMUX, "kill-session", "-t", session], capture_output=True)
     lib = Library.open(tmp_path / "lib")
