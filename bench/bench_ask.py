@@ -49,7 +49,7 @@ def library(csv: Path | None, folder: Path):
         return lib
     import pyarrow as pa
 
-    from attune.engine.store import TRACKS_SCHEMA
+    from attune.engine.storage import TRACKS_SCHEMA
 
     rng = np.random.default_rng(0)
     genres = ["pop", "rap", "rock", "latin", "r&b", "edm", "hip hop", "trap", "house", "soul"]
@@ -83,7 +83,7 @@ def first_call(folder: Path) -> None:
 
 
 def warm(lib, repeat: int) -> None:
-    from attune.engine import textmodel
+    from attune.engine.words import textmodel
 
     lib.ask(FIRST)
     assert textmodel.loaded()
@@ -127,7 +127,7 @@ def analysis(lib, playlists: int) -> None:
     result = lib.analyze(spaces=("attr", "colisten"), playlists=names)
     warm_s = time.perf_counter() - t0
     entries = result.spaces["attr"].deltas.height
-    z = snap.space("attr").z
+    z = lib.space("attr").z
     member = snap.membership.filter(snap.membership["playlist"].is_in(names))
     rows, labels = member["_row"].to_numpy(), member["playlist"].to_numpy()
     t0 = time.perf_counter()

@@ -42,7 +42,7 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
     import pyarrow as pa
 
     from attune.engine import Library
-    from attune.engine.store import TRACKS_SCHEMA, now
+    from attune.engine.storage import TRACKS_SCHEMA, now
 
     rng = np.random.default_rng(seed)
     lib = Library.open(path)
@@ -161,7 +161,9 @@ def main() -> None:
     attune["e"] = timed(edit_then_search, edits)
 
     # numpy brute force over the same in-memory data
-    space = snap.space("attr")
+    from attune.engine.spaces import space as space_of
+
+    space = space_of(snap, "attr")
     z, sq = space.z, space.sqnorm
     energy, year, pop = snap.numbers("energy"), snap.numbers("year"), snap.numbers("popularity")
     rock = np.zeros(n, dtype=bool)

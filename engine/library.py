@@ -1,60 +1,39 @@
-"""`Library`: the one entry object of the engine.
+"""`Library`: the one entry object of the engine, a thin facade over its parts.
 
     lib = Library.open("~/Music/attune")          # or Library.open() for the default place
     lib.import_spotify(["spotify_songs.csv"])
     lib.search('genre:soul energy<0.4 like:playlist("Sunday Morning") limit:20').to_polars()
     print(lib.recipe("Sunday Morning"))
     lib.expand("Sunday Morning", limit=50)
+
+It owns the store and the current snapshot (rebuilt in parts when a table changes:
+track data when the tracks change, playlist data when the playlists do) and hands
+them to `search`, `ask`, `playlists`, `ingest`, `spaces` and `analysis`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from attune.query import QueryError, parse
-from attune.query.fields import suggest
+from attune.query import parse
 
-from .genres import GenreMap, clean
-from .playlists import PlaylistManager
-from .snapshot import SPACE_NAMES, Playlist, Snapshot, SpaceData
-from .spaces import Whitener
-from .spotify import Skipped, read_spotify
-from .store import TRACKS_SCHEMA, LibraryError, Store, default_library_path, now, sql_string
+from . import ingest
+from .errors import LibraryError
+from .ingest import Failed, ImportReport, Indexed, Unchanged
+from .playlists import PlaylistManager, Recipe
+from .search import Results, Source
+from .spaces import SPACE_NAMES, SpaceData, Whitener, fit_all, space
+from .storage import SCALAR_COLUMNS, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 
-#: Columns read into a snapshot; vector columns are read only when a space needs them.
-SCALAR_COLUMNS = [
-    f.name for f in TRACKS_SCHEMA if f.name not in ("embedding", "taggram", "colisten", "energy_tiles", "genre_scores", "updated_at")
-]
+__all__ = ["ImportReport", "Library"]
 
 #: LSI cosine similarity at which a genre joins a recipe's genre cluster.
 CLUSTER_SIMILARITY = 0.7
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    tracks_new: int = 0
-    tracks_updated: int = 0
-    playlists_new: int = 0
-    playlists_updated: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    warnings: list[Skipped] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        lines = [
-            f"read {self.rows} rows: {self.tracks_new} new tracks, {self.tracks_updated} updated, "
-            f"{len(self.skipped)} rows skipped; {self.playlists_new} new playlists, "
-            f"{self.playlists_updated} updated"
-        ]
-        lines += [f"  skipped {s}" for s in self.skipped]
-        lines += [f"  warning {w}" for w in self.warnings]
-        return "\n".join(lines)
 
 
 class Library:
@@ -63,9 +42,9 @@ class Library:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.path = store.path
-        self.playlists = PlaylistManager(self)
+        self.playlists = PlaylistManager(store, self.snapshot)
         self._snapshot: Snapshot | None = None
-        self._snapshot_key: tuple | None = None
+        self._snapshot_key: Versions | None = None
         self._persisted: tuple | None = None
 
     @classmethod
@@ -82,96 +61,60 @@ class Library:
     # -- importing -----------------------------------------------------------------
 
     def import_spotify(self, paths: Iterable[str | Path], *, batch_size: int = 2000) -> ImportReport:
-        """Import Spotify audio-feature tables; see `attune.engine.spotify` for the layouts."""
-        read = read_spotify(paths)
-        report = ImportReport(rows=read.rows, skipped=read.skipped, warnings=read.warnings)
-        self._normalize_genres(read.tracks.values(), read.playlists.values())
-        stamp = now()
-        rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
-        for start in range(0, len(rows), batch_size):
-            batch = pa.Table.from_pylist(rows[start : start + batch_size], schema=TRACKS_SCHEMA)
-            new, updated = self.store.upsert("tracks", "track_id", batch)
-            report.tracks_new += new
-            report.tracks_updated += updated
-        if read.playlists:
-            new, updated = self.playlists.upsert_imported(read.playlists, source="spotify")
-            report.playlists_new, report.playlists_updated = new, updated
+        """Import Spotify audio-feature tables; see `attune.engine.ingest.spotify` for the layouts."""
+        report, playlists = ingest.import_tables(self.store, paths, batch_size=batch_size)
+        if playlists:
+            report.playlists_new, report.playlists_updated = self.playlists.upsert_imported(playlists, source="spotify")
         return report
 
-    # -- genres --------------------------------------------------------------------------
-
-    def genre_map(self) -> GenreMap:
-        """How raw genre strings map onto the library's genres (see `attune.engine.genres`)."""
-        return GenreMap.from_json(self.store.get_meta("genre_map"))
-
-    def _normalize_genres(self, tracks: Iterable[dict], playlists: Iterable[dict] = ()) -> GenreMap:
-        """Replace raw genre strings by normalised genres; the raw strings become tags."""
-        tracks, playlists = list(tracks), list(playlists)
-        gm = self.genre_map()
-        before = gm.to_json()
-        raws = [g for t in tracks for g in (t["raw_genres"] if "raw_genres" in t else t.get("genres")) or ()]
-        raws += [g for p in playlists for g in p.get("genres") or ()]
-        mapped = gm.normalize_all(raws)
-        for t in tracks:
-            # Imports give raw strings as "genres"; the indexer gives model genres
-            # there and the file's raw strings as "raw_genres".
-            if "raw_genres" in t:
-                raw, base = t.pop("raw_genres") or [], list(t.get("genres") or [])
-            else:
-                raw, base = list(t.get("genres") or []), []
-            t["genres"] = list(dict.fromkeys([*base, *(g for r in raw if r in mapped for g in mapped[r].genres)]))
-            t["tags"] = list(dict.fromkeys([*raw, *(t.get("tags") or [])]))
-        for p in playlists:
-            p["genres"] = {g: None for r in p.get("genres") or () if r in mapped for g in mapped[r].genres}
-        if gm.to_json() != before:
-            self.store.set_meta("genre_map", gm.to_json())
-        return gm
+    def genre_map(self):
+        """How raw genre strings map onto the library's genres (see `attune.engine.words.genres`)."""
+        return ingest.genre_map(self.store)
 
     def set_genre_override(self, raw: str, genres: Iterable[str] | None) -> int:
-        """Map a raw genre string to these genres (None: remove the override); returns tracks changed.
+        """Map a raw genre string to these genres (None: remove the override); returns tracks changed."""
+        return ingest.set_genre_override(self.store, raw, genres)
 
-        Tracks that carry the raw string as a tag get their genres recomputed
-        from all of their raw genre tags.
-        """
-        gm = self.genre_map()
-        if genres is None:
-            if raw not in gm.overrides:
-                raise LibraryError(f"no override for '{raw}'; `attune genres` lists them")
-            del gm.overrides[raw]
-        else:
-            wanted = tuple(dict.fromkeys(clean(g) for g in genres if g.strip()))
-            if not wanted:
-                raise LibraryError("name at least one genre for the override")
-            gm.overrides[raw] = wanted
-        old = gm.seen.get(raw)
-        gm.seen.pop(raw, None)
-        new = gm.normalize(raw)
-        self.store.set_meta("genre_map", gm.to_json())
-        return self._remap_tracks(gm, raw, old.genres if old else (), new.genres)
-
-    def _remap_tracks(self, gm: GenreMap, raw: str, old: tuple[str, ...], new: tuple[str, ...]) -> int:
-        table = self.store.read("tracks", where=f"array_has(tags, {sql_string(raw)})")
-        if table.num_rows == 0:
-            return 0
-        rows = table.to_pylist()
-        for row in rows:
-            others = {g for t in row["tags"] or () if t != raw and t in gm.seen for g in gm.seen[t].genres}
-            kept = [g for g in row["genres"] or () if g not in old or g in others]
-            row["genres"] = list(dict.fromkeys([*kept, *new]))
-        self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
-        return len(rows)
+    # -- indexed audio: the indexer's door --------------------------------------------
 
     def index(self, paths: Iterable[str | Path], **options):
         """Index audio files and folders (see `attune.indexer.pipeline.index` for the options).
 
-        The indexer is a layer above the engine and needs torch; it is imported here,
-        on use, so that `attune.engine` itself stays free of it.
+        The indexer is a layer above the engine and needs torch: it is imported here,
+        on use, and only by name, so that `attune.engine` itself never imports it.
         """
+        from importlib import import_module
+
         try:
-            from attune.indexer.pipeline import index
+            pipeline = import_module("attune.indexer.pipeline")
         except ImportError as exc:  # pragma: no cover - only without the indexer's dependencies
             raise LibraryError(f"indexing audio needs the indexer's dependencies ({exc.name}); reinstall attune") from None
-        return index(self, paths, **options)
+        return pipeline.index(self, paths, **options)
+
+    def write_indexed(self, batch: Sequence[Indexed | Unchanged | Failed]) -> None:
+        """Write what the indexer produced for a batch of files (the one door for indexed rows)."""
+        ingest.write_indexed(self.store, batch)
+
+    def indexed_files(self) -> dict[str, tuple[int, float, str]]:
+        """path -> (size, mtime, track id) of every indexed file."""
+        return ingest.known_files(self.store)
+
+    def remember_model_tags(self, backbone: str, tags: Sequence[str]) -> None:
+        ingest.remember_model_tags(self.store, backbone, tags)
+
+    def prune_missing(self) -> int:
+        """Remove tracks (and their segments) whose files are gone; returns how many."""
+        return ingest.prune_missing(self.store)
+
+    def rescore(self, rows: list[dict]) -> None:
+        """Replace whole track rows (attribute heads re-scoring indexed tracks)."""
+        from .storage import TRACKS_SCHEMA
+
+        self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+
+    def indexed_rows(self) -> list[dict]:
+        """Every track row that has an audio embedding, all columns."""
+        return self.store.read("tracks", None, where="array_length(embedding) > 0").to_pylist()
 
     def energy_tiles(self, track_id: str) -> list[float] | None:
         """The per-10-second energy of an indexed track (None for imported tracks)."""
@@ -186,42 +129,59 @@ class Library:
     # -- snapshot and spaces ---------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The in-memory view of the library, rebuilt only when a table has changed."""
+        """The in-memory view of the library, rebuilt in parts when a table has changed:
+        the track data when the tracks (or segments) did, the playlist data when the
+        playlists did (reusing what did not change)."""
         key = self.store.versions()
-        if self._snapshot is None or key != self._snapshot_key:
-            tracks = pl.from_arrow(self.store.read("tracks", SCALAR_COLUMNS))
-            assert isinstance(tracks, pl.DataFrame)
-            self._snapshot = Snapshot.build(
-                tracks, self.playlists.all(), self._stored_whiteners(key), vectors=self._vectors,
-                colisten_io=(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v)),
-            )
-            self._snapshot_key = key
+        old = self._snapshot
+        if old is not None and key == self._snapshot_key:
+            return old
+        if old is not None and self._snapshot_key is not None and key.track_key == self._snapshot_key.track_key:
+            tracks = old.tracks
+        else:
+            frame = pl.from_arrow(self.store.read("tracks", SCALAR_COLUMNS))
+            assert isinstance(frame, pl.DataFrame)
+            tracks, old = TrackData(frame, vectors=self._vectors, key=key.track_key), None
+        self._snapshot = Snapshot(
+            tracks, self.playlists.all(), whiteners=self._stored_whiteners(key),
+            colisten_io=(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v)),
+            key=key, previous=old,
+        )
+        self._snapshot_key = key
         return self._snapshot
+
+    def source(self) -> Source:
+        """What a search reads from: the snapshot when loaded, else the store (cold, filter-only)."""
+        return Source(self.snapshot, self._snapshot if self._snapshot_key == self.store.versions() else None,
+                      self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags())
+
+    def model_tags(self) -> frozenset[str]:
+        return ingest.model_tags(self.store)
 
     def _vectors(self, column: str) -> pl.DataFrame:
         table = self.store.read("tracks", ["track_id", column], where=f"array_length({column}) > 0")
         return pl.from_arrow(table)  # type: ignore[return-value]
 
-    def _load_colisten(self, key: tuple) -> dict | None:
+    def _load_colisten(self, key: Versions) -> dict | None:
         """Stored co-listen vectors, if they were trained on the playlists of this snapshot."""
         meta = self.store.get_meta("colisten")
-        if not meta or meta.get("playlists_version") != key[1]:
+        if not meta or meta.get("playlists_version") != key.playlists:
             return None
         stored = self._vectors("colisten")
         return {i: np.asarray(v, dtype=np.float32) for i, v in stored.iter_rows()}
 
-    def _save_colisten(self, key: tuple, vectors: dict) -> None:
+    def _save_colisten(self, key: Versions, vectors: dict) -> None:
         """Write freshly trained co-listen vectors to the tracks table (and clear stale ones)."""
         had = self.store.read("tracks", ["track_id"], where="array_length(colisten) > 0")["track_id"].to_pylist()
         stale = sorted(set(had) - set(vectors))
         ids = list(vectors) + stale
         column = [np.asarray(v, dtype=np.float32).tolist() for v in vectors.values()] + [[] for _ in stale]
         self.store.update_columns("tracks", "track_id", pa.table({"track_id": ids, "colisten": column}))
-        self.store.set_meta("colisten", {"playlists_version": key[1], "tracks": len(vectors), "trained_at": now().isoformat()})
+        self.store.set_meta("colisten", {"playlists_version": key.playlists, "tracks": len(vectors), "trained_at": now().isoformat()})
 
-    def _stored_whiteners(self, key: tuple) -> dict[str, Whitener]:
+    def _stored_whiteners(self, key: Versions) -> dict[str, Whitener]:
         stored = self.store.get_meta("whiteners")
-        if not stored or tuple(stored.get("key", ())) != key:
+        if not stored or tuple(stored.get("key", ())) != tuple(key):
             return {}
         return {name: Whitener.from_json(data) for name, data in stored["spaces"].items()}
 
@@ -234,42 +194,33 @@ class Library:
             return
         self._persisted = state
         stored = self.store.get_meta("whiteners") or {}
-        if tuple(stored.get("key", ())) == self._snapshot_key and set(stored.get("spaces", {})) >= set(snap.whiteners):
+        key = list(self._snapshot_key or ())
+        if stored.get("key") == key and set(stored.get("spaces", {})) >= set(snap.whiteners):
             return
-        self.store.set_meta(
-            "whiteners",
-            {"key": list(self._snapshot_key or ()), "spaces": {n: w.to_json() for n, w in snap.whiteners.items()}},
-        )
+        self.store.set_meta("whiteners", {"key": key, "spaces": {n: w.to_json() for n, w in snap.whiteners.items()}})
         # set_meta changes no table that keys the snapshot, so it stays valid.
 
     def space(self, name: str = "attr") -> SpaceData:
         """A space over the whole library, fitted and ready: `.transform(X)`, `.dims`, `.z`."""
         if name not in SPACE_NAMES:
             raise LibraryError(f"unknown space '{name}'; spaces are {', '.join(SPACE_NAMES)}")
-        space = self.snapshot().space(name)
+        data = space(self.snapshot(), name)
         self._persist_whiteners()
-        return space
+        return data
 
     def fit(self) -> dict[str, Whitener]:
-        """Refit every space that has vectors (normally done on demand when playlists change)."""
-        snap = self.snapshot()
-        snap.whiteners.clear()
-        snap.reset_spaces()
-        for name in SPACE_NAMES:
-            if name == "attr" or not snap.vectors_missing(name):
-                snap.space(name)
+        """Refit every space that has vectors, exactly (normally done on demand when playlists change)."""
+        fitted = fit_all(self.snapshot())
+        self._persisted = None
         self._persist_whiteners()
-        return dict(snap.whiteners)
+        return fitted
 
     # -- queries -----------------------------------------------------------------------
 
     def parse(self, query: str):
-        return parse(query, fields=self.attribute_fields())
+        return parse(query)
 
-    def attribute_fields(self) -> tuple[str, ...]:
-        return ()
-
-    def search(self, query: str, *, limit: int | None = None):
+    def search(self, query: str, *, limit: int | None = None) -> Results:
         """Run a query of the language; returns `Results` (best first).
 
         `limit` is the caller's cap: at most that many rows, and never more than the
@@ -277,7 +228,7 @@ class Library:
         """
         from .search import run
 
-        results = run(self, self.parse(query), query, limit=limit)
+        results = run(self.source(), self.parse(query), query, limit=limit)
         self._persist_whiteners()
         return results
 
@@ -285,9 +236,9 @@ class Library:
         """The plan a query compiles to: pushed-down filter, post-filters, vector terms, space."""
         from .search import plan
 
-        return plan(self, self.parse(query), query).describe()
+        return plan(self.source(), self.parse(query), query).describe()
 
-    def recipe(self, name: str, *, cluster: bool = False):
+    def recipe(self, name: str, *, cluster: bool = False) -> Recipe:
         """The playlist's recipe; `str(recipe)` is an editable query.
 
         `cluster=True` also names its genre cluster (`recipe.cluster`): the top
@@ -295,7 +246,7 @@ class Library:
         use per snapshot (seconds on a large library), so it is asked for only
         where it is shown.
         """
-        from .recipe import derive_recipe
+        from .playlists import derive_recipe
 
         snap = self.snapshot()
         recipe = derive_recipe(snap, self.playlists.resolve(name, list(snap.playlists.values())))
@@ -305,9 +256,9 @@ class Library:
             recipe.cluster = [top, *related[:4]]
         return recipe
 
-    def expand(self, name: str, *, limit: int = 50):
+    def expand(self, name: str, *, limit: int = 50) -> Results:
         """Tracks to add to the playlist, best first, each explained."""
-        from .recipe import expand
+        from .playlists import expand
 
         snap = self.snapshot()
         return expand(snap, self.playlists.resolve(name, list(snap.playlists.values())), limit=limit)
@@ -322,36 +273,19 @@ class Library:
         """Plain words -> `Answer` with `.query` (editable), `.results` and `.explain()`."""
         from .ask import ask
 
-        answer = ask(self, text, limit=limit)
+        answer = ask(self.snapshot(), text, limit=limit, model_tags=self.model_tags())
         self._persist_whiteners()
         return answer
 
     def tags(self):
         """Tag relatedness (LSI over the track-by-tag matrix): `.related("soul")`."""
-        from .tags import fit
+        from .words.tags import tag_space
 
-        snap = self.snapshot()
-        if "tags/lsi" not in snap._numbers:
-            frame = snap.frame.select(
-                pl.concat_list(pl.col("genres").fill_null([]), pl.col("tags").fill_null([])).list.eval(pl.element().str.to_lowercase())
-            )
-            snap._numbers["tags/lsi"] = fit(frame.to_series().to_list())
-        return snap._numbers["tags/lsi"]
+        return tag_space(self.snapshot())
 
     def tag_counts(self) -> dict[str, int]:
         """Tracks per tag (lower case)."""
         return self.snapshot().text_index("tag").value_counts()
 
-    # -- helpers for the layers above ---------------------------------------------------
-
     def track_count(self) -> int:
-        return self.store.tables["tracks"].count_rows()
-
-    def unknown_name_error(self, what: str, name: str, pool: Iterable[str], query: str = "", position: int = 0) -> QueryError:
-        guess = suggest(name, pool)
-        return QueryError(
-            f"no {what} named '{name}'",
-            query=query,
-            position=position,
-            hint=f"did you mean '{guess}'?" if guess else None,
-        )
+        return self.store.count("tracks")

@@ -231,8 +231,10 @@ def train(lib, labels_path: Path, *, models_path: Path | None = None) -> tuple[d
 
     Returns (quality, labels, tracks re-scored).
     """
-    frame = lib.snapshot().vector_frame("audio")
-    indexed = frame.filter(frame["embedding"].list.len().fill_null(0) > 0)
+    import polars as pl
+
+    rows_read = lib.indexed_rows()
+    indexed = pl.DataFrame(rows_read) if rows_read else pl.DataFrame()
     if indexed.height == 0:
         raise TrainingError("no track in the library has an audio embedding; run `attune index` first")
     backbones = indexed["backbone"].drop_nulls().unique().to_list()
@@ -251,18 +253,14 @@ def train(lib, labels_path: Path, *, models_path: Path | None = None) -> tuple[d
     fitted = {name: _fit(x[r], y, HIDDEN[name], multilabel=name == "genres") for name, (r, y) in _targets(labels, vocabulary).items()}
     heads = Heads(backbones[0], fitted, vocabulary)
     heads.save(heads_dir(backbones[0], models_path))
-    rescored = rescore(lib, heads, indexed, embeddings)
+    rescored = rescore(lib, heads, rows_read, embeddings)
     return quality, labels, rescored
 
 
-def rescore(lib, heads: Heads, indexed, embeddings: np.ndarray) -> int:
-    """Write the heads' predictions into the library's tracks."""
-    import pyarrow as pa
-
-    from attune.engine.store import TRACKS_SCHEMA
-
+def rescore(lib, heads: Heads, rows: list[dict], embeddings: np.ndarray) -> int:
+    """Write the heads' predictions into the library's tracks (whole rows, one commit)."""
     predictions = heads.predict(embeddings)
-    updated = indexed.drop([c for c in indexed.columns if c.startswith("_")]).to_dicts()
+    updated = [dict(row) for row in rows]
     for i, row in enumerate(updated):
         for name in ("energy", "valence", "vocalness"):
             if name in predictions:
@@ -271,14 +269,5 @@ def rescore(lib, heads: Heads, indexed, embeddings: np.ndarray) -> int:
             scores = predictions["genres"][i]
             row["genres"] = [g for g, s in sorted(zip(heads.vocabulary, scores), key=lambda kv: -kv[1]) if s >= 0.5]
             row["genre_scores"] = [{"genre": g, "score": float(s)} for g, s in zip(heads.vocabulary, scores)]
-    full = lib.store.read("tracks", None, where="array_length(embedding) > 0").to_pylist()
-    by_id = {r["track_id"]: r for r in full}
-    rows = []
-    for row in updated:
-        merged = dict(by_id[row["track_id"]])
-        for key in ("energy", "valence", "vocalness", "genres", "genre_scores"):
-            if key in row:
-                merged[key] = row[key]
-        rows.append(merged)
-    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
-    return len(rows)
+    lib.rescore(updated)
+    return len(updated)

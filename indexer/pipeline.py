@@ -25,10 +25,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from itertools import islice
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
+
+from attune.engine.ingest import Failed, Indexed, Unchanged
 
 if TYPE_CHECKING:
     from attune.engine import Library
@@ -111,8 +113,8 @@ def _init_worker(backbone: str, precision: str | None, threads: int) -> None:
     _HEADS = active_heads(backbone)
 
 
-def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[str, Any]:
-    """Everything the library stores for one file, or {"path", "error"}.
+def process_file(path: str, backbone=None, known_id: str | None = None) -> Indexed | Unchanged | Failed:
+    """Everything the library stores for one file (`Indexed`), or why it could not be read (`Failed`).
 
     `known_id` is the id this path had when last indexed: if the decoded audio
     still hashes to it (only the file's date or tags changed), the models are
@@ -129,7 +131,7 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[
         if decoded.duration < 0.5:
             raise AudioError(f"{Path(path).name} is too short to index ({decoded.duration:.2f} s)")
         if known_id is not None and audio_id(decoded.samples) == known_id:
-            return {"path": path, "same": known_id, "file_size": stat.st_size, "file_mtime": stat.st_mtime, "length": decoded.duration}
+            return Unchanged(path, known_id, stat.st_size, stat.st_mtime, decoded.duration)
         segments = model.embed(decoded.samples)
         loudness = segment_loudness(decoded.samples, segments.starts, model.segment_seconds)
         attrs = track_attributes(segments.taggram, model.tags, loudness, segments.starts, decoded.duration)
@@ -138,20 +140,20 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[
         bpm = tempo(decoded.samples)
         tags = read_tags(path)
     except AudioError as exc:
-        return {"path": path, "error": str(exc)}
+        return Failed(path, str(exc))
     except MemoryError:
-        return {"path": path, "error": "out of memory while decoding"}
+        return Failed(path, "out of memory while decoding")
     except Exception as exc:  # one bad file must not stop the run; the reason is kept
-        return {"path": path, "error": f"{type(exc).__name__}: {exc}"}
+        return Failed(path, f"{type(exc).__name__}: {exc}")
     year = None
     if tags["date"] and tags["date"][:4].isdigit():
         year = int(tags["date"][:4])
     # The file's genre tag as written; the writer normalises it (attune.engine.genres).
     file_genres = [g.strip() for g in (tags["genre"] or "").split("\x00") if g.strip()]
     track_id = audio_id(decoded.samples)
-    return {
-        "path": path,
-        "track": {
+    return Indexed(
+        path,
+        {
             "track_id": track_id,
             "source": "audio",
             "title": tags["title"] or Path(path).stem,
@@ -177,13 +179,11 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> dict[
             "file_size": stat.st_size,
             "file_mtime": stat.st_mtime,
         },
-        "segments": {
-            "start": segments.starts.astype(float).tolist(),
-            "embedding": segments.embeddings.astype(np.float32),
-            "taggram": segments.taggram.astype(np.float32),
-            "segment_seconds": model.segment_seconds,
-        },
-    }
+        segments.starts.astype(np.float64),
+        segments.embeddings.astype(np.float32),
+        segments.taggram.astype(np.float32),
+        model.segment_seconds,
+    )
 
 
 def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
@@ -207,57 +207,22 @@ def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
 
 
 class _Writer:
-    """Batches results into LanceDB: segments first, then tracks, then error rows."""
+    """Batches results and writes them through the library's one door for indexed rows."""
 
     def __init__(self, lib: "Library", batch_size: int) -> None:
         self.lib = lib
         self.batch_size = batch_size
-        self.pending: list[dict] = []
+        self.pending: list[Indexed | Unchanged | Failed] = []
 
-    def add(self, result: dict) -> None:
+    def add(self, result: Indexed | Unchanged | Failed) -> None:
         self.pending.append(result)
         if len(self.pending) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        from attune.engine.store import INDEX_ERRORS_SCHEMA, SEGMENTS_SCHEMA, TRACKS_SCHEMA, now, sql_string
-
-        if not self.pending:
-            return
-        store = self.lib.store
-        # The same audio under two paths is one track: the last path read wins.
-        done = list({r["track"]["track_id"]: r for r in self.pending if "track" in r}.values())
-        failed = [r for r in self.pending if "error" in r]
-        for r in self.pending:
-            if "same" in r:
-                self.lib.store.update_file(r["same"], r["file_size"], r["file_mtime"])
-        stamp = now()
-        if done:
-            ids = sorted({r["track"]["track_id"] for r in done})
-            store.delete("segments", "track_id IN (" + ", ".join(sql_string(i) for i in ids) + ")")
-            rows = []
-            for r in done:
-                seg = r["segments"]
-                for j, start in enumerate(seg["start"]):
-                    rows.append(
-                        {
-                            "track_id": r["track"]["track_id"],
-                            "start": start,
-                            "end": start + seg["segment_seconds"],
-                            "embedding": seg["embedding"][j].tolist(),
-                            "taggram": seg["taggram"][j].tolist(),
-                        }
-                    )
-            store.add("segments", pa.Table.from_pylist(rows, schema=SEGMENTS_SCHEMA))
-            tracks = [dict(r["track"], updated_at=stamp) for r in done]
-            self.lib._normalize_genres(tracks)
-            store.upsert("tracks", "track_id", pa.Table.from_pylist(tracks, schema=TRACKS_SCHEMA))
-            paths = [r["path"] for r in done]
-            store.delete("index_errors", "path IN (" + ", ".join(sql_string(p) for p in paths) + ")")
-        if failed:
-            rows = [{"path": r["path"], "reason": r["error"], "at": stamp} for r in failed]
-            store.upsert("index_errors", "path", pa.Table.from_pylist(rows, schema=INDEX_ERRORS_SCHEMA))
-        self.pending = []
+        if self.pending:
+            self.lib.write_indexed(self.pending)
+            self.pending = []
 
 
 #: A track is tagged with the backbone's tags whose mean probability reaches this (at most MAX_MODEL_TAGS).
@@ -274,20 +239,6 @@ def model_tags(taggram: np.ndarray, tags: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(tags[i].lower() for i in order if mean[i] >= MODEL_TAG_THRESHOLD))
 
 
-def _remember_model_tags(lib: "Library", name: str, tags: tuple[str, ...]) -> None:
-    """The backbone's tag vocabulary, kept in meta so plain-words search knows it."""
-    stored = lib.store.get_meta("model_tags") or {}
-    lowered = [t.lower() for t in tags]
-    if lowered and stored.get(name) != lowered:
-        lib.store.set_meta("model_tags", stored | {name: lowered})
-
-
-def _known_files(lib: "Library") -> dict[str, tuple[int, float, str]]:
-    table = lib.store.read("tracks", ["path", "file_size", "file_mtime", "track_id"], where="path IS NOT NULL")
-    data = table.to_pydict()
-    return {p: (s, m, t) for p, s, m, t in zip(data["path"], data["file_size"], data["file_mtime"], data["track_id"])}
-
-
 def index(
     lib: "Library",
     paths: Iterable[str | Path],
@@ -299,15 +250,42 @@ def index(
     batch_size: int = 16,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> IndexReport:
-    """Index audio files and folders into the library; see the module docstring."""
+    """Index audio files and folders into the library; see the module docstring.
+
+    Three steps: `discover` (which files, which changed), `schedule` (decode, embed and
+    describe them in worker processes) and `consume` (count and write each result).
+    """
     from .backbones import load_backbone
 
     t0 = time.perf_counter()
     report = IndexReport()
+    todo, known, unreadable = discover(lib, paths, report)
+    model = load_backbone(backbone, precision=precision)  # fail fast, with the install hint, before any work
+    lib.remember_model_tags(model.name, model.tags)
+    writer = _Writer(lib, batch_size)
+    for failed in unreadable:
+        consume(failed, report, writer)
+    results = schedule(todo, known, backbone=backbone, precision=precision, workers=workers)
+    for done, result in enumerate(results, start=1):
+        consume(result, report, writer)
+        if progress:
+            progress(done, len(todo), result.path)
+    writer.flush()
+    if prune:
+        report.pruned = lib.prune_missing()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def discover(lib: "Library", paths: Iterable[str | Path], report: IndexReport) -> tuple[list[str], dict, list[Failed]]:
+    """The audio files to (re)index, what the library knows of each, and the unreadable ones.
+
+    A file whose size and date are as last indexed is counted unchanged and skipped.
+    """
     walk_errors: list[tuple[str, str]] = []
     files = list(dict.fromkeys(str(p) for p in walk(paths, walk_errors)))
     report.files = len(files)
-    known = _known_files(lib)
+    known = lib.indexed_files()
     todo = []
     for path in files:
         try:
@@ -319,66 +297,44 @@ def index(
             report.unchanged += 1
         else:
             todo.append(path)
-    model = load_backbone(backbone, precision=precision)  # fail fast, with the install hint, before any work
-    _remember_model_tags(lib, model.name, model.tags)
-    writer = _Writer(lib, batch_size)
-    for path, reason in walk_errors:
-        writer.add({"path": path, "error": reason})
-        report.failed += 1
-        report.errors.append((path, reason))
+    return todo, known, [Failed(path, reason) for path, reason in walk_errors]
+
+
+def schedule(todo: list[str], known: dict, *, backbone: str, precision: str | None, workers: int | None) -> Iterator[Indexed | Unchanged | Failed]:
+    """Process the files, in worker processes when there are several cores; yields each
+    result as it finishes (at most two files in flight per worker)."""
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, len(todo) or 1))
 
-    def handle(result: dict, done: int) -> None:
-        if "same" in result:
-            report.unchanged += 1
-        elif "error" in result:
-            report.failed += 1
-            report.errors.append((result["path"], result["error"]))
-        else:
-            report.indexed += 1
-            report.audio_seconds += result["track"]["length"] or 0.0
-        writer.add(result)
-        if progress:
-            progress(done, len(todo), result["path"])
+    def known_id(path: str) -> str | None:
+        return known.get(path, (0, 0, None))[2]
 
     if workers == 1:
         _init_worker(backbone, precision, max(1, cores))
-        for n, path in enumerate(todo, start=1):
-            handle(process_file(path, known_id=known.get(path, (0, 0, None))[2]), n)
+        for path in todo:
+            yield process_file(path, known_id=known_id(path))
+        return
+    threads = max(1, cores // workers)
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads)) as pool:
+        queue = iter(todo)
+        pending: set[Future] = {pool.submit(process_file, path, None, known_id(path)) for path in islice(queue, workers * 2)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(process_file, nxt, None, known_id(nxt)))
+
+
+def consume(result: Indexed | Unchanged | Failed, report: IndexReport, writer: _Writer) -> None:
+    """Count one result in the report and hand it to the writer."""
+    if isinstance(result, Unchanged):
+        report.unchanged += 1
+    elif isinstance(result, Failed):
+        report.failed += 1
+        report.errors.append((result.path, result.reason))
     else:
-        threads = max(1, cores // workers)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads)) as pool:
-            pending: set[Future] = set()
-            queue = iter(todo)
-            done = 0
-            for path in queue:
-                pending.add(pool.submit(process_file, path, None, known.get(path, (0, 0, None))[2]))
-                if len(pending) >= workers * 2:
-                    break
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    done += 1
-                    handle(future.result(), done)
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(process_file, nxt, None, known.get(nxt, (0, 0, None))[2]))
-    writer.flush()
-    if prune:
-        report.pruned = prune_missing(lib)
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def prune_missing(lib: "Library") -> int:
-    """Remove tracks (and their segments) whose files no longer exist."""
-    from attune.engine.store import sql_string
-
-    table = lib.store.read("tracks", ["track_id", "path"], where="path IS NOT NULL").to_pydict()
-    gone = [tid for tid, p in zip(table["track_id"], table["path"]) if not os.path.exists(p)]
-    for start in range(0, len(gone), 500):
-        ids = ", ".join(sql_string(t) for t in gone[start : start + 500])
-        lib.store.delete("segments", f"track_id IN ({ids})")
-        lib.store.delete("tracks", f"track_id IN ({ids})")
-    return len(gone)
+        report.indexed += 1
+        report.audio_seconds += result.track["length"] or 0.0
+    writer.add(result)

@@ -47,6 +47,13 @@ class QueryError(AttuneError, ValueError):
         self.hint = hint
         super().__init__(message)
 
+    @classmethod
+    def unknown(cls, what: str, name: str, pool, *, query: str = "", position: int = 0) -> "QueryError":
+        """ "no WHAT named 'NAME'", suggesting the closest name of `pool` (a playlist, an artist)."""
+        from .fields import did_you_mean
+
+        return cls(f"no {what} named '{name}'", query=query, position=position, hint=did_you_mean(name, pool))
+
     @property
     def snippet(self) -> tuple[str, str]:
         """The line of the query that holds the error and a caret line under it."""

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from attune.tui.cli import main
+from attune.tui.main import main
 
 
 def run(*args):
     exe = shutil.which("attune")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "attune.tui.cli", *args]
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "attune.tui.main", *args]
     return subprocess.run(cmd, capture_output=True, text=True)
 
 

@@ -25,6 +25,6 @@ def test_wheel_contents(tmp_path):
         assert f"attune/{package}/__init__.py" in names
     assert "attune/query/grammar.lark" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "attune = attune.tui.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "attune = attune.tui.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     # Test fixtures (a non-commercial clip among them) and demo data never ship in the wheel.
     assert not [n for n in names if n.endswith((".mp3", ".ogg", ".gz", ".json")) and "dist-info" not in n]

@@ -1,1 +1,2 @@
-"""attune's front ends: the command line (`cli.py`) and the Textual app."""
+"""attune's terminal front ends: the command line (`cli/`) and the Textual app (`app/`),
+independent of each other; `main.py` is the `attune` program that holds both."""

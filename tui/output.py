@@ -28,7 +28,7 @@ def select(results, columns: Sequence[str] | None) -> pl.DataFrame:
         return frame
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
-        from attune.engine.results import COLUMNS
+        from attune.engine.search.results import COLUMNS
 
         raise AttuneError(f"unknown column '{unknown[0]}'; columns are {', '.join(COLUMNS)}")
     return frame.select(list(columns))
@@ -46,7 +46,7 @@ def render_results(results, fmt: str, columns: Sequence[str] | None = None) -> s
         lists = [c for c in frame.columns if frame[c].dtype == pl.List(pl.String)]
         return frame.with_columns(pl.col(c).list.join(";") for c in lists).write_csv().rstrip("\n")
     if fmt == "m3u":
-        from attune.engine.playlist_formats import write_m3u
+        from attune.engine.playlists.formats import write_m3u
 
         out = io.StringIO()
         write_m3u("attune search", results.frame.to_dicts(), out)

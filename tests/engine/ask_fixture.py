@@ -7,7 +7,7 @@ import itertools
 import pyarrow as pa
 
 from attune.engine import Library
-from attune.engine.store import TRACKS_SCHEMA
+from attune.engine.storage import TRACKS_SCHEMA
 
 ARTISTS = {
     "Miles Davis": ("jazz", 1959), "Norah Jones": ("jazz", 2002), "Al Green": ("soul", 1972),

@@ -7,11 +7,12 @@ from scipy import stats
 
 from attune.engine import LibraryError
 from attune.engine.analysis import Analysis, SpaceAnalysis, histogram
+from attune.engine.spaces import space as space_of
 
 
 def direct(lib):
     snap = lib.snapshot()
-    space = snap.space("attr")
+    space = space_of(snap, "attr")
     names = list(snap.playlists)
     entries = {n: [snap.rows_of([t])[0] for t in snap.playlists[n].track_ids] for n in names}
     means = {n: space.z[entries[n]].astype(float).mean(axis=0) for n in names}

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attune.engine import Library
-from attune.engine.ask import read
+from attune.engine import ask
 from attune.query import QueryError, parse, render
 from attune.query.ast import And, Query
 
@@ -141,7 +141,7 @@ def test_like_a_genre_widens_it_with_lsi_related_genres(tmp_path):
     lib = Library.open(tmp_path / "lib")
     import pyarrow as pa
 
-    from attune.engine.store import TRACKS_SCHEMA
+    from attune.engine.storage import TRACKS_SCHEMA
 
     rows = []
     for i in range(60):  # soul co-occurs with funk and motown; metal with nothing of theirs
@@ -172,6 +172,11 @@ def test_a_model_tag_no_track_carries_is_reported(tmp_path):
 def test_names_fold_the_same_in_python_and_in_polars(text):
     import polars as pl
 
-    from attune.engine.vocabulary import fold, folded
+    from attune.engine.words.vocabulary import fold, folded
 
     assert pl.DataFrame({"v": [text]}).select(folded(pl.col("v"))).item() == fold(text)
+
+
+def read(lib, text):
+    """The reading of `text` against the library, without running it."""
+    return ask.read(lib.snapshot(), text, model_tags=lib.model_tags())

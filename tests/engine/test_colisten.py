@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from attune.engine.colisten import train
+from attune.engine.spaces.colisten import train
 
 
 def test_tracks_sharing_playlists_end_up_close():
@@ -41,7 +41,7 @@ def test_library_space_and_retrain_after_playlist_edit(lib):
 
 def test_vectors_are_stored_in_tracks_and_reused_until_playlists_change(lib, monkeypatch):
     from attune.engine import Library
-    from attune.engine import colisten
+    from attune.engine.spaces import colisten
 
     lib.search("like:track(t01) in:colisten")
     stored = dict(lib.store.read("tracks", ["track_id", "colisten"]).to_pydict().items())

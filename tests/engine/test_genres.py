@@ -4,8 +4,9 @@ import pyarrow as pa
 import pytest
 
 from attune.engine import Library
-from attune.engine.genres import GenreMap, key, parts
-from attune.engine.store import TRACKS_SCHEMA
+from attune.engine.ingest import normalize_genres
+from attune.engine.words.genres import GenreMap, key, parts
+from attune.engine.storage import TRACKS_SCHEMA
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def test_a_curator_override_remaps_existing_tracks(tmp_path):
         {"track_id": "x", "genres": ["R&B/Soul"], "tags": []},
         {"track_id": "y", "genres": ["Soul", "R&B/Soul"], "tags": []},
     ]
-    lib._normalize_genres(tracks)
+    normalize_genres(lib.store, tracks)
     lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(tracks, schema=TRACKS_SCHEMA))
     assert lib.set_genre_override("R&B/Soul", ["rhythm and blues"]) == 2
     genres = dict(lib.snapshot().frame.select("track_id", "genres").iter_rows())
@@ -96,11 +97,6 @@ def test_indexed_tracks_keep_model_genres_and_add_the_file_tag():
         def set_meta(self, key, value):
             self.saved = value
 
-    class Lib:
-        store = Store()
-        genre_map = Library.genre_map
-        _normalize_genres = Library._normalize_genres
-
-    Lib()._normalize_genres(lib_tracks)
+    normalize_genres(Store(), lib_tracks)
     assert lib_tracks[0]["genres"] == ["rock", "alternative rock", "grunge"]
     assert lib_tracks[0]["tags"] == ["Alt. Rock/Grunge", "guitar"]

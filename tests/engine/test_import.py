@@ -133,7 +133,7 @@ def test_shipped_demo_playlists_import(tmp_path):
     from pathlib import Path
 
     data = Path(__file__).resolve().parents[2] / "examples" / "data" / "spotify_playlists_dev.csv.gz"
-    from attune.engine.spotify import read_spotify
+    from attune.engine.ingest.spotify import read_spotify
 
     read = read_spotify([data])
     assert (read.rows, len(read.tracks), len(read.playlists), len(read.skipped)) == (16944, 15175, 236, 0)

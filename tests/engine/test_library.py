@@ -10,8 +10,9 @@ import time
 import pytest
 
 from attune.engine import Library, LibraryError
-from attune.engine.evaluate import evaluate_expansion
-from attune.engine.store import SCHEMA_VERSION, default_library_path, sql_string
+from attune.engine.analysis.evaluate import evaluate_expansion
+from attune.engine.storage.schema import SCHEMA_VERSION
+from attune.engine.storage import default_library_path, sql_string
 
 
 def test_open_creates_tables(tmp_path):
@@ -112,7 +113,7 @@ def test_killed_import_leaves_whole_batches(tmp_path):
 
 
 def test_evaluation_reports_every_method(lib):
-    from attune.engine.evaluate import split_playlists
+    from attune.engine.analysis.evaluate import split_playlists
 
     for i in range(3):
         lib.playlists.create(f"P{i}", ["t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10"][i : i + 6])
@@ -146,7 +147,7 @@ def test_columns_added_since_a_library_was_written_are_added(tmp_path):
     import lancedb
     import pyarrow as pa
 
-    from attune.engine.store import TRACKS_SCHEMA
+    from attune.engine.storage import TRACKS_SCHEMA
 
     lib = Library.open(tmp_path / "lib")
     older = pa.schema([f for f in TRACKS_SCHEMA if f.name not in ("energy_tiles", "file_size")])

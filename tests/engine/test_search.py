@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from attune.engine import NotAvailableError
-from attune.engine.search import distances, run
-from attune.query import QueryError
+from attune.engine.search import Centre, distances, run
+from attune.engine.spaces import space
+from attune.query import QueryError, parse
 
 ALL_BY_POPULARITY = ["t01", "t02", "t03", "t08", "t10", "t11", "t05", "t06", "t04", "t09", "t07", "t12"]
 
@@ -66,7 +67,7 @@ FILTERS = [
 @pytest.mark.parametrize("executor", ["memory", "lance"])
 @pytest.mark.parametrize("query, expected", FILTERS)
 def test_filter(shared_lib, query, expected, executor):
-    results = run(shared_lib, shared_lib.parse(query), query, executor=executor)
+    results = run(shared_lib.source(), parse(query), query, executor=executor)
     assert results.track_ids == expected
 
 
@@ -105,15 +106,15 @@ def test_like_playlist_keeps_its_tracks_when_asked(shared_lib):
 
 def _z(lib, tid):
     snap = lib.snapshot()
-    return snap.space("attr").z[snap.rows_of([tid])[0]]
+    return space(snap, "attr").z[snap.rows_of([tid])[0]]
 
 
 def test_like_track_ranks_by_whitened_distance(shared_lib):
     results = shared_lib.search("like:track(t10)")
-    space = shared_lib.snapshot().space("attr")
+    attr = space(shared_lib.snapshot(), "attr")
     frame = shared_lib.snapshot().frame
     centre = _z(shared_lib, "t10")
-    d = ((space.z - centre) ** 2).sum(axis=1)
+    d = ((attr.z - centre) ** 2).sum(axis=1)
     expected = [frame["track_id"][int(i)] for i in np.argsort(d, kind="stable") if frame["track_id"][int(i)] != "t10"]
     assert results.track_ids == expected
     assert np.allclose(results.to_polars()["score"].to_numpy(), -np.sort(d)[1:], atol=1e-3)
@@ -121,9 +122,9 @@ def test_like_track_ranks_by_whitened_distance(shared_lib):
 
 def test_unlike_pushes_away(shared_lib):
     ids = shared_lib.search("unlike:track(t12)").track_ids
-    space = shared_lib.snapshot().space("attr")
+    attr = space(shared_lib.snapshot(), "attr")
     frame = shared_lib.snapshot().frame
-    d = ((space.z - _z(shared_lib, "t12")) ** 2).sum(axis=1)
+    d = ((attr.z - _z(shared_lib, "t12")) ** 2).sum(axis=1)
     assert ids[0] == frame["track_id"][int(np.argmax(d))]
     assert "t12" not in ids
 
@@ -148,14 +149,14 @@ def test_weight_changes_distance_by_that_dimension():
     z = rng.normal(size=(50, 4)).astype(np.float32)
     c1, c2 = rng.normal(size=4), rng.normal(size=4)
     w = np.array([1, 5, 0.5, 0], dtype=np.float32)
-    got = distances(z, (z * z).sum(1), [(1, c1), (-1, c2)], w)
+    got = distances(z, (z * z).sum(1), [Centre(1, c1), Centre(-1, c2)], w)
     want = (w * (z - c1) ** 2).sum(1) - (w * (z - c2) ** 2).sum(1)
     assert np.allclose(got, want, atol=1e-3)
-    got = distances(z, (z * z).sum(1), [(1, c1), (1, c2)], None)
+    got = distances(z, (z * z).sum(1), [Centre(1, c1), Centre(1, c2)], None)
     assert np.allclose(got, ((z - c1) ** 2).sum(1) + ((z - c2) ** 2).sum(1), atol=1e-3)
     # a target limited to some dimensions (free text that named only those)
     m = np.array([1, 0, 1, 0], dtype=np.float32)
-    got = distances(z, (z * z).sum(1), [(1, c1, m), (-1, c2)], w)
+    got = distances(z, (z * z).sum(1), [Centre(1, c1, m), Centre(-1, c2)], w)
     want = (w * m * (z - c1) ** 2).sum(1) - (w * (z - c2) ** 2).sum(1)
     assert np.allclose(got, want, atol=1e-3)
 

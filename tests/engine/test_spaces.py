@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attune.engine.spaces import LAMBDA_FRACTION, fit_whitener, inverse_sqrt, pooled_covariance
+from attune.engine.spaces.whitening import LAMBDA_FRACTION, fit_whitener, inverse_sqrt, pooled_covariance
 
 
 def direct(x, groups):
@@ -78,7 +78,7 @@ def test_library_space_transform_and_persistence(lib):
     space = lib.space("attr")
     assert "energy" in space.dims and "genre:soul" in space.dims
     frame = lib.snapshot().frame
-    from attune.engine.snapshot import attribute_matrix
+    from attune.engine.spaces.attributes import attribute_matrix
 
     x, dims = attribute_matrix(lib.snapshot())
     assert dims == space.dims

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from attune.engine.tags import fit
+from attune.engine.words.tags import fit
 
 
 def corpus():

@@ -4,7 +4,7 @@ import pytest
 
 from attune.engine import Library
 from attune.tui.app import AttuneApp
-from attune.tui.dialogs import Help
+from attune.tui.app.dialogs import Help
 from tests.tui.conftest import settle as wait_until_settled
 
 pytestmark = pytest.mark.asyncio
@@ -149,6 +149,8 @@ async def test_space_export_help_quit(lib):
         await settle(pilot, app)
         app.table.focus()
         await pilot.press("m")
+        await settle(pilot, app)
+        assert "exported" in app.last_status
         assert (lib.path / "exports" / "Sunday Morning.m3u").read_text().startswith("#EXTM3U")
         assert (lib.path / "exports" / "Sunday Morning.xspf").exists()
         await pilot.press("question_mark")
@@ -194,8 +196,8 @@ async def test_narrow_terminal_shows_results_first(lib):
     app = AttuneApp(lib)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        from attune.tui.detail_pane import DetailPane
-        from attune.tui.playlist_sidebar import PlaylistSidebar
+        from attune.tui.app.detail_pane import DetailPane
+        from attune.tui.app.playlist_sidebar import PlaylistSidebar
 
         assert not app.query_one(DetailPane).display and not app.query_one(PlaylistSidebar).display
         await pilot.press("i")

@@ -1,0 +1,88 @@
+"""Filter expressions as polars expressions: the backend for frames (rows fetched from
+LanceDB, the rows of a result being explained, and the differential tests).
+
+Text is compared case-insensitively and a missing text value is ""; a comparison with a
+missing number is null, which `filter` treats as false, and so is its NOT: the same
+rows as the numpy and SQL backends (tests/engine/test_backends.py checks that they are).
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import reduce, singledispatchmethod
+
+import polars as pl
+
+from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
+from attune.query.fields import LIST_FIELDS, column
+
+from ..storage import joined, lower
+from .playlists import PlaylistMatcher
+
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class PolarsBackend:
+    def __init__(self, matcher: PlaylistMatcher, query_text: str = "") -> None:
+        self.matcher = matcher
+        self.query_text = query_text
+
+    def filter(self, frame: pl.DataFrame, node: Expr | None) -> pl.DataFrame:
+        """The rows of `frame` the filter keeps (unknown counts as not kept)."""
+        return frame if node is None else frame.filter(self.expr(node).fill_null(False))
+
+    @singledispatchmethod
+    def expr(self, node: Expr) -> pl.Expr:
+        raise TypeError(f"not a filter node: {type(node).__name__}")
+
+    @expr.register
+    def _(self, node: And) -> pl.Expr:
+        return reduce(operator.and_, (self.expr(i) for i in node.items))
+
+    @expr.register
+    def _(self, node: Or) -> pl.Expr:
+        return reduce(operator.or_, (self.expr(i) for i in node.items))
+
+    @expr.register
+    def _(self, node: Not) -> pl.Expr:
+        return ~self.expr(node.item)
+
+    @expr.register
+    def _(self, node: Compare) -> pl.Expr:
+        return _OPS[node.op](pl.col(node.field), node.value)
+
+    @expr.register
+    def _(self, node: Range) -> pl.Expr:
+        col = pl.col(node.field)
+        parts = [col >= node.low] if node.low is not None else []
+        parts += [col <= node.high] if node.high is not None else []
+        return reduce(operator.and_, parts)
+
+    @expr.register
+    def _(self, node: TextMatch) -> pl.Expr:
+        return reduce(operator.or_, (self._text(node, v) for v in node.values))
+
+    def _text(self, node: TextMatch, value: str) -> pl.Expr:
+        if node.field == "playlist":
+            return pl.col("track_id").is_in(sorted(self.matcher.track_ids(node, value, self.query_text)))
+        name = column(node.field)
+        if node.field not in LIST_FIELDS:
+            col = lower(name)
+            if node.mode == "contains":
+                return col.str.contains(value.lower(), literal=True)
+            if node.mode == "exact":
+                return col == value.lower()
+            return pl.col(name).fill_null("").str.contains("(?i)" + value)
+        col = joined(name)
+        if node.mode == "contains":
+            return col.str.contains(value.lower(), literal=True)
+        if node.mode == "exact":
+            return col.str.contains("\n" + value.lower() + "\n", literal=True)
+        return pl.col(name).fill_null([]).list.eval(pl.element().str.contains("(?i)" + value)).list.any()

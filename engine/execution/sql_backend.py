@@ -1,0 +1,114 @@
+"""Filter expressions as LanceDB SQL: the part of a filter pushed down to LanceDB.
+
+`sql()` returns None where a node cannot be pushed down whole (regular expressions,
+which LanceDB and Python read differently, and genres a track inherits from its
+playlists); `split()` pushes the largest part of a query that can go to LanceDB and
+leaves the rest to be evaluated after retrieval. String literals reach SQL only
+through `storage.sql_string`.
+
+Text is compared case-insensitively with a missing value as ""; a comparison with a
+missing number is unknown, and so is its NOT: the same rows as the numpy and polars
+backends (tests/engine/test_backends.py checks that they are).
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+
+import numpy as np
+
+from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
+from attune.query.fields import LIST_FIELDS, column
+
+from ..storage import sql_string
+from .playlists import PlaylistMatcher
+
+#: `playlist:` resolves to track ids; past this many the SQL IN list is not worth it.
+MAX_SQL_IDS = 2000
+
+_SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
+
+
+def sql_number(value: float) -> str:
+    """A number as SQL reads it: positional notation, never an exponent."""
+    return np.format_float_positional(value, trim="-")
+
+
+class SqlBackend:
+    def __init__(self, matcher: PlaylistMatcher, query_text: str = "", *, genres_inherited: bool = False) -> None:
+        self.matcher = matcher
+        self.query_text = query_text
+        #: Whether playlists give their tracks genres (then genre: cannot go to SQL).
+        self.genres_inherited = genres_inherited
+
+    @singledispatchmethod
+    def sql(self, node: Expr) -> str | None:
+        """The node as a LanceDB filter, or None when it cannot be pushed down whole."""
+        raise TypeError(f"not a filter node: {type(node).__name__}")
+
+    @sql.register(And)
+    @sql.register(Or)
+    def _(self, node: And | Or) -> str | None:
+        parts = [self.sql(i) for i in node.items]
+        if any(p is None for p in parts):
+            return None
+        glue = " AND " if isinstance(node, And) else " OR "
+        return "(" + glue.join(parts) + ")"  # type: ignore[arg-type]
+
+    @sql.register
+    def _(self, node: Not) -> str | None:
+        inner = self.sql(node.item)
+        return None if inner is None else f"(NOT {inner})"
+
+    @sql.register
+    def _(self, node: Compare) -> str | None:
+        return f"({node.field} {_SQL_OPS[node.op]} {sql_number(node.value)})"
+
+    @sql.register
+    def _(self, node: Range) -> str | None:
+        parts = []
+        if node.low is not None:
+            parts.append(f"{node.field} >= {sql_number(node.low)}")
+        if node.high is not None:
+            parts.append(f"{node.field} <= {sql_number(node.high)}")
+        return "(" + " AND ".join(parts) + ")"
+
+    @sql.register
+    def _(self, node: TextMatch) -> str | None:
+        parts = [self._text_sql(node, v) for v in node.values]
+        if any(p is None for p in parts):
+            return None
+        return "(" + " OR ".join(parts) + ")"  # type: ignore[arg-type]
+
+    def _text_sql(self, node: TextMatch, value: str) -> str | None:
+        if node.mode == "regex" or "\x00" in value:
+            return None
+        if node.field == "playlist":
+            ids = self.matcher.track_ids(node, value, self.query_text)
+            if len(ids) > MAX_SQL_IDS:
+                return None
+            if not ids:
+                return "(track_id IS NULL)"  # matches nothing: track_id is never null
+            return "(track_id IN (" + ", ".join(sql_string(i) for i in sorted(ids)) + "))"
+        if node.field not in LIST_FIELDS:
+            col = f"lower(coalesce({column(node.field)}, ''))"
+        elif node.field == "genre" and self.genres_inherited:
+            return None
+        else:
+            col = f"concat(chr(10), lower(coalesce(array_to_string({column(node.field)}, chr(10)), '')), chr(10))"
+            if node.mode == "exact":
+                return f"contains({col}, concat(chr(10), {sql_string(value.lower())}, chr(10)))"
+        if node.mode == "exact":
+            return f"({col} = {sql_string(value.lower())})"
+        return f"contains({col}, {sql_string(value.lower())})"
+
+    def split(self, where: Expr | None) -> tuple[str | None, list[Expr]]:
+        """(SQL pushed to LanceDB, nodes left to evaluate after retrieval)."""
+        if where is None:
+            return None, []
+        items = list(where.items) if isinstance(where, And) else [where]
+        pushed, post = [], []
+        for item in items:
+            sql = self.sql(item)
+            (pushed if sql is not None else post).append(sql if sql is not None else item)
+        return (" AND ".join(pushed) if pushed else None), post

@@ -1,0 +1,113 @@
+"""Search results: a polars frame, best first, and the explanation of each row."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from attune.query import render
+from attune.query.fields import BY_NAME, RESULT_COLUMNS
+from attune.query.walk import leaves
+
+from .kernel import Centre, per_dimension
+
+if TYPE_CHECKING:
+    from ..execution import PolarsBackend
+    from ..spaces import SpaceData
+    from .plan import Plan
+
+#: Result columns, in order (from the field registry): the frame's column names.
+COLUMNS = tuple(BY_NAME[name].column or name for name in RESULT_COLUMNS)
+
+
+class Results:
+    def __init__(self, frame: pl.DataFrame, plan: "Plan", backend: "PolarsBackend") -> None:
+        if "length" in frame.columns and "duration" not in frame.columns:
+            frame = frame.with_columns(pl.col("length").alias("duration"))  # seconds, for audio front ends
+        if "backbone" in frame.columns and (frame["backbone"] == "dsp").any():
+            note = "tracks indexed with the dsp fallback backbone (no learned model) are among the results"
+            if note not in plan.notes:
+                plan.notes.append(note)
+        self.frame = frame
+        self.plan = plan
+        self.backend = backend
+        self.centres: list[Centre] = []
+        self.weights: np.ndarray | None = None
+        self.space: SpaceData | None = None
+        self.extra_explanations: list[dict[str, Any]] | None = None
+        #: The recipe an expansion was derived from (`lib.expand`), else None.
+        self.recipe: Any = None
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def __iter__(self):
+        return iter(self.to_polars().iter_rows(named=True))
+
+    @property
+    def track_ids(self) -> list[str]:
+        return self.frame["track_id"].to_list()
+
+    @property
+    def notes(self) -> list[str]:
+        return self.plan.notes
+
+    def to_polars(self) -> pl.DataFrame:
+        return self.frame.select([c for c in COLUMNS if c in self.frame.columns])
+
+    # -- explanations ----------------------------------------------------------------
+
+    def explanations(self) -> list[dict[str, Any]]:
+        """Per result: the filter predicates it meets and each dimension's share of its distance."""
+        preds = leaves(self.plan.query.where)
+        matched = {}
+        if preds and self.frame.height:
+            checks = self.frame.select(
+                [self.backend.expr(p).fill_null(False).alias(str(i)) for i, p in enumerate(preds)]
+            )
+            matched = {render(p): checks[str(i)].to_list() for i, p in enumerate(preds)}
+        contributions = self._contributions()
+        out = []
+        for i, row in enumerate(self.frame.select("track_id", "title", "artist", "score").iter_rows(named=True)):
+            item = {
+                "track_id": row["track_id"],
+                "title": row["title"],
+                "artist": row["artist"],
+                "score": row["score"],
+                "matched": {k: bool(v[i]) for k, v in matched.items()},
+                "contributions": contributions[i] if contributions else {},
+            }
+            if self.extra_explanations:
+                item.update(self.extra_explanations[i])
+            out.append(item)
+        return out
+
+    def _contributions(self) -> list[dict[str, float]]:
+        if not self.centres or self.space is None:
+            return []
+        z = self.space.z[self.frame["_row"].to_numpy()]
+        per_dim = per_dimension(z, self.centres, self.weights)
+        dims = self.space.dims
+        out = []
+        for row in per_dim:
+            top = np.argsort(-np.abs(row))[:5]
+            out.append({dims[j]: round(float(row[j]), 3) for j in top if row[j] != 0})
+        return out
+
+    def explain(self) -> str:
+        """A readable explanation of every result."""
+        lines = [self.plan.describe(), ""]
+        for n, item in enumerate(self.explanations(), start=1):
+            score = "" if item["score"] is None or np.isnan(item["score"]) else f"  score {item['score']:.3f}"
+            lines.append(f"{n:>3}. {item['title'] or item['track_id']} - {item['artist'] or '?'}{score}")
+            if item["matched"]:
+                lines.append("     " + "  ".join(("+ " if ok else "- ") + p for p, ok in item["matched"].items()))
+            if item["contributions"]:
+                parts = ", ".join(f"{d} {v:+.2f}" for d, v in item["contributions"].items())
+                lines.append(f"     distance by dimension: {parts}")
+            for key in ("why",):
+                if item.get(key):
+                    lines.append(f"     {item[key]}")
+        return "\n".join(lines)

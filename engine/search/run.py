@@ -1,0 +1,161 @@
+"""Plan -> results: filter, rank, order, cap.
+
+In memory: the numpy backend's mask over the snapshot; for ranked queries the kernel's
+distances in the query's space, the seeds left out, and the smallest distances first
+(enough to fill the limit after `per:`). Filter-only queries are ordered by `sort:` or
+by popularity. On the lance executor the rows LanceDB returned are filtered by the
+polars backend and ordered the same way. `score` = -D / (number of like/unlike terms).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from attune.query import Query
+
+from ..errors import LibraryError, NotAvailableError
+from ..execution import NumpyBackend, PolarsBackend
+from ..spaces import space as space_of
+from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
+from .kernel import Centre, distance_constant, partial_distances, smallest
+from .plan import Plan, Source, plan
+from .results import Results
+from .targets import Target
+
+
+def run(
+    source: Source | Snapshot,
+    query: Query,
+    text: str = "",
+    *,
+    limit: int | None = None,
+    executor: str | None = None,
+    model_tags: frozenset[str] = frozenset(),
+) -> Results:
+    """Plan and execute a parsed query (`text` is its source, for error carets)."""
+    if not isinstance(source, Source):
+        source = Source.of(source, model_tags=model_tags)
+    p = plan(source, query, text, limit=limit, executor=executor)
+    if p.executor == "lance":
+        assert source.store is not None
+        return _run_lance(source, p)
+    snap = p.snapshot
+    assert snap is not None and p.matcher is not None
+    mask = NumpyBackend(snap, p.matcher, text).mask(query.where)
+    if p.targets:
+        return _rank(snap, p, mask)
+    # Order on a narrow frame of the matching rows, then fetch whole rows for the top only.
+    opts = query.options
+    needed = {"_row", "popularity", "artist", "title"}
+    needed |= {opts.sort.field} if opts.sort else set()
+    needed |= {"genres" if opts.per.field == "genre" else opts.per.field} if opts.per else set()
+    rows = np.flatnonzero(mask)
+    if opts.per and opts.per.field == "genre":
+        narrow = snap.gather(rows).select([c for c in snap.tracks.frame.columns if c in needed])
+    else:
+        narrow = snap.tracks.frame.select([c for c in snap.tracks.frame.columns if c in needed])[rows]
+    ordered = _order(p, narrow, None, ranked=False)
+    return _results(p, snap.gather(ordered["_row"].to_numpy()).with_columns(ordered["score"]))
+
+
+def _run_lance(source: Source, p: Plan) -> Results:
+    assert source.store is not None and p.matcher is not None
+    table = source.store.read("tracks", SCALAR_COLUMNS, where=p.sql)
+    tracks = TrackData(pl.from_arrow(table))  # type: ignore[arg-type]
+    frame = Snapshot(tracks, p.matcher.playlists.values()).frame
+    for node in p.post:
+        frame = PolarsBackend(p.matcher, p.text).filter(frame, node)
+    return _results(p, _order(p, frame, None, ranked=False))
+
+
+def _results(p: Plan, frame: pl.DataFrame) -> Results:
+    assert p.matcher is not None
+    return Results(frame, p, PolarsBackend(p.matcher, p.text))
+
+
+def _weights(space_dims: tuple[str, ...], query: Query) -> np.ndarray | None:
+    weights = query.options.weight_map
+    if not weights:
+        return None
+    w = np.ones(len(space_dims), dtype=np.float32)
+    for i, dim in enumerate(space_dims):
+        if dim in weights:
+            w[i] = weights[dim]
+        elif dim.startswith("genre:") and "genre" in weights:
+            w[i] = weights["genre"]
+    return w
+
+
+def _dimension_mask(space, target: Target) -> np.ndarray | None:
+    """0/1 per dimension for a target that names some attribute dimensions (attr space only)."""
+    if target.dims is None or space.name != "attr":
+        return None
+    mask = np.array([d in target.dims or (d.startswith("genre:") and "genre" in target.dims) for d in space.dims], dtype=np.float32)
+    return mask if mask.any() else None
+
+
+def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
+    try:
+        space = space_of(snap, p.space)
+    except KeyError:
+        raise LibraryError(f"unknown space '{p.space}'") from None
+    if space.z.shape[1] == 0 or not space.has.any():
+        raise NotAvailableError(
+            f"no track in this library has a vector in the {p.space} space"
+            + ("; index audio files with `attune index` first" if p.space == "audio" else "")
+        )
+    centres = []
+    for t in p.targets:
+        rows = t.rows[space.has[t.rows]]
+        if len(rows) == 0:
+            raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
+        centres.append(Centre(t.sign, space.z[rows].mean(axis=0), _dimension_mask(space, t)))
+    w = _weights(space.dims, p.query)
+    d = partial_distances(space.z, space.sqnorm, centres, w)
+    eligible = mask & space.has
+    eligible[p.exclude] = False
+    if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
+        p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
+    d[~eligible] = np.inf
+    order = _top(d, int(eligible.sum()), p, snap)
+    picked = snap.gather(order)
+    scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(centres)
+    results = _results(p, _order(p, picked, scores, ranked=True))
+    results.centres, results.weights, results.space = centres, w, space
+    return results
+
+
+def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> np.ndarray:
+    """Rows of the smallest finite d, best first, enough to fill the limit after per:."""
+    want = p.limit * (4 if p.query.options.per else 1)
+    while True:
+        k = min(want, eligible)
+        order = smallest(d, k)
+        if k == eligible or not p.query.options.per or _apply_per(snap.gather(order), p).height >= p.limit:
+            return order
+        want *= 4
+
+
+def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
+    per = p.query.options.per
+    if per is None:
+        return frame
+    key = pl.col("genres").list.first() if per.field == "genre" else pl.col(per.field)
+    return frame.filter(pl.int_range(pl.len()).over(key) < per.count)
+
+
+def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: bool) -> pl.DataFrame:
+    """Order, cap per field, and cut to the limit. Ranked frames arrive best first."""
+    sort = p.query.options.sort
+    score = scores if scores is not None else np.full(frame.height, np.nan)
+    frame = frame.with_columns(pl.Series("score", score, dtype=pl.Float64))
+    if not ranked:
+        if sort is None:
+            frame = frame.sort(["popularity", "artist", "title"], descending=[True, False, False], nulls_last=True)
+        else:
+            frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
+    frame = _apply_per(frame, p).head(p.limit)
+    if sort is not None and ranked:
+        frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
+    return frame

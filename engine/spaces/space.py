@@ -1,0 +1,224 @@
+"""A space over a snapshot: whitened vectors for the tracks that have one.
+
+    space(snap, "attr")       # SpaceData: .z, .has, .sqnorm, .dims, .transform(x)
+
+The raw vectors come from the attribute columns (`attr`), the audio embeddings
+(`audio`) or vectors learned from the playlists (`colisten`); whitening is fitted on
+the playlists (`whitening.py`). Both are cached on the snapshot.
+
+A playlist edit changes the within-playlist scatter of one playlist. The scatter is
+kept per playlist, so the next snapshot recomputes only the playlists that changed;
+and when the refitted whitening differs from the one in use by less than
+REFIT_TOLERANCE (relative Frobenius norm of the matrix), the whitened vectors are kept
+as they are instead of transforming every track again. `Library.fit()` always refits
+exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LibraryError
+from ..storage import Key, Snapshot
+from .attributes import attribute_matrix
+from .whitening import Whitener, group_scatter, moments, whitener_from
+
+SPACE_NAMES = ("attr", "audio", "colisten")
+VECTOR_COLUMNS = {"audio": "embedding", "colisten": "colisten"}
+#: Keep the whitened vectors when a refit moves the whitening matrix by less than this.
+REFIT_TOLERANCE = 0.01
+
+
+@dataclass
+class SpaceData:
+    """One space over a snapshot: whitened vectors for the rows that have one."""
+
+    name: str
+    dims: tuple[str, ...]
+    z: np.ndarray  # (N, d) float32; rows without a vector are zero
+    has: np.ndarray  # (N,) bool
+    sqnorm: np.ndarray  # (N,) float32, |z|^2
+    whitener: Whitener
+
+    @property
+    def missing(self) -> int:
+        return int((~self.has).sum())
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Whiten raw vectors of this space (rows of the same dims as `dims`)."""
+        return self.whitener.transform(x)
+
+
+@dataclass
+class _Raw:
+    """A space's raw vectors, their moments, and each playlist's scatter (computed on demand)."""
+
+    x: np.ndarray  # (N, d)
+    has: np.ndarray
+    dims: tuple[str, ...]
+    mean: np.ndarray
+    sigma: np.ndarray
+
+
+_SPACE = {name: Key[SpaceData](f"spaces.{name}") for name in SPACE_NAMES}
+_RAW_TRACKS = {name: Key[_Raw](f"spaces.raw.{name}", "tracks") for name in ("attr", "audio")}
+_RAW_PLAYLISTS = {name: Key[_Raw](f"spaces.raw.{name}.playlists") for name in SPACE_NAMES}
+_SCATTER = {name: Key[dict](f"spaces.scatter.{name}") for name in SPACE_NAMES}
+_SOUND = Key[tuple]("spaces.attr.sound")
+
+
+def space(snap: Snapshot, name: str) -> SpaceData:
+    """The whitened space `name` over the snapshot (built on first use)."""
+    if name not in SPACE_NAMES:
+        raise LibraryError(f"unknown space '{name}'; spaces are {', '.join(SPACE_NAMES)}")
+    return snap.memo(_SPACE[name], lambda: _build(snap, name))
+
+
+def computed(snap: Snapshot, name: str) -> SpaceData | None:
+    """The space if this snapshot has built it already (nothing is computed)."""
+    return snap.cache.peek(_SPACE[name])
+
+
+def vectors_missing(snap: Snapshot, name: str) -> bool:
+    """True when no track has a vector in this space."""
+    if name == "attr":
+        return False
+    if name == "colisten":
+        return snap.membership.height == 0
+    return not _raw(snap, name).has.any()
+
+
+def sound_space(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """The attribute space without its genre dimensions: (z, |z|^2)."""
+    attr = space(snap, "attr")
+
+    def build() -> tuple[np.ndarray, np.ndarray, SpaceData]:
+        before = snap.previous.cache.peek(_SOUND) if snap.previous is not None else None
+        if before is not None and before[2] is attr:  # the same whitened vectors: the same sub-space
+            return before
+        keep = np.array([not d.startswith("genre:") for d in attr.dims], dtype=bool)
+        z = np.ascontiguousarray(attr.z[:, keep])
+        return z, np.einsum("ij,ij->i", z, z), attr
+
+    z, sq, _ = snap.memo(_SOUND, build)
+    return z, sq
+
+
+def _raw(snap: Snapshot, name: str) -> _Raw:
+    """Raw vectors of a space. Attribute vectors depend on the playlists only through the
+    genres tracks inherit from them; audio vectors never do; co-listen vectors always."""
+    if name == "colisten" or (name == "attr" and snap.inherits_genres):
+        return snap.memo(_RAW_PLAYLISTS[name], lambda: _read_raw(snap, name))
+    return snap.memo(_RAW_TRACKS[name], lambda: _read_raw(snap, name))
+
+
+def _read_raw(snap: Snapshot, name: str) -> _Raw:
+    if name == "attr":
+        x, dims = attribute_matrix(snap)
+        has = np.ones(len(x), dtype=bool)
+    elif name == "colisten":
+        x, has = _colisten_matrix(snap)
+        dims = tuple(f"colisten{i}" for i in range(x.shape[1]))
+    else:
+        x, has = snap.tracks.vectors(VECTOR_COLUMNS[name])
+        dims = tuple(f"{name}{i}" for i in range(x.shape[1]))
+    d = x.shape[1]
+    mean, sigma = moments(x if has.all() else x[has]) if has.any() else (np.zeros(d), np.ones(d))
+    return _Raw(x, has, dims, mean, sigma)
+
+
+def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int]:
+    """(summed within-playlist scatter, entries, playlists) over playlists of two or more
+    tracks with vectors; each playlist's part is reused from the previous snapshot when
+    neither the playlist nor the raw vectors changed."""
+    before = snap.previous.cache.peek(_SCATTER[name]) if snap.previous is not None else None
+
+    def build() -> dict:
+        parts = {}
+        for p in snap.playlists.values():
+            old = before.get(p.name) if before is not None else None
+            if old is not None and old[0] == p.track_ids and old[1] is raw.x:
+                parts[p.name] = old
+                continue
+            rows = snap.playlist_rows(p.name)
+            rows = rows[raw.has[rows]]
+            scatter = group_scatter(raw.x[rows]) if len(rows) >= 2 else None
+            parts[p.name] = (p.track_ids, raw.x, len(rows), scatter)
+        return parts
+
+    parts = snap.memo(_SCATTER[name], build)
+    used = [part for part in parts.values() if part[3] is not None]
+    d = raw.x.shape[1]
+    total = np.sum([part[3] for part in used], axis=0) if used else np.zeros((d, d))
+    return total, sum(part[2] for part in used), len(used)
+
+
+def _build(snap: Snapshot, name: str) -> SpaceData:
+    raw = _raw(snap, name)
+    whitener = snap.whiteners.get(name)
+    if whitener is None or whitener.dims != raw.dims:
+        scatter, n, k = _scatter(snap, name, raw)
+        whitener = whitener_from(raw.mean, raw.sigma, scatter, n, k, raw.dims)
+        before = computed(snap.previous, name) if snap.previous is not None else None
+        if before is not None and _close(before, whitener, raw):
+            snap.whiteners[name] = before.whitener
+            return before
+        snap.whiteners[name] = whitener
+    z = np.zeros((len(raw.x), len(raw.dims)), dtype=np.float32)
+    if raw.has.all():
+        z = whitener.transform(raw.x)
+    elif raw.has.any():
+        z[raw.has] = whitener.transform(raw.x[raw.has])
+    return SpaceData(name, raw.dims, z, raw.has, np.einsum("ij,ij->i", z, z), whitener)
+
+
+def _close(before: SpaceData, whitener: Whitener, raw: _Raw) -> bool:
+    """Whether the space built before can stand for one whitened with `whitener`."""
+    old = before.whitener
+    if old.dims != whitener.dims or old.pooled != whitener.pooled or len(before.has) != len(raw.has):
+        return False
+    if not np.array_equal(before.has, raw.has) or not np.allclose(old.mean, whitener.mean):
+        return False
+    change = np.linalg.norm(whitener.matrix - old.matrix) / max(np.linalg.norm(old.matrix), 1e-12)
+    return bool(change < REFIT_TOLERANCE)
+
+
+def _colisten_matrix(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
+    from .colisten import DIMENSIONS, train
+
+    vectors = snap.colisten_io[0]() if snap.colisten_io else None
+    if vectors is None:
+        in_library = set(snap.membership["track_id"].to_list())  # only tracks the library has
+        vectors = train([[t for t in p.track_ids if t in in_library] for p in snap.playlists.values()])
+        if snap.colisten_io:
+            snap.colisten_io[1](vectors)
+    x = np.zeros((len(snap), DIMENSIONS), dtype=np.float32)
+    has = np.zeros(len(snap), dtype=bool)
+    if vectors:
+        ids = list(vectors)
+        rows = snap.rows_of(ids)
+        if len(rows) == len(ids):
+            x[rows] = np.stack([vectors[i] for i in ids])
+            has[rows] = True
+        else:
+            for track_id in ids:
+                row = snap.row_of_id(track_id)
+                if row is not None:
+                    x[row], has[row] = vectors[track_id], True
+    return x, has
+
+
+def fit_all(snap: Snapshot) -> dict[str, Whitener]:
+    """Refit every space that has vectors, exactly (no carried-over whitening)."""
+    for name in SPACE_NAMES:
+        snap.forget(_SPACE[name])
+    snap.forget(_SOUND)
+    snap.whiteners.clear()
+    snap.previous = None
+    for name in SPACE_NAMES:
+        if name == "attr" or not vectors_missing(snap, name):
+            space(snap, name)
+    return dict(snap.whiteners)

@@ -1,0 +1,311 @@
+"""An in-memory view of a library, in two parts with different lifetimes.
+
+- `TrackData`: the tracks table as one polars frame (with a `_row` index), its text
+  indexes, numeric columns and vector matrices. Keyed on the tracks' (and segments')
+  table version: a playlist edit does not re-read a single track.
+- `Snapshot`: the track data plus the playlists: memberships, the genres tracks inherit
+  from their playlists, and everything computed from them (whitening, spaces, the
+  plain-words vocabulary). Keyed on the playlists' table version as well. A snapshot
+  built after a playlist edit reuses what the previous one computed for playlists
+  that did not change.
+
+Searches run against a snapshot: LanceDB is the store of record, but a filter mask over
+in-memory arrays and one matrix-vector product per space answer a query in
+milliseconds, where a LanceDB scan takes hundreds (bench/README.md). A snapshot can also
+be built from plain data, which is how evaluation hides playlist entries without
+touching the library on disk.
+
+What is computed from a snapshot lives in its typed cache: `snap.memo(KEY, factory)`,
+with each key saying whether it depends on the tracks or the playlists (`cache.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from attune.query.fields import LIST_FIELDS, column
+
+from .cache import Key, Memo, T
+from .textindex import TextIndex
+
+
+@dataclass(frozen=True)
+class Playlist:
+    playlist_id: str
+    name: str
+    track_ids: tuple[str, ...]
+    genres: tuple[str, ...] = ()
+    source: str = "user"
+
+
+def lower(column_name: str) -> pl.Expr:
+    """A text column in lower case, missing as ""."""
+    return pl.col(column_name).fill_null("").str.to_lowercase()
+
+
+def joined(column_name: str) -> pl.Expr:
+    """A list column as one lower-case string, each element between newlines.
+
+    `contains("\\nsoul\\n")` is then an exact element match and
+    `contains("soul")` a substring match, both as one string search; used on
+    small frames (LanceDB results, explanations), where building it is cheap.
+    """
+    return pl.lit("\n") + pl.col(column_name).fill_null([]).list.join("\n").str.to_lowercase() + pl.lit("\n")
+
+
+class TrackData:
+    """The tracks of a library in memory; see the module docstring."""
+
+    def __init__(self, frame: pl.DataFrame, *, vectors: Callable[[str], pl.DataFrame] | None = None, key: object = None) -> None:
+        # One chunk per column (from_arrow already gives that for a read library):
+        # gathers of a few rows then stay sub-millisecond.
+        if frame.width and max(frame.n_chunks("all")) > 1:
+            frame = frame.rechunk()
+        if "_row" not in frame.columns:
+            frame = frame.with_row_index("_row")
+        self.frame = frame
+        self.key = key
+        self.cache = Memo()
+        self._read_vectors = vectors
+        self._text: dict[str, TextIndex] = {}
+        self._numbers: dict[str, np.ndarray] = {}
+        self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def text_index(self, field_name: str) -> TextIndex:
+        """The dictionary encoding of a text field's own values (artist, ..., genre, tag)."""
+        if field_name not in self._text:
+            series = self.frame[column(field_name)]
+            self._text[field_name] = TextIndex.of_lists(series) if field_name in LIST_FIELDS else TextIndex.of_scalars(series)
+        return self._text[field_name]
+
+    def numbers(self, column_name: str) -> np.ndarray:
+        """A numeric column as float64 with NaN where unknown."""
+        if column_name not in self._numbers:
+            self._numbers[column_name] = self.frame[column_name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return self._numbers[column_name]
+
+    def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
+        """Rows of the given track ids that exist, in the order given (unknown ids left out)."""
+        ids = np.asarray(list(track_ids), dtype=object)
+        if not len(ids):
+            return np.zeros(0, dtype=np.int64)
+        sorted_ids, order = self._ids()
+        at = np.searchsorted(sorted_ids, ids)
+        at = np.minimum(at, len(sorted_ids) - 1) if len(sorted_ids) else at
+        found = (sorted_ids[at] == ids) if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
+        return order[at[found]].astype(np.int64)
+
+    def row_of_id(self, track_id: str) -> int | None:
+        rows = self.rows_of([track_id])
+        return int(rows[0]) if len(rows) else None
+
+    def _ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The track ids sorted, and the row of each (binary search over them)."""
+        if self._sorted_ids is None:
+            ids = self.frame["track_id"].to_numpy().astype(object)
+            order = np.argsort(ids, kind="stable")
+            self._sorted_ids = (ids[order], order)
+        return self._sorted_ids
+
+    def vectors(self, column_name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A vector column as an (N, d) float matrix and a has-vector mask (read on first use)."""
+        return self.cache.get(_VECTORS[column_name], lambda: self._load_vectors(column_name))
+
+    def _load_vectors(self, column_name: str) -> tuple[np.ndarray, np.ndarray]:
+        if column_name in self.frame.columns:
+            frame = self.frame.select("_row", column_name)
+        elif self._read_vectors is not None:
+            read = self._read_vectors(column_name)
+            rows = self.rows_of(read["track_id"].to_list())
+            frame = pl.DataFrame({"_row": rows, column_name: read[column_name]}) if len(rows) == read.height else (
+                read.join(self.frame.select("track_id", "_row"), on="track_id", how="inner").select("_row", column_name)
+            )
+        else:
+            return np.zeros((len(self), 0)), np.zeros(len(self), dtype=bool)
+        return vector_matrix(frame, column_name, len(self))
+
+
+_VECTORS = {name: Key(f"tracks.vectors.{name}", "tracks") for name in ("embedding", "colisten", "taggram")}
+
+
+def vector_matrix(frame: pl.DataFrame, column_name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, d) matrix and has-vector mask from a (_row, list<float>) frame; rows of another
+    length than the most common one count as missing."""
+    lengths = frame[column_name].list.len().fill_null(0).to_numpy()
+    keep = lengths > 0
+    has = np.zeros(n, dtype=bool)
+    if not keep.any():
+        return np.zeros((n, 0)), has
+    d = int(np.bincount(lengths[keep]).argmax())
+    keep &= lengths == d
+    rows = frame["_row"].to_numpy()[keep]
+    x = np.zeros((n, d))
+    x[rows] = np.stack(frame[column_name].filter(pl.Series(keep)).to_list())
+    has[rows] = True
+    return x, has
+
+
+_PLAYLIST_ROWS = Key[dict]("snapshot.playlist_rows")
+_MEMBERSHIP = Key[pl.DataFrame]("snapshot.membership")
+_INHERITED = Key[tuple]("snapshot.inherited_genres")
+_GENRE_INDEX = Key[TextIndex]("snapshot.genre_index")
+_FRAME = Key[pl.DataFrame]("snapshot.frame")
+_GENRE_UNKNOWN = Key[np.ndarray]("snapshot.genre_unknown")
+
+
+class Snapshot:
+    """Track data and playlists; see the module docstring."""
+
+    def __init__(
+        self,
+        tracks: TrackData,
+        playlists: Iterable[Playlist],
+        *,
+        whiteners: dict | None = None,
+        colisten_io: tuple[Callable[[], dict | None], Callable[[dict], None]] | None = None,
+        key: object = None,
+        previous: "Snapshot | None" = None,
+    ) -> None:
+        self.tracks = tracks
+        self.playlists: dict[str, Playlist] = {p.name: p for p in playlists}
+        #: Stored whitening (name -> Whitener) to use instead of fitting, when still valid.
+        self.whiteners: dict = dict(whiteners or {})
+        #: (load, save) of stored co-listen vectors; None: train in memory (evaluation snapshots).
+        self.colisten_io = colisten_io
+        self.key = key
+        self.cache = Memo()
+        #: The snapshot this one replaces (same tracks, other playlists): what did not change is reused.
+        self.previous = previous if previous is not None and previous.tracks is tracks else None
+
+    @classmethod
+    def build(cls, tracks: pl.DataFrame, playlists: Iterable[Playlist], whiteners: dict | None = None, *,
+              vectors: Callable[[str], pl.DataFrame] | None = None, colisten_io: tuple | None = None) -> "Snapshot":
+        """A snapshot of plain data (tests, evaluation)."""
+        return cls(TrackData(tracks, vectors=vectors), playlists, whiteners=whiteners, colisten_io=colisten_io)
+
+    def with_playlists(self, playlists: Iterable[Playlist]) -> "Snapshot":
+        """The same tracks with other playlists (spaces are refitted on them)."""
+        return Snapshot(self.tracks, playlists)
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def memo(self, key: Key[T], factory: Callable[[], T]) -> T:
+        """The cached value of `key`, computed by `factory` on first use."""
+        return (self.tracks.cache if key.scope == "tracks" else self.cache).get(key, factory)
+
+    def forget(self, key: Key) -> None:
+        (self.tracks.cache if key.scope == "tracks" else self.cache).drop(key)
+
+    # -- frames and columns ---------------------------------------------------------
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """Every track, with the genres it inherits from its playlists (built on first use)."""
+        if not self.inherits_genres:
+            return self.tracks.frame
+        return self.memo(_FRAME, lambda: self.gather(np.arange(len(self))))
+
+    def gather(self, rows: np.ndarray | Sequence[int]) -> pl.DataFrame:
+        """These rows (in this order), genres including those inherited from playlists."""
+        rows = np.asarray(rows, dtype=np.int64)
+        picked = self.tracks.frame[rows]
+        if not self.inherits_genres or not len(rows):
+            return picked
+        inh_rows, inh_genres = self.memo(_INHERITED, self._inherited)
+        lo, hi = np.searchsorted(inh_rows, rows, "left"), np.searchsorted(inh_rows, rows, "right")
+        own = picked["genres"].to_list()
+        merged = [list(dict.fromkeys([*(g or ()), *inh_genres[a:b]])) if b > a else g for g, a, b in zip(own, lo, hi)]
+        return picked.with_columns(pl.Series("genres", merged, dtype=pl.List(pl.String)))
+
+    def numbers(self, column_name: str) -> np.ndarray:
+        return self.tracks.numbers(column_name)
+
+    def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
+        return self.tracks.rows_of(track_ids)
+
+    def row_of_id(self, track_id: str) -> int | None:
+        return self.tracks.row_of_id(track_id)
+
+    def artists(self) -> list[str]:
+        return self.tracks.frame["artist"].drop_nulls().unique().to_list()
+
+    def text_index(self, field_name: str) -> TextIndex:
+        """The dictionary encoding of a text field; `genre` includes inherited genres."""
+        if field_name == "genre" and self.inherits_genres:
+            return self.memo(_GENRE_INDEX, self._genre_index)
+        return self.tracks.text_index(field_name)
+
+    def genre_unknown(self) -> np.ndarray:
+        """Rows of tracks with no genre at all."""
+        def unknown() -> np.ndarray:
+            index = self.text_index("genre")
+            assert index.rows is not None
+            return np.bincount(index.rows, minlength=len(self)) == 0
+
+        return self.memo(_GENRE_UNKNOWN, unknown)
+
+    # -- playlists ------------------------------------------------------------------
+
+    @property
+    def inherits_genres(self) -> bool:
+        """Whether any playlist gives its tracks genres (Spotify's playlist genres)."""
+        return any(p.genres for p in self.playlists.values())
+
+    def playlist_rows(self, name: str) -> np.ndarray:
+        """Rows of a playlist's tracks that are in the library, in playlist order."""
+        rows = self.memo(_PLAYLIST_ROWS, dict)
+        playlist = self.playlists[name]
+        if name not in rows:
+            old = self.previous.playlists.get(name) if self.previous is not None else None
+            if old is not None and old.track_ids == playlist.track_ids:
+                rows[name] = self.previous.playlist_rows(name)  # type: ignore[union-attr]
+            else:
+                rows[name] = self.tracks.rows_of(playlist.track_ids)
+        return rows[name]
+
+    @property
+    def membership(self) -> pl.DataFrame:
+        """One row per (playlist, track) entry that is in the library: playlist, track_id, _row."""
+        def build() -> pl.DataFrame:
+            names, rows = [], []
+            for name in self.playlists:
+                found = self.playlist_rows(name)
+                names.append(np.full(len(found), name, dtype=object))
+                rows.append(found)
+            row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+            ids = self.tracks.frame["track_id"].to_numpy()[row] if len(row) else np.zeros(0, dtype=object)
+            return pl.DataFrame(
+                {"playlist": np.concatenate(names) if names else [], "track_id": ids, "_row": row},
+                schema={"playlist": pl.String, "track_id": pl.String, "_row": pl.UInt32},
+            )
+
+        return self.memo(_MEMBERSHIP, build)
+
+    def _inherited(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, genres) each track inherits from its playlists, sorted by row."""
+        rows, genres = [], []
+        for p in self.playlists.values():
+            if p.genres:
+                found = self.playlist_rows(p.name)
+                for g in p.genres:
+                    rows.append(found)
+                    genres.append(np.full(len(found), g, dtype=object))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+        row, genre = np.concatenate(rows), np.concatenate(genres)
+        order = np.argsort(row, kind="stable")
+        return row[order], genre[order]
+
+    def _genre_index(self) -> TextIndex:
+        own = TextIndex.pairs(self.tracks.frame["genres"])
+        rows, genres = self.memo(_INHERITED, self._inherited)
+        inherited = pl.DataFrame({"row": rows, "v": genres}, schema={"row": pl.Int64, "v": pl.String})
+        return TextIndex.of_pairs(pl.concat([own, inherited]), len(self))

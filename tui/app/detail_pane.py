@@ -1,0 +1,48 @@
+"""The detail pane: attribute bars, top genres, energy over time, playlists, why it matched."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from attune.query.fields import DETAIL_BARS as BARS
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def bar(value, width: int = 20) -> str:
+    if value is None or value != value:
+        return "-" * width
+    filled = int(round(max(0.0, min(1.0, value)) * width))
+    return "█" * filled + "·" * (width - filled)
+
+
+def sparkline(values) -> str:
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))] for v in values)
+
+
+class DetailPane(Static):
+    def show(self, row: dict | None, playlists: list[str], why: str = "") -> None:
+        if row is None:
+            self.update("no track selected")
+            return
+        lines = [f"[b]{row.get('title') or row['track_id']}[/b]", f"{row.get('artist') or '?'} - {row.get('album') or ''} {row.get('year') or ''}", ""]
+        for name in BARS:
+            value = row.get(name)
+            shown = "" if value is None or value != value else f"{value:.2f}"
+            lines.append(f"{name:<13}{bar(value)} {shown}")
+        if row.get("tempo"):
+            lines.append(f"{'tempo':<13}{row['tempo']:.0f} BPM")
+        if row.get("genres"):
+            lines.append("genres       " + ", ".join(row["genres"][:5]))
+        if row.get("energy_tiles"):
+            lines.append("energy/time  " + sparkline(row["energy_tiles"]))
+        lines.append("")
+        lines.append(f"source       {row.get('path') or row['track_id']}")
+        if row.get("backbone"):
+            lines.append(f"model        {row['backbone']}" + (" (fallback)" if row["backbone"] == "dsp" else ""))
+        lines.append("playlists    " + (", ".join(playlists) if playlists else "none"))
+        if why:
+            lines += ["", "why it matched", why]
+        self.update("\n".join(lines))

@@ -1,0 +1,133 @@
+"""Playlist commands: recipe, expand, and the playlist group (list, show, create, add,
+remove, rename, delete, import, export)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..output import FORMATS, render_results
+from .common import Group, cli, columns_option, library_option, open_library
+
+
+@cli.command("recipe")
+@click.argument("name")
+@library_option
+@click.option("--explain", is_flag=True, help="Describe the recipe in words (genre cluster, means and spreads).")
+def recipe_command(name, library_path, explain) -> None:
+    """Print a playlist's recipe as a query you can edit and run."""
+    recipe = open_library(library_path).recipe(name, cluster=explain)
+    click.echo(recipe.describe() if explain else str(recipe))
+
+
+@cli.command("expand")
+@click.argument("name")
+@library_option
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--explain", is_flag=True, help="Explain each candidate's score.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@columns_option
+def expand_command(name, library_path, limit, explain, fmt, columns) -> None:
+    """Suggest tracks to add to playlist NAME."""
+    results = open_library(library_path).expand(name, limit=limit)
+    click.echo(results.explain() if explain else render_results(results, fmt, columns))
+
+
+@cli.group("playlist", cls=Group)
+def playlist_group() -> None:
+    """Create, edit, import and export playlists."""
+
+
+@playlist_group.command("list")
+@library_option
+def playlist_list(library_path) -> None:
+    for p in open_library(library_path).playlists.all():
+        click.echo(f"{p.name}\t{len(p.track_ids)} tracks")
+
+
+@playlist_group.command("show")
+@click.argument("name")
+@library_option
+def playlist_show(name, library_path) -> None:
+    lib = open_library(library_path)
+    playlist = lib.playlists.get(name)
+    frame = lib.snapshot().frame
+    by_id = {r["track_id"]: r for r in frame.filter(frame["track_id"].is_in(list(playlist.track_ids))).iter_rows(named=True)}
+    click.echo(f"{playlist.name} ({len(playlist.track_ids)} tracks)")
+    for i, tid in enumerate(playlist.track_ids, start=1):
+        row = by_id.get(tid)
+        label = f"{row['artist'] or '?'} - {row['title'] or '?'}" if row else "(not in the library)"
+        click.echo(f"{i:>4}. {label}\t{tid}")
+
+
+@playlist_group.command("create")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1)
+@library_option
+def playlist_create(name, track_ids, library_path) -> None:
+    p = open_library(library_path).playlists.create(name, track_ids)
+    click.echo(f"created '{p.name}' with {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("add")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1, required=True)
+@library_option
+def playlist_add(name, track_ids, library_path) -> None:
+    p = open_library(library_path).playlists.add(name, track_ids)
+    click.echo(f"'{p.name}' now has {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("remove")
+@click.argument("name")
+@click.argument("track_ids", nargs=-1, required=True)
+@library_option
+def playlist_remove(name, track_ids, library_path) -> None:
+    p = open_library(library_path).playlists.remove(name, track_ids)
+    click.echo(f"'{p.name}' now has {len(p.track_ids)} tracks")
+
+
+@playlist_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@library_option
+def playlist_rename(name, new_name, library_path) -> None:
+    p = open_library(library_path).playlists.rename(name, new_name)
+    click.echo(f"renamed to '{p.name}'")
+
+
+@playlist_group.command("delete")
+@click.argument("name")
+@library_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def playlist_delete(name, library_path, yes) -> None:
+    lib = open_library(library_path)
+    playlist = lib.playlists.get(name)
+    if not yes and not click.confirm(f"delete playlist '{playlist.name}' ({len(playlist.track_ids)} tracks)?"):
+        raise click.exceptions.Exit(1)
+    lib.playlists.delete(playlist.name)
+    click.echo(f"deleted '{playlist.name}'")
+
+
+@playlist_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", help="Playlist name (default: the file name).")
+@library_option
+def playlist_import(file, name, library_path) -> None:
+    """Import an M3U, M3U8, XSPF or CSV playlist, matching entries to library tracks."""
+    click.echo(str(open_library(library_path).playlists.import_file(file, name=name)))
+
+
+@playlist_group.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["m3u", "xspf", "csv"]), default="m3u", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@library_option
+def playlist_export(name, fmt, output, library_path) -> None:
+    text = open_library(library_path).playlists.export(name, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
