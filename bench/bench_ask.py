@@ -48,7 +48,6 @@ def library(csv: Path | None, folder: Path):
         lib.import_spotify([csv])
         return lib
     import pyarrow as pa
-
     from attune.engine.storage import TRACKS_SCHEMA
 
     rng = np.random.default_rng(0)

@@ -25,7 +25,6 @@ CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "joram-moments_o
 def make_tracks(folder: Path, n: int) -> list[Path]:
     import soundfile
     import soxr
-
     from attune.indexer.audio import decode
 
     base = decode(CLIP).samples
@@ -41,7 +40,6 @@ def make_tracks(folder: Path, n: int) -> list[Path]:
 
 def stage_times(path: Path, backbone_name: str, precision: str) -> dict[str, float]:
     import torch
-
     from attune.indexer.attributes import segment_loudness, tempo, track_attributes
     from attune.indexer.audio import decode, log_mel, patches
     from attune.indexer.backbones import load_backbone
@@ -78,6 +76,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from attune.engine import Library
+    from attune.indexer import index
     from attune.indexer.backbones import default_precision, installed
 
     if not all(r["installed"] for r in installed()):
@@ -98,7 +97,7 @@ def main() -> None:
         for name in backbones:
             lib = Library.open(Path(tmp) / f"lib-{name}")
             t0 = time.perf_counter()
-            report = lib.index([folder], backbone=name, workers=args.workers)
+            report = index(lib, [folder], backbone=name, workers=args.workers)
             elapsed = time.perf_counter() - t0
             assert report.indexed == args.tracks, report
             print(f"  {name:<13} {args.tracks / elapsed * 60:6.1f} tracks/min  ({elapsed:.1f} s for {args.tracks}; includes worker start-up)")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -40,7 +39,6 @@ PLAYLIST_SIZE = 50
 
 def generate(path: Path, n: int, seed: int = 0) -> None:
     import pyarrow as pa
-
     from attune.engine import Library
     from attune.engine.storage import TRACKS_SCHEMA, now
 

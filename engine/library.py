@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
 from attune.query import parse
 
 from . import ingest
@@ -46,9 +45,10 @@ class Library:
         self._snapshot: Snapshot | None = None
         self._snapshot_key: Versions | None = None
         self._persisted: tuple | None = None
+        self._model_tags: tuple[object, frozenset[str]] = (None, frozenset())
 
     @classmethod
-    def open(cls, path: str | Path | None = None) -> "Library":
+    def open(cls, path: str | Path | None = None) -> Library:
         """Open the library at `path` (created if missing); default: $ATTUNE_LIBRARY or the user data dir."""
         target = Path(path).expanduser() if path is not None else default_library_path()
         if target.exists() and not target.is_dir():
@@ -76,20 +76,8 @@ class Library:
         return ingest.set_genre_override(self.store, raw, genres)
 
     # -- indexed audio: the indexer's door --------------------------------------------
-
-    def index(self, paths: Iterable[str | Path], **options):
-        """Index audio files and folders (see `attune.indexer.pipeline.index` for the options).
-
-        The indexer is a layer above the engine and needs torch: it is imported here,
-        on use, and only by name, so that `attune.engine` itself never imports it.
-        """
-        from importlib import import_module
-
-        try:
-            pipeline = import_module("attune.indexer.pipeline")
-        except ImportError as exc:  # pragma: no cover - only without the indexer's dependencies
-            raise LibraryError(f"indexing audio needs the indexer's dependencies ({exc.name}); reinstall attune") from None
-        return pipeline.index(self, paths, **options)
+    # The indexer (attune.indexer, a layer above: `index(lib, paths)`) reads and writes
+    # through these methods only.
 
     def write_indexed(self, batch: Sequence[Indexed | Unchanged | Failed]) -> None:
         """Write what the indexer produced for a batch of files (the one door for indexed rows)."""
@@ -143,7 +131,7 @@ class Library:
             assert isinstance(frame, pl.DataFrame)
             tracks, old = TrackData(frame, vectors=self._vectors, key=key.track_key), None
         self._snapshot = Snapshot(
-            tracks, self.playlists.all(), whiteners=self._stored_whiteners(key),
+            tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v)),
             key=key, previous=old,
         )
@@ -152,11 +140,16 @@ class Library:
 
     def source(self) -> Source:
         """What a search reads from: the snapshot when loaded, else the store (cold, filter-only)."""
-        return Source(self.snapshot, self._snapshot if self._snapshot_key == self.store.versions() else None,
-                      self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags())
+        loaded = self._snapshot if self._snapshot is not None and self._snapshot_key == self.store.versions() else None
+        return Source(self.snapshot, loaded, self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags())
 
     def model_tags(self) -> frozenset[str]:
-        return ingest.model_tags(self.store)
+        """The installed backbones' tags, as the indexer recorded them (read once per version
+        of the tracks: the indexer writes tracks whenever it records a backbone's tags)."""
+        key = self.store.versions().track_key
+        if self._model_tags[0] != key:
+            self._model_tags = (key, ingest.model_tags(self.store))
+        return self._model_tags[1]
 
     def _vectors(self, column: str) -> pl.DataFrame:
         table = self.store.read("tracks", ["track_id", column], where=f"array_length({column}) > 0")
@@ -186,10 +179,14 @@ class Library:
         return {name: Whitener.from_json(data) for name, data in stored["spaces"].items()}
 
     def _persist_whiteners(self) -> None:
+        """Keep freshly fitted whitening in meta, so another process need not fit it again.
+
+        Whitening carried over from the previous snapshot after a small playlist edit is
+        the same object as before and is not written again."""
         snap = self._snapshot
         if snap is None or not snap.whiteners:
             return
-        state = (self._snapshot_key, frozenset(snap.whiteners))
+        state = tuple(sorted((name, id(w)) for name, w in snap.whiteners.items()))
         if state == self._persisted:
             return
         self._persisted = state

@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
 from attune.engine import AttuneError
 
 SAMPLE_RATE = 16_000

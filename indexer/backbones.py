@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-
 from attune.engine import AttuneError
 
 from .audio import PATCH_FRAMES, SECONDS_PER_FRAME, decode, log_mel, patches

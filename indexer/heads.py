@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from attune.engine import AttuneError
 
 HIDDEN = {"energy": (128, 64), "valence": (256, 512, 256), "vocalness": (256, 512, 256), "genres": (256, 512, 256)}
@@ -187,8 +186,8 @@ class Heads:
         return {name: _predict(m, mean, std, x) for name, (m, mean, std) in self.models.items()}
 
     def save(self, directory: Path) -> None:
-        from safetensors.torch import save_file
         import torch
+        from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
         tensors, config = {}, {"backbone": self.backbone, "vocabulary": self.vocabulary, "heads": {}}
@@ -202,7 +201,7 @@ class Heads:
         save_file(tensors, str(directory / "heads.safetensors"))
 
     @classmethod
-    def load(cls, directory: Path) -> "Heads":
+    def load(cls, directory: Path) -> Heads:
         from safetensors.torch import load_file
 
         config = json.loads((directory / "config.json").read_text())

@@ -23,13 +23,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
-from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 from attune.engine.ingest import Failed, Indexed, Unchanged
 
 if TYPE_CHECKING:
@@ -209,7 +208,7 @@ def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
 class _Writer:
     """Batches results and writes them through the library's one door for indexed rows."""
 
-    def __init__(self, lib: "Library", batch_size: int) -> None:
+    def __init__(self, lib: Library, batch_size: int) -> None:
         self.lib = lib
         self.batch_size = batch_size
         self.pending: list[Indexed | Unchanged | Failed] = []
@@ -240,7 +239,7 @@ def model_tags(taggram: np.ndarray, tags: tuple[str, ...]) -> list[str]:
 
 
 def index(
-    lib: "Library",
+    lib: Library,
     paths: Iterable[str | Path],
     *,
     backbone: str = "msd-musicnn",
@@ -277,7 +276,7 @@ def index(
     return report
 
 
-def discover(lib: "Library", paths: Iterable[str | Path], report: IndexReport) -> tuple[list[str], dict, list[Failed]]:
+def discover(lib: Library, paths: Iterable[str | Path], report: IndexReport) -> tuple[list[str], dict, list[Failed]]:
     """The audio files to (re)index, what the library knows of each, and the unreadable ones.
 
     A file whose size and date are as last indexed is counted unchanged and skipped.

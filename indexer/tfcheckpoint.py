@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from attune.engine import AttuneError
 
 TABLE_MAGIC = 0xDB4775248B80FB57

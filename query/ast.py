@@ -11,7 +11,7 @@ holds an `And`, an `Or` never holds an `Or`, and both hold two or more items.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 TextMode = Literal["contains", "exact", "regex"]
 CompareOp = Literal["<", "<=", ">", ">=", "=", "!="]
@@ -67,23 +67,23 @@ class Range:
 
 @dataclass(frozen=True)
 class Not:
-    item: "Expr"
+    item: Expr
     span: Span | None = _span()
 
 
 @dataclass(frozen=True)
 class And:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span | None = _span()
 
 
 @dataclass(frozen=True)
 class Or:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span | None = _span()
 
 
-Expr = Union[TextMatch, Compare, Range, Not, And, Or]
+Expr = TextMatch | Compare | Range | Not | And | Or
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,10 @@ class Options:
 
 @dataclass(frozen=True)
 class Query:
-    """A whole query. `where` is None when nothing is filtered ("everything")."""
+    """A whole query. `where` is None when nothing is filtered ("everything").
+
+    `attune.query.render(query)` gives its canonical text."""
 
     where: Expr | None = None
     likes: tuple[Like, ...] = ()
     options: Options = Options()
-
-    def __str__(self) -> str:
-        from .render import render
-
-        return render(self)

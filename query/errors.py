@@ -48,7 +48,7 @@ class QueryError(AttuneError, ValueError):
         super().__init__(message)
 
     @classmethod
-    def unknown(cls, what: str, name: str, pool, *, query: str = "", position: int = 0) -> "QueryError":
+    def unknown(cls, what: str, name: str, pool, *, query: str = "", position: int = 0) -> QueryError:
         """ "no WHAT named 'NAME'", suggesting the closest name of `pool` (a playlist, an artist)."""
         from .fields import did_you_mean
 

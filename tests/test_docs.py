@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from attune.query import fields as vocab
 from attune.query import grammar_text, parse
 

@@ -8,7 +8,7 @@ import pytest
 HEAVY = ("torch", "textual", "tensorflow", "sentence_transformers")
 
 
-@pytest.mark.parametrize("module", ["attune.query", "attune.engine"])
+@pytest.mark.parametrize("module", ["attune.query", "attune.engine", "attune.engine.library", "attune.engine.ask"])
 def test_layer_imports_nothing_heavy(module):
     code = (
         f"import sys, {module}\n"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-
 from .cli import cli
 from .cli.common import library_option, library_path_of
 

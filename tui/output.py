@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 import polars as pl
-
 from attune.query import AttuneError
 
 FORMATS = ("table", "json", "csv", "m3u")

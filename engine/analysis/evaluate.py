@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-
 from attune.query.fields import SPACE_DIMS
 
 from ..playlists.expand import ConstraintMasks, colisten_proximity, expansion_parts, expansion_score

@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import singledispatchmethod
 
 import numpy as np
-
 from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
 
 from ..storage import Snapshot

@@ -12,11 +12,10 @@ import operator
 from functools import reduce, singledispatchmethod
 
 import polars as pl
-
 from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
 from attune.query.fields import LIST_FIELDS, column
 
-from ..storage import joined, lower
+from ..storage import lower
 from .playlists import PlaylistMatcher
 
 _OPS = {
@@ -80,9 +79,12 @@ class PolarsBackend:
             if node.mode == "exact":
                 return col == value.lower()
             return pl.col(name).fill_null("").str.contains("(?i)" + value)
-        col = joined(name)
+        # A list matches when one of its elements does (an empty list never does).
+        element = pl.element().str.to_lowercase()
         if node.mode == "contains":
-            return col.str.contains(value.lower(), literal=True)
-        if node.mode == "exact":
-            return col.str.contains("\n" + value.lower() + "\n", literal=True)
-        return pl.col(name).fill_null([]).list.eval(pl.element().str.contains("(?i)" + value)).list.any()
+            hit = element.str.contains(value.lower(), literal=True)
+        elif node.mode == "exact":
+            hit = element == value.lower()
+        else:
+            hit = pl.element().str.contains("(?i)" + value)
+        return pl.col(name).fill_null([]).list.eval(hit).list.any()

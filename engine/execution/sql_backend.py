@@ -13,12 +13,13 @@ backends (tests/engine/test_backends.py checks that they are).
 
 from __future__ import annotations
 
+import math
 from functools import singledispatchmethod
 
 import numpy as np
-
 from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
-from attune.query.fields import LIST_FIELDS, column
+from attune.query.fields import BY_NAME, LIST_FIELDS, column
+from attune.query.walk import conjuncts
 
 from ..storage import sql_string
 from .playlists import PlaylistMatcher
@@ -32,6 +33,38 @@ _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 def sql_number(value: float) -> str:
     """A number as SQL reads it: positional notation, never an exponent."""
     return np.format_float_positional(value, trim="-")
+
+
+#: The values an integer column can hold, by the registry's kind.
+_INT_RANGE = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def compare_sql(name: str, op: str, value: float) -> str:
+    """`column op value` as LanceDB reads it, with the literal typed to the column.
+
+    An integer column compares with an integer (`year > 1999.5` is `year > 1999`); a
+    comparison that holds for every known value, or for none (`year < 3000000000`,
+    `energy > 1e400`), is written so that it is still unknown where the value is:
+    `(c = c)` or `(c <> c)`. This is what the numpy and polars backends answer.
+    """
+    col = column(name)
+    always, never = f"({col} = {col})", f"({col} <> {col})"
+    kind = BY_NAME[name].kind
+    if math.isinf(value):
+        low_side = value < 0  # -inf: below every value
+        holds = {"<": not low_side, "<=": not low_side, ">": low_side, ">=": low_side, "=": False, "!=": True}[op]
+        return always if holds else never
+    if kind in _INT_RANGE:
+        if op in ("=", "!=") and not float(value).is_integer():
+            return never if op == "=" else always
+        bound = math.ceil(value) if op in ("<", ">=") else math.floor(value) if op in ("<=", ">") else int(value)
+        lo, hi = _INT_RANGE[kind]
+        if bound > hi or bound < lo:
+            above = bound > hi  # the literal is beyond every value the column can hold
+            holds = {"<": above, "<=": above, ">": not above, ">=": not above, "=": False, "!=": True}[op]
+            return always if holds else never
+        return f"({col} {_SQL_OPS[op]} {bound})"
+    return f"({col} {_SQL_OPS[op]} {sql_number(value)})"
 
 
 class SqlBackend:
@@ -62,15 +95,15 @@ class SqlBackend:
 
     @sql.register
     def _(self, node: Compare) -> str | None:
-        return f"({node.field} {_SQL_OPS[node.op]} {sql_number(node.value)})"
+        return compare_sql(node.field, node.op, node.value)
 
     @sql.register
     def _(self, node: Range) -> str | None:
         parts = []
         if node.low is not None:
-            parts.append(f"{node.field} >= {sql_number(node.low)}")
+            parts.append(compare_sql(node.field, ">=", node.low))
         if node.high is not None:
-            parts.append(f"{node.field} <= {sql_number(node.high)}")
+            parts.append(compare_sql(node.field, "<=", node.high))
         return "(" + " AND ".join(parts) + ")"
 
     @sql.register
@@ -82,7 +115,7 @@ class SqlBackend:
 
     def _text_sql(self, node: TextMatch, value: str) -> str | None:
         if node.mode == "regex" or "\x00" in value:
-            return None
+            return None  # regular expressions are read differently by LanceDB; NUL cannot be a SQL literal
         if node.field == "playlist":
             ids = self.matcher.track_ids(node, value, self.query_text)
             if len(ids) > MAX_SQL_IDS:
@@ -92,7 +125,9 @@ class SqlBackend:
             return "(track_id IN (" + ", ".join(sql_string(i) for i in sorted(ids)) + "))"
         if node.field not in LIST_FIELDS:
             col = f"lower(coalesce({column(node.field)}, ''))"
-        elif node.field == "genre" and self.genres_inherited:
+        elif (node.field == "genre" and self.genres_inherited) or not value or "\n" in value:
+            # Inherited genres are not in the table; the joined-list trick below cannot
+            # tell "an empty list" or "two elements" from one element: left to polars.
             return None
         else:
             col = f"concat(chr(10), lower(coalesce(array_to_string({column(node.field)}, chr(10)), '')), chr(10))"
@@ -104,11 +139,8 @@ class SqlBackend:
 
     def split(self, where: Expr | None) -> tuple[str | None, list[Expr]]:
         """(SQL pushed to LanceDB, nodes left to evaluate after retrieval)."""
-        if where is None:
-            return None, []
-        items = list(where.items) if isinstance(where, And) else [where]
         pushed, post = [], []
-        for item in items:
+        for item in conjuncts(where):
             sql = self.sql(item)
             (pushed if sql is not None else post).append(sql if sql is not None else item)
         return (" AND ".join(pushed) if pushed else None), post

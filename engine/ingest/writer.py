@@ -131,9 +131,9 @@ def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int 
     rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
     for start in range(0, len(rows), batch_size):
         batch = pa.Table.from_pylist(rows[start : start + batch_size], schema=TRACKS_SCHEMA)
-        new, updated = store.upsert("tracks", "track_id", batch)
-        report.tracks_new += new
-        report.tracks_updated += updated
+        written = store.upsert("tracks", "track_id", batch)
+        report.tracks_new += written.inserted
+        report.tracks_updated += written.updated
     return report, read.playlists
 
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-
 from attune.query import parse
 from attune.query.ast import Expr
 

@@ -11,7 +11,7 @@ import io
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -39,26 +39,73 @@ class PlaylistImportReport:
         return "\n".join(lines)
 
 
+@dataclass
+class _Listing:
+    """Every playlist as of one version of the playlists table, in creation order."""
+
+    version: int
+    playlists: list[Playlist]
+    created_at: dict[str, object]  # playlist id -> creation time
+
+    def find(self, name: str) -> Playlist | None:
+        return PlaylistMatcher({p.name: p for p in self.playlists}).find(name)
+
+    def resolve(self, name: str) -> Playlist:
+        return PlaylistMatcher({p.name: p for p in self.playlists}).resolve(name)
+
+    def taken(self, name: str, *, other_than: str | None = None) -> bool:
+        """Whether another playlist already has this name (ignoring case)."""
+        low = name.lower()
+        return any(p.name.lower() == low and p.playlist_id != other_than for p in self.playlists)
+
+    def replaced(self, playlist: Playlist, version: int, stamp) -> _Listing:
+        """The listing after one playlist was written (or added) at `version`."""
+        found = [i for i, p in enumerate(self.playlists) if p.playlist_id == playlist.playlist_id]
+        playlists = list(self.playlists)
+        created = dict(self.created_at)
+        if found:
+            playlists[found[0]] = playlist
+        else:
+            playlists.append(playlist)
+            created[playlist.playlist_id] = stamp
+        return _Listing(version, playlists, created)
+
+
 class PlaylistManager:
     """The playlists of one library: `store` is where they are kept, `snapshot()` the
-    library's current in-memory view (for checking and matching tracks)."""
+    library's current in-memory view (for checking and matching tracks).
+
+    The playlists are read once per version of their table and kept; an edit made here
+    updates that copy when no other process wrote in between (its commit is the next
+    version), so editing one playlist after another never re-reads them all.
+    """
 
     def __init__(self, store: Store, snapshot: Callable[[], Snapshot]) -> None:
         self.store = store
         self.snapshot = snapshot
+        self._listing: _Listing | None = None
 
     # -- reading ---------------------------------------------------------------------
 
+    def listing(self, *, fresh: bool = False) -> _Listing:
+        """The playlists as of the table's current version; `fresh` checks for other
+        processes' commits now (else they are seen within the store's consistency delay)."""
+        version = self.store.latest_version("playlists") if fresh else self.store.versions().playlists
+        if self._listing is None or self._listing.version != version:
+            table = self.store.read("playlists", ["playlist_id", "name", "track_ids", "genres", "source", "created_at"])
+            rows = sorted(table.to_pylist(), key=lambda r: (r["created_at"], r["name"]))
+            playlists = [
+                Playlist(r["playlist_id"], r["name"], tuple(r["track_ids"] or ()), tuple(r["genres"] or ()), r["source"] or "user")
+                for r in rows
+            ]
+            self._listing = _Listing(version, playlists, {r["playlist_id"]: r["created_at"] for r in rows})
+        return self._listing
+
     def all(self) -> list[Playlist]:
-        table = self.store.read("playlists", ["playlist_id", "name", "track_ids", "genres", "source", "created_at"])
-        rows = sorted(table.to_pylist(), key=lambda r: (r["created_at"], r["name"]))
-        return [
-            Playlist(r["playlist_id"], r["name"], tuple(r["track_ids"] or ()), tuple(r["genres"] or ()), r["source"] or "user")
-            for r in rows
-        ]
+        return list(self.listing().playlists)
 
     def names(self) -> list[str]:
-        return [p.name for p in self.all()]
+        return [p.name for p in self.listing().playlists]
 
     def get(self, name: str) -> Playlist:
         """The playlist with this name (case-insensitive); an unknown name is an error with a suggestion."""
@@ -66,16 +113,14 @@ class PlaylistManager:
 
     def resolve(self, name: str, playlists: Sequence[Playlist] | None = None) -> Playlist:
         """The playlist `name` means (ignoring case, or its id); unknown: an error with a suggestion."""
-        playlists = self.all() if playlists is None else playlists
+        if playlists is None:
+            return self.listing().resolve(name)
         return PlaylistMatcher({p.name: p for p in playlists}).resolve(name)
-
-    def _find(self, name: str) -> Playlist | None:
-        low = name.lower()
-        return next((p for p in self.all() if p.name.lower() == low), None)
 
     # -- writing ---------------------------------------------------------------------
 
-    def _write(self, playlist: Playlist, created_at=None) -> None:
+    def _write(self, playlist: Playlist, listing: _Listing) -> Playlist:
+        """One commit of one playlist row; the kept listing follows when it safely can."""
         stamp = now()
         row = {
             "playlist_id": playlist.playlist_id,
@@ -83,14 +128,13 @@ class PlaylistManager:
             "track_ids": list(playlist.track_ids),
             "genres": list(playlist.genres),
             "source": playlist.source,
-            "created_at": created_at or stamp,
+            "created_at": listing.created_at.get(playlist.playlist_id) or stamp,
             "updated_at": stamp,
         }
-        self.store.upsert("playlists", "playlist_id", pa.Table.from_pylist([row], schema=PLAYLISTS_SCHEMA))
-
-    def _created_at(self, playlist_id: str):
-        table = self.store.read("playlists", ["created_at"], where=f"playlist_id = {sql_string(playlist_id)}")
-        return table["created_at"][0].as_py() if table.num_rows else None
+        written = self.store.upsert("playlists", "playlist_id", pa.Table.from_pylist([row], schema=PLAYLISTS_SCHEMA))
+        if written.version == listing.version + 1:  # nobody else committed in between
+            self._listing = listing.replaced(playlist, written.version, stamp)
+        return playlist
 
     def _check_tracks(self, track_ids: Sequence[str]) -> None:
         ids = list(dict.fromkeys(track_ids))
@@ -103,68 +147,71 @@ class PlaylistManager:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise LibraryError(f"no track with id {shown} in the library")
 
+    def _edit(self, name: str, change: Callable[[Playlist], Sequence[str]]) -> Playlist:
+        """Read the playlist as it is now, change its tracks, write it back in one commit."""
+        listing = self.listing(fresh=True)
+        playlist = listing.resolve(name)
+        ids = tuple(dict.fromkeys(change(playlist)))
+        self._check_tracks(ids)
+        return self._write(replace(playlist, track_ids=ids), listing)
+
     def create(self, name: str, track_ids: Iterable[str] = ()) -> Playlist:
         name = name.strip()
         if not name:
             raise LibraryError("a playlist needs a name")
-        if self._find(name) is not None:
+        listing = self.listing(fresh=True)
+        if listing.taken(name):
             raise LibraryError(f"a playlist named '{name}' already exists")
         ids = tuple(dict.fromkeys(track_ids))
         self._check_tracks(ids)
-        playlist = Playlist(f"user:{uuid.uuid4().hex[:12]}", name, ids)
-        self._write(playlist)
-        return playlist
+        return self._write(Playlist(f"user:{uuid.uuid4().hex[:12]}", name, ids), listing)
 
     def delete(self, name: str) -> None:
-        playlist = self.resolve(name)
+        playlist = self.listing(fresh=True).resolve(name)
         self.store.delete("playlists", f"playlist_id = {sql_string(playlist.playlist_id)}")
 
     def rename(self, name: str, new_name: str) -> Playlist:
-        playlist = self.resolve(name)
+        listing = self.listing(fresh=True)
+        playlist = listing.resolve(name)
         new_name = new_name.strip()
-        other = self._find(new_name)
-        if not new_name or (other is not None and other.playlist_id != playlist.playlist_id):
+        if not new_name or listing.taken(new_name, other_than=playlist.playlist_id):
             raise LibraryError(f"cannot rename to '{new_name}': " + ("a name is needed" if not new_name else "that name is taken"))
-        renamed = Playlist(playlist.playlist_id, new_name, playlist.track_ids, playlist.genres, playlist.source)
-        self._write(renamed, self._created_at(playlist.playlist_id))
-        return renamed
+        return self._write(replace(playlist, name=new_name), listing)
 
     def set_tracks(self, name: str, track_ids: Sequence[str]) -> Playlist:
         """Replace a playlist's tracks (in this order) in one commit."""
-        playlist = self.resolve(name)
-        ids = tuple(dict.fromkeys(track_ids))
-        self._check_tracks(ids)
-        updated = Playlist(playlist.playlist_id, playlist.name, ids, playlist.genres, playlist.source)
-        self._write(updated, self._created_at(playlist.playlist_id))
-        return updated
+        return self._edit(name, lambda playlist: track_ids)
 
     def add(self, name: str, track_ids: Sequence[str], *, position: int | None = None) -> Playlist:
-        playlist = self.resolve(name)
-        current = list(playlist.track_ids)
-        new = [t for t in dict.fromkeys(track_ids) if t not in set(current)]
-        at = len(current) if position is None else max(0, min(position, len(current)))
-        return self.set_tracks(name, current[:at] + new + current[at:])
+        def added(playlist: Playlist) -> list[str]:
+            current = list(playlist.track_ids)
+            have = set(current)
+            new = [t for t in dict.fromkeys(track_ids) if t not in have]
+            at = len(current) if position is None else max(0, min(position, len(current)))
+            return current[:at] + new + current[at:]
+
+        return self._edit(name, added)
 
     def remove(self, name: str, track_ids: Sequence[str]) -> Playlist:
-        playlist = self.resolve(name)
         drop = set(track_ids)
-        return self.set_tracks(name, [t for t in playlist.track_ids if t not in drop])
+        return self._edit(name, lambda playlist: [t for t in playlist.track_ids if t not in drop])
 
     def move(self, name: str, track_id: str, index: int) -> Playlist:
-        playlist = self.resolve(name)
-        ids = list(playlist.track_ids)
-        if track_id not in ids:
-            raise LibraryError(f"track {track_id} is not in playlist '{playlist.name}'")
-        ids.remove(track_id)
-        ids.insert(max(0, min(index, len(ids))), track_id)
-        return self.set_tracks(name, ids)
+        def moved(playlist: Playlist) -> list[str]:
+            ids = list(playlist.track_ids)
+            if track_id not in ids:
+                raise LibraryError(f"track {track_id} is not in playlist '{playlist.name}'")
+            ids.remove(track_id)
+            ids.insert(max(0, min(index, len(ids))), track_id)
+            return ids
+
+        return self._edit(name, moved)
 
     def upsert_imported(self, imported: dict[str, dict], *, source: str) -> tuple[int, int]:
         """Write playlists read from an import, keyed by their source id, in one commit."""
-        existing = {p.playlist_id: p for p in self.all()}
+        listing = self.listing(fresh=True)
+        existing = {p.playlist_id: p for p in listing.playlists}
         taken = {p.name.lower(): p.playlist_id for p in existing.values()}
-        created = self.store.read("playlists", ["playlist_id", "created_at"]).to_pydict()
-        created_at = dict(zip(created["playlist_id"], created["created_at"]))
         stamp = now()
         rows, new = [], 0
         for playlist_id, data in imported.items():
@@ -182,7 +229,7 @@ class PlaylistManager:
                     "track_ids": list(data["track_ids"]),
                     "genres": list(data["genres"]),
                     "source": source,
-                    "created_at": created_at.get(playlist_id) or stamp,
+                    "created_at": listing.created_at.get(playlist_id) or stamp,
                     "updated_at": stamp,
                 }
             )
@@ -206,7 +253,7 @@ class PlaylistManager:
             else:
                 ids.append(track_id)
         report.matched = len(ids)
-        if self._find(playlist_name) is not None:
+        if self.listing(fresh=True).find(playlist_name) is not None:
             self.set_tracks(playlist_name, ids)
         else:
             self.create(playlist_name, ids)

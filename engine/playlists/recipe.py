@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from attune.query import And, Like, Options, Query, Range, TextMatch, render
 from attune.query.ast import Expr
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from attune.query import Query, render
 from attune.query.ast import Expr
 
@@ -45,7 +44,7 @@ class Source:
     model_tags: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, snap: Snapshot, *, model_tags: frozenset[str] = frozenset()) -> "Source":
+    def of(cls, snap: Snapshot, *, model_tags: frozenset[str] = frozenset()) -> Source:
         return cls(lambda: snap, snap, model_tags=model_tags)
 
 

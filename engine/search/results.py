@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-
 from attune.query import render
 from attune.query.fields import BY_NAME, RESULT_COLUMNS
 from attune.query.walk import leaves
@@ -23,7 +22,7 @@ COLUMNS = tuple(BY_NAME[name].column or name for name in RESULT_COLUMNS)
 
 
 class Results:
-    def __init__(self, frame: pl.DataFrame, plan: "Plan", backend: "PolarsBackend") -> None:
+    def __init__(self, frame: pl.DataFrame, plan: Plan, backend: PolarsBackend) -> None:
         if "length" in frame.columns and "duration" not in frame.columns:
             frame = frame.with_columns(pl.col("length").alias("duration"))  # seconds, for audio front ends
         if "backbone" in frame.columns and (frame["backbone"] == "dsp").any():

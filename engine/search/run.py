@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-
 from attune.query import Query
 
 from ..errors import LibraryError, NotAvailableError

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from attune.query import Like, Query, QueryError, TextMatch, render
 from attune.query.walk import leaves
 

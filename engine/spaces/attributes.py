@@ -8,7 +8,6 @@ MAX_GENRE_DIMS most frequent genres.
 from __future__ import annotations
 
 import numpy as np
-
 from attune.query.fields import SPACE_DIMS
 
 from ..storage import Snapshot

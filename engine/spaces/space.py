@@ -65,7 +65,7 @@ class _Raw:
 _SPACE = {name: Key[SpaceData](f"spaces.{name}") for name in SPACE_NAMES}
 _RAW_TRACKS = {name: Key[_Raw](f"spaces.raw.{name}", "tracks") for name in ("attr", "audio")}
 _RAW_PLAYLISTS = {name: Key[_Raw](f"spaces.raw.{name}.playlists") for name in SPACE_NAMES}
-_SCATTER = {name: Key[dict](f"spaces.scatter.{name}") for name in SPACE_NAMES}
+_SCATTER = {name: Key["_Scatter"](f"spaces.scatter.{name}") for name in SPACE_NAMES}
 _SOUND = Key[tuple]("spaces.attr.sound")
 
 
@@ -129,30 +129,54 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
     return _Raw(x, has, dims, mean, sigma)
 
 
+@dataclass
+class _Scatter:
+    """Each playlist's within-playlist scatter (of the raw vectors) and their sum."""
+
+    x: np.ndarray  # the raw vectors the parts were computed from
+    parts: dict[str, tuple[tuple[str, ...], int, np.ndarray | None]]  # name -> (track ids, entries, scatter)
+    total: np.ndarray
+    entries: int
+    groups: int
+
+
 def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int]:
     """(summed within-playlist scatter, entries, playlists) over playlists of two or more
-    tracks with vectors; each playlist's part is reused from the previous snapshot when
-    neither the playlist nor the raw vectors changed."""
+    tracks with vectors. After a playlist edit only the playlists that changed are
+    recomputed, and the sum is updated by their difference."""
     before = snap.previous.cache.peek(_SCATTER[name]) if snap.previous is not None else None
 
-    def build() -> dict:
-        parts = {}
-        for p in snap.playlists.values():
-            old = before.get(p.name) if before is not None else None
-            if old is not None and old[0] == p.track_ids and old[1] is raw.x:
-                parts[p.name] = old
-                continue
-            rows = snap.playlist_rows(p.name)
-            rows = rows[raw.has[rows]]
-            scatter = group_scatter(raw.x[rows]) if len(rows) >= 2 else None
-            parts[p.name] = (p.track_ids, raw.x, len(rows), scatter)
-        return parts
+    def part(p) -> tuple[tuple[str, ...], int, np.ndarray | None]:
+        rows = snap.playlist_rows(p.name)
+        rows = rows[raw.has[rows]]
+        return (p.track_ids, len(rows), group_scatter(raw.x[rows]) if len(rows) >= 2 else None)
 
-    parts = snap.memo(_SCATTER[name], build)
-    used = [part for part in parts.values() if part[3] is not None]
-    d = raw.x.shape[1]
-    total = np.sum([part[3] for part in used], axis=0) if used else np.zeros((d, d))
-    return total, sum(part[2] for part in used), len(used)
+    def build() -> _Scatter:
+        if before is not None and before.x is raw.x:
+            changed = {n for n, p in snap.playlists.items() if n not in before.parts or before.parts[n][0] != p.track_ids}
+            gone = set(before.parts) - set(snap.playlists)
+            if len(changed) + len(gone) <= max(1, len(snap.playlists) // 10):
+                parts = dict(before.parts)
+                total, entries, groups = before.total.copy(), before.entries, before.groups
+                for n in changed | gone:
+                    old = parts.pop(n, None)
+                    if old is not None and old[2] is not None:
+                        total -= old[2]
+                        entries, groups = entries - old[1], groups - 1
+                for n in changed:
+                    parts[n] = new = part(snap.playlists[n])
+                    if new[2] is not None:
+                        total += new[2]
+                        entries, groups = entries + new[1], groups + 1
+                return _Scatter(raw.x, parts, total, entries, groups)
+        parts = {p.name: part(p) for p in snap.playlists.values()}
+        used = [v for v in parts.values() if v[2] is not None]
+        d = raw.x.shape[1]
+        total = np.sum([v[2] for v in used], axis=0) if used else np.zeros((d, d))
+        return _Scatter(raw.x, parts, total, sum(v[1] for v in used), len(used))
+
+    result = snap.memo(_SCATTER[name], build)
+    return result.total, result.entries, result.groups
 
 
 def _build(snap: Snapshot, name: str) -> SpaceData:

@@ -61,7 +61,7 @@ class Whitener:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Whitener":
+    def from_json(cls, data: dict) -> Whitener:
         return cls(
             tuple(data["dims"]),
             np.asarray(data["mean"], dtype=np.float64),

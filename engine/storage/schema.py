@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-
 from attune.query.fields import FIELDS
 
 SCHEMA_VERSION = 1

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-
 from attune.query.fields import LIST_FIELDS, column
 
 from .cache import Key, Memo, T
@@ -45,16 +44,6 @@ class Playlist:
 def lower(column_name: str) -> pl.Expr:
     """A text column in lower case, missing as ""."""
     return pl.col(column_name).fill_null("").str.to_lowercase()
-
-
-def joined(column_name: str) -> pl.Expr:
-    """A list column as one lower-case string, each element between newlines.
-
-    `contains("\\nsoul\\n")` is then an exact element match and
-    `contains("soul")` a substring match, both as one string search; used on
-    small frames (LanceDB results, explanations), where building it is cheap.
-    """
-    return pl.lit("\n") + pl.col(column_name).fill_null([]).list.join("\n").str.to_lowercase() + pl.lit("\n")
 
 
 class TrackData:
@@ -171,10 +160,12 @@ class Snapshot:
         whiteners: dict | None = None,
         colisten_io: tuple[Callable[[], dict | None], Callable[[dict], None]] | None = None,
         key: object = None,
-        previous: "Snapshot | None" = None,
+        previous: Snapshot | None = None,
     ) -> None:
         self.tracks = tracks
         self.playlists: dict[str, Playlist] = {p.name: p for p in playlists}
+        #: Whether any playlist gives its tracks genres (Spotify's playlist genres).
+        self.inherits_genres = any(p.genres for p in self.playlists.values())
         #: Stored whitening (name -> Whitener) to use instead of fitting, when still valid.
         self.whiteners: dict = dict(whiteners or {})
         #: (load, save) of stored co-listen vectors; None: train in memory (evaluation snapshots).
@@ -186,11 +177,11 @@ class Snapshot:
 
     @classmethod
     def build(cls, tracks: pl.DataFrame, playlists: Iterable[Playlist], whiteners: dict | None = None, *,
-              vectors: Callable[[str], pl.DataFrame] | None = None, colisten_io: tuple | None = None) -> "Snapshot":
+              vectors: Callable[[str], pl.DataFrame] | None = None, colisten_io: tuple | None = None) -> Snapshot:
         """A snapshot of plain data (tests, evaluation)."""
         return cls(TrackData(tracks, vectors=vectors), playlists, whiteners=whiteners, colisten_io=colisten_io)
 
-    def with_playlists(self, playlists: Iterable[Playlist]) -> "Snapshot":
+    def with_playlists(self, playlists: Iterable[Playlist]) -> Snapshot:
         """The same tracks with other playlists (spaces are refitted on them)."""
         return Snapshot(self.tracks, playlists)
 
@@ -253,11 +244,6 @@ class Snapshot:
         return self.memo(_GENRE_UNKNOWN, unknown)
 
     # -- playlists ------------------------------------------------------------------
-
-    @property
-    def inherits_genres(self) -> bool:
-        """Whether any playlist gives its tracks genres (Spotify's playlist genres)."""
-        return any(p.genres for p in self.playlists.values())
 
     def playlist_rows(self, name: str) -> np.ndarray:
         """Rows of a playlist's tracks that are in the library, in playlist order."""

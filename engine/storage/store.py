@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,7 +26,7 @@ CONSISTENCY_SECONDS = 1.0
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def sql_string(value: str) -> str:
@@ -52,6 +52,14 @@ class Versions(NamedTuple):
     @property
     def track_key(self) -> tuple[int, int]:
         return (self.tracks, self.segments)
+
+
+class Written(NamedTuple):
+    """What one upsert did: rows inserted and updated, and the table version it committed."""
+
+    inserted: int
+    updated: int
+    version: int
 
 
 class Store:
@@ -106,7 +114,7 @@ class Store:
 
     # -- versions --------------------------------------------------------------
 
-    def versions(self) -> "Versions":
+    def versions(self) -> Versions:
         """Table versions: a key that changes whenever a table changes.
 
         Writes through this store are seen at once; writes by another process
@@ -137,10 +145,10 @@ class Store:
 
     # -- writes --------------------------------------------------------------------
 
-    def upsert(self, table: str, key: str, data: pa.Table) -> tuple[int, int]:
-        """Insert or update rows by key in one commit; returns (inserted, updated)."""
+    def upsert(self, table: str, key: str, data: pa.Table) -> Written:
+        """Insert or update rows by key in one commit; returns what it did and the version it made."""
         if data.num_rows == 0:
-            return 0, 0
+            return Written(0, 0, self.tables[table].version)
         data = data.select(TABLES[table].names).cast(TABLES[table])
         result = (
             self.tables[table]
@@ -150,7 +158,12 @@ class Store:
             .execute(data)
         )
         self._changed()
-        return result.num_inserted_rows, result.num_updated_rows
+        return Written(result.num_inserted_rows, result.num_updated_rows, result.version)
+
+    def latest_version(self, table: str) -> int:
+        """The table's newest version, as of now (other processes' commits included)."""
+        self.tables[table].checkout_latest()
+        return self.tables[table].version
 
     def update_columns(self, table: str, key: str, data: pa.Table) -> int:
         """Set some columns of existing rows, matched by key, in one commit; returns rows updated."""

@@ -25,12 +25,12 @@ class TextIndex:
     _index: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def of_scalars(cls, series: pl.Series) -> "TextIndex":
+    def of_scalars(cls, series: pl.Series) -> TextIndex:
         text = series.fill_null("").str.to_lowercase()
         return cls._encode(text, None, len(series))
 
     @classmethod
-    def of_lists(cls, series: pl.Series) -> "TextIndex":
+    def of_lists(cls, series: pl.Series) -> TextIndex:
         return cls.of_pairs(cls.pairs(series), len(series))
 
     @staticmethod
@@ -41,13 +41,13 @@ class TextIndex:
         return frame.explode("v").drop_nulls("v").select(pl.col("row").cast(pl.Int64), "v")
 
     @classmethod
-    def of_pairs(cls, pairs: pl.DataFrame, n_rows: int) -> "TextIndex":
+    def of_pairs(cls, pairs: pl.DataFrame, n_rows: int) -> TextIndex:
         """An index of a list field from its (row, v) pairs, values lowered and deduplicated per row."""
         frame = pairs.with_columns(pl.col("v").str.to_lowercase()).unique(["row", "v"], maintain_order=True)
         return cls._encode(frame["v"], frame["row"].to_numpy().astype(np.int64), n_rows)
 
     @classmethod
-    def _encode(cls, text: pl.Series, rows: np.ndarray | None, n_rows: int) -> "TextIndex":
+    def _encode(cls, text: pl.Series, rows: np.ndarray | None, n_rows: int) -> TextIndex:
         values = text.unique().sort()
         codes = text.rank("dense").to_numpy().astype(np.int64) - 1 if len(text) else np.zeros(0, dtype=np.int64)
         return cls(values, codes, rows, n_rows)

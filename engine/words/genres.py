@@ -205,7 +205,7 @@ class GenreMap:
         }
 
     @classmethod
-    def from_json(cls, data: dict | None, *, use_model: bool = True) -> "GenreMap":
+    def from_json(cls, data: dict | None, *, use_model: bool = True) -> GenreMap:
         data = data or {}
         gm = cls(overrides={k: tuple(v) for k, v in data.get("overrides", {}).items()}, use_model=use_model)
         for raw, m in data.get("seen", {}).items():

@@ -28,7 +28,6 @@ import re
 from dataclasses import dataclass
 
 import polars as pl
-
 from attune.query import parse, render
 from attune.query.ast import And, Compare, Expr, Like, Not, Options, Query, Range, TextMatch
 from attune.query.walk import conjuncts

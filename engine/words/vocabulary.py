@@ -35,7 +35,7 @@ class Vocabulary:
     genres: dict[str, int]  # genre (lower case) -> tracks
     genre_keys: dict[str, str]  # genres.key -> genre
     tags: dict[str, int]
-    names: "Names"  # folded name -> (field, name as written, tracks)
+    names: Names  # folded name -> (field, name as written, tracks)
     artist_keys: dict[str, list[str]]  # first letter -> folded artist names
     fields_with_values: frozenset[str]
     newest_year: int | None
@@ -43,7 +43,7 @@ class Vocabulary:
     model_tags: frozenset[str] = frozenset()  # the installed backbones' tags (meta "model_tags")
 
     @classmethod
-    def of(cls, snap: Snapshot, model_tags: frozenset[str] = frozenset()) -> "Vocabulary":
+    def of(cls, snap: Snapshot, model_tags: frozenset[str] = frozenset()) -> Vocabulary:
         """The snapshot's vocabulary, built on first use. `model_tags`: the installed
         backbones' tag vocabulary (the indexer records it; it also writes tracks, so a
         new snapshot follows when it changes)."""
@@ -53,7 +53,7 @@ class Vocabulary:
         return vocabulary
 
     @classmethod
-    def _build(cls, snap: Snapshot) -> "Vocabulary":
+    def _build(cls, snap: Snapshot) -> Vocabulary:
         genres = snap.text_index("genre").value_counts()
         keys = {genre_names.key(g): g for g in genre_names.GENRES}
         keys.update({genre_names.key(g): g for g in genres})
@@ -113,7 +113,7 @@ class Names:
     counts: np.ndarray
 
     @classmethod
-    def build(cls, frame: pl.DataFrame) -> "Names":
+    def build(cls, frame: pl.DataFrame) -> Names:
         parts = []
         for rank, field_name in enumerate(("artist", "album", "title")):
             names = frame.select(pl.col(field_name).alias("value")).drop_nulls().group_by("value").len("n")

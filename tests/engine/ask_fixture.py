@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pyarrow as pa
-
 from attune.engine import Library
 from attune.engine.storage import TRACKS_SCHEMA
 

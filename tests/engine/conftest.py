@@ -4,7 +4,6 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from attune.engine import Library
 
 HEADER = [

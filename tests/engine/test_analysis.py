@@ -3,11 +3,10 @@
 import numpy as np
 import polars as pl
 import pytest
-from scipy import stats
-
 from attune.engine import LibraryError
 from attune.engine.analysis import Analysis, SpaceAnalysis, histogram
 from attune.engine.spaces import space as space_of
+from scipy import stats
 
 
 def direct(lib):

@@ -1,13 +1,11 @@
 """Plain words -> query terms: the curator's test set, its precision and recall, and the rules."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from attune.engine import Library
-from attune.engine import ask
+from attune.engine import Library, ask
 from attune.query import QueryError, parse, render
 from attune.query.ast import And, Query
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .ask_fixture import HELD_OUT, PHRASINGS, build
 
@@ -140,7 +138,6 @@ def test_contradictions_keep_the_first_and_say_so(words_lib):
 def test_like_a_genre_widens_it_with_lsi_related_genres(tmp_path):
     lib = Library.open(tmp_path / "lib")
     import pyarrow as pa
-
     from attune.engine.storage import TRACKS_SCHEMA
 
     rows = []
@@ -171,7 +168,6 @@ def test_a_model_tag_no_track_carries_is_reported(tmp_path):
 @given(st.text(st.characters(exclude_categories=("Cn", "Cs")), max_size=40))
 def test_names_fold_the_same_in_python_and_in_polars(text):
     import polars as pl
-
     from attune.engine.words.vocabulary import fold, folded
 
     assert pl.DataFrame({"v": [text]}).select(folded(pl.col("v"))).item() == fold(text)

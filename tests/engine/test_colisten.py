@@ -1,7 +1,6 @@
 """The co-listen space learned from playlists."""
 
 import numpy as np
-
 from attune.engine.spaces.colisten import train
 
 

@@ -2,11 +2,10 @@
 
 import pyarrow as pa
 import pytest
-
 from attune.engine import Library
 from attune.engine.ingest import normalize_genres
-from attune.engine.words.genres import GenreMap, key, parts
 from attune.engine.storage import TRACKS_SCHEMA
+from attune.engine.words.genres import GenreMap, key, parts
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 import csv
 
 import pytest
-
 from attune.engine import Library, LibraryError
 
 from .conftest import HEADER

@@ -8,11 +8,10 @@ import textwrap
 import time
 
 import pytest
-
 from attune.engine import Library, LibraryError
 from attune.engine.analysis.evaluate import evaluate_expansion
-from attune.engine.storage.schema import SCHEMA_VERSION
 from attune.engine.storage import default_library_path, sql_string
+from attune.engine.storage.schema import SCHEMA_VERSION
 
 
 def test_open_creates_tables(tmp_path):
@@ -146,7 +145,6 @@ def test_evaluation_reports_every_method(lib):
 def test_columns_added_since_a_library_was_written_are_added(tmp_path):
     import lancedb
     import pyarrow as pa
-
     from attune.engine.storage import TRACKS_SCHEMA
 
     lib = Library.open(tmp_path / "lib")

@@ -1,7 +1,6 @@
 """Playlist editing and the M3U / XSPF / CSV formats."""
 
 import pytest
-
 from attune.engine import Library, LibraryError
 from attune.query import QueryError
 

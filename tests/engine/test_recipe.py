@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from attune.query import parse
+from attune.query import parse, render
 
 
 def test_recipe_contents(lib):
@@ -20,7 +19,7 @@ def test_recipe_round_trips_and_returns_its_tracks(lib):
     recipe = lib.recipe("Sunday Morning")
     text = str(recipe)
     query = parse(text)
-    assert str(query) == text
+    assert render(query) == text
     assert text.endswith('like:playlist("Sunday Morning")')
     # The recipe's tracks, computed directly; the playlist's own are left out by like:.
     frame = lib.snapshot().frame

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from attune.engine import NotAvailableError
 from attune.engine.search import Centre, distances, run
 from attune.engine.spaces import space
@@ -208,10 +207,9 @@ def test_plan_shows_pushdown_and_post_filters(shared_lib):
     assert 'playlist("Sunday Morning") (4 seed tracks)' in text
 
 
+from attune.engine.search import smallest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from attune.engine.search import smallest  # noqa: E402
 
 
 @settings(max_examples=30, deadline=None)

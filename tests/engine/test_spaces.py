@@ -1,10 +1,9 @@
 """Whitening maths against a direct numpy computation."""
 
 import numpy as np
+from attune.engine.spaces.whitening import LAMBDA_FRACTION, fit_whitener, inverse_sqrt, pooled_covariance
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from attune.engine.spaces.whitening import LAMBDA_FRACTION, fit_whitener, inverse_sqrt, pooled_covariance
 
 
 def direct(x, groups):
@@ -77,7 +76,6 @@ def test_inverse_sqrt_property(d, seed):
 def test_library_space_transform_and_persistence(lib):
     space = lib.space("attr")
     assert "energy" in space.dims and "genre:soul" in space.dims
-    frame = lib.snapshot().frame
     from attune.engine.spaces.attributes import attribute_matrix
 
     x, dims = attribute_matrix(lib.snapshot())

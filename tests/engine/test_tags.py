@@ -1,7 +1,6 @@
 """Tag relatedness by LSI over the track-by-tag matrix."""
 
 import numpy as np
-
 from attune.engine.words.tags import fit
 
 

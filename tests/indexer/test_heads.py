@@ -4,7 +4,6 @@ import csv
 
 import numpy as np
 import pytest
-
 from attune.engine import Library
 from attune.indexer.heads import active_heads, heads_dir
 from attune.indexer.pipeline import index

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from attune.engine import Library
 from attune.indexer.audio import decode, read_tags
 from attune.indexer.pipeline import audio_id, index
@@ -189,7 +188,6 @@ def test_touched_file_with_the_same_audio_is_not_rerun(tmp_path):
 
 def test_model_tags_are_the_most_probable_ones_in_lower_case():
     import numpy as np
-
     from attune.indexer.pipeline import MAX_MODEL_TAGS, model_tags
 
     tags = tuple(f"Tag{i}" for i in range(20))

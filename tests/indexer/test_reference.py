@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from attune.indexer import load_backbone
 
 from .conftest import REFERENCE

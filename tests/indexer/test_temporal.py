@@ -1,10 +1,9 @@
 """Temporal energy (equations 1 and 2 of the seed paper) against longhand versions."""
 
 import numpy as np
+from attune.indexer.temporal import consistency, peak_energy, tiles, window
 from hypothesis import given
 from hypothesis import strategies as st
-
-from attune.indexer.temporal import consistency, peak_energy, tiles, window
 
 energies = st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=80)
 

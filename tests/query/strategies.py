@@ -1,7 +1,5 @@
 """Hypothesis strategies for query trees in the parser's normal form."""
 
-from hypothesis import strategies as st
-
 from attune.query import (
     And,
     Compare,
@@ -17,6 +15,7 @@ from attune.query import (
     Weight,
 )
 from attune.query import fields as vocab
+from hypothesis import strategies as st
 
 text_values = st.text(max_size=12)
 regexes = st.sampled_from([r"^al\s", r"soul|funk", r"\d{4}", r"^the ", r"(?i)björk", r"a\\b", r'say "hi"'])

@@ -3,10 +3,9 @@
 import re
 
 import pytest
+from attune.query import AttuneError, QueryError, parse
 from hypothesis import given
 from hypothesis import strategies as st
-
-from attune.query import AttuneError, QueryError, parse
 
 
 def caret_lines(err: QueryError) -> list[str]:

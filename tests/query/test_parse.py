@@ -1,7 +1,6 @@
 """Query text -> expected AST, one row per construct of the language."""
 
 import pytest
-
 from attune.query import (
     And,
     Compare,

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from hypothesis import given
-
 from attune.query import parse, render
+from hypothesis import given
 
 from .strategies import queries
 

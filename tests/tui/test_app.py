@@ -1,10 +1,10 @@
 """The terminal app driven with Textual's Pilot, asserting on the library and the app's state."""
 
 import pytest
-
 from attune.engine import Library
 from attune.tui.app import AttuneApp
 from attune.tui.app.dialogs import Help
+
 from tests.tui.conftest import settle as wait_until_settled
 
 pytestmark = pytest.mark.asyncio

@@ -8,9 +8,9 @@ Update with `pytest tests/tui/test_snapshots.py --snapshot-update` after a delib
 import itertools
 
 import pytest
-
 from attune.engine import Library
 from attune.tui.app import AttuneApp
+
 from tests.tui.conftest import settle
 
 SIZE = (130, 34)

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from attune.engine import Library
 
 TMUX = shutil.which("tmux")

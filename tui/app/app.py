@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from attune.query import AttuneError, QueryError
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
-
-from attune.query import AttuneError, QueryError
 
 from . import history
 from .detail_pane import DetailPane

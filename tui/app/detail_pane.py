@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from attune.query.fields import DETAIL_BARS as BARS
 from textual.widgets import Static
 
-from attune.query.fields import DETAIL_BARS as BARS
 SPARK = "▁▂▃▄▅▆▇█"
 
 

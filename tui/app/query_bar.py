@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from attune.query import QueryError, parse
+from attune.query import fields as vocab
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
-
-from attune.query import QueryError, parse
-from attune.query import fields as vocab
 
 COMPLETABLE = [f"{f}:" for f in vocab.TEXT_FIELDS] + list(vocab.NUMERIC_FIELDS) + [f"{o}:" for o in vocab.OPTIONS] + ["like:", "unlike:"]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from attune.query.fields import TABLE_COLUMNS, frame_column
 from textual.binding import Binding
 from textual.widgets import DataTable
-
-from attune.query.fields import TABLE_COLUMNS, frame_column
 
 from ..output import cell as _cell
 

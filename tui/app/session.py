@@ -13,9 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attune.query import AttuneError
+
+if TYPE_CHECKING:
+    from attune.engine import Library, Results
+    from attune.engine.ask import Answer
 
 #: Playlist names and artist names offered by Tab completion (artists capped).
 MAX_ARTIST_NAMES = 5000
@@ -28,8 +32,8 @@ class Outcome:
     text: str
     serial: int
     seconds: float = 0.0
-    results: Any = None  # attune.engine.Results
-    answer: Any = None  # attune.engine.ask.Answer, for plain words
+    results: Results | None = None
+    answer: Answer | None = None  # for plain words
     error: Exception | None = None
 
 
@@ -67,7 +71,7 @@ def _one_at_a_time(method):
 
 
 class Session:
-    def __init__(self, library=None, *, library_path: Path | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, library: Library | None = None, *, library_path: Path | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self.lib = library
         self.library_path = Path(library.path) if library is not None else library_path
         self.clock = clock
@@ -80,7 +84,7 @@ class Session:
 
     # -- opening ----------------------------------------------------------------------
 
-    def open(self):
+    def open(self) -> Library:
         """Open the library (when the app was given a path) and load its snapshot."""
         if self.lib is None:
             from attune.engine import Library

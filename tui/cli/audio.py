@@ -9,7 +9,6 @@ import click
 
 from .common import Group, cli, library_option, open_library
 
-
 BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
 
 
@@ -39,6 +38,7 @@ def index_command(paths, library_path, backbone, workers, precision, prune, show
     if backbone in BACKBONE_CHOICES and not is_installed(backbone):
         click.echo(f"the {backbone} weights are not installed in {models_dir()}; installing them first (attune models install)", err=True)
         install_musicnn(None)
+    from attune.indexer.pipeline import index
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -48,7 +48,7 @@ def index_command(paths, library_path, backbone, workers, precision, prune, show
         def progress(done: int, total: int, path: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(path).name[:40])
 
-        report = lib.index(paths, backbone=backbone, workers=workers, precision=precision, prune=prune, progress=progress)
+        report = index(lib, paths, backbone=backbone, workers=workers, precision=precision, prune=prune, progress=progress)
     click.echo(str(report))
 
 

@@ -7,8 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
-
 from attune.query import AttuneError
+
 
 def _version() -> str:
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from attune.query import outline, parse, render
 
 from ..output import FORMATS, render_results, result_rows
