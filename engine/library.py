@@ -23,6 +23,7 @@ from attune.query import parse
 
 from . import ingest
 from .errors import LibraryError
+from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PlaylistManager, Recipe
 from .search import Results, Source
@@ -48,23 +49,45 @@ class Library:
         self._model_tags: tuple[object, frozenset[str]] = (None, frozenset())
 
     @classmethod
-    def open(cls, path: str | Path | None = None) -> Library:
-        """Open the library at `path` (created if missing); default: $ATTUNE_LIBRARY or the user data dir."""
+    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Library:
+        """Open the library at `path`; default: $ATTUNE_LIBRARY or the user data dir.
+
+        A missing library is created, unless `create=False` (the command line's read
+        commands): then it is an error, so a mistyped path never answers "0 results".
+        """
         target = Path(path).expanduser() if path is not None else default_library_path()
         if target.exists() and not target.is_dir():
             raise LibraryError(f"{target} is a file, not a library directory")
+        if not create:
+            cls.check_exists(target)
         return cls(Store(target))
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether an attune library is at `path`."""
+        return (Path(path).expanduser() / "meta.lance").is_dir()
+
+    @classmethod
+    def check_exists(cls, path: str | Path) -> None:
+        if not cls.exists(path):
+            raise LibraryError(
+                f"no attune library at {path}; `attune import spotify FILE` or `attune index FOLDER` creates one "
+                "(or give --library PATH / set ATTUNE_LIBRARY)"
+            )
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r})"
 
     # -- importing -----------------------------------------------------------------
 
-    def import_spotify(self, paths: Iterable[str | Path], *, batch_size: int = 2000) -> ImportReport:
-        """Import Spotify audio-feature tables; see `attune.engine.ingest.spotify` for the layouts."""
-        report, playlists = ingest.import_tables(self.store, paths, batch_size=batch_size)
-        if playlists:
-            report.playlists_new, report.playlists_updated = self.playlists.upsert_imported(playlists, source="spotify")
+    def import_spotify(self, paths: Iterable[str | Path], *, batch_size: int = 2000, encoding: str | None = None) -> ImportReport:
+        """Import Spotify audio-feature tables; see `attune.engine.ingest.spotify` for the layouts
+        (UTF-8, or UTF-16 with a byte-order mark, unless `encoding` says otherwise)."""
+        paths = [Path(p) for p in paths]
+        with self.recording("import spotify " + ", ".join(p.name for p in paths)):
+            report, playlists = ingest.import_tables(self.store, paths, batch_size=batch_size, encoding=encoding)
+            if playlists:
+                report.playlists_new, report.playlists_updated = self.playlists.upsert_imported(playlists, source="spotify")
         return report
 
     def genre_map(self):
@@ -73,7 +96,27 @@ class Library:
 
     def set_genre_override(self, raw: str, genres: Iterable[str] | None) -> int:
         """Map a raw genre string to these genres (None: remove the override); returns tracks changed."""
-        return ingest.set_genre_override(self.store, raw, genres)
+        what = f"genres set '{raw}' -> {', '.join(genres)}" if genres is not None else f"genres unset '{raw}'"
+        with self.recording(what):
+            return ingest.set_genre_override(self.store, raw, genres)
+
+    # -- history --------------------------------------------------------------------
+
+    def recording(self, what: str):
+        """Record the writes of a block as one history entry (`attune history`)."""
+        return self.store.history.record(what)
+
+    def history(self, limit: int | None = 20):
+        """The most recent writes, newest first (`Entry`: number, at, what, tables)."""
+        return self.store.history.entries(limit)
+
+    def restore(self, number: int) -> dict[str, int]:
+        """Bring every table back to its version before history entry `number` (that write
+        and all after it are undone; the restore is itself an entry, so it can be undone)."""
+        restored = self.store.history.restore(number)
+        self._snapshot = None
+        self.playlists.forget()
+        return restored
 
     # -- indexed audio: the indexer's door --------------------------------------------
     # The indexer (attune.indexer, a layer above: `index(lib, paths)`) reads and writes
@@ -98,7 +141,8 @@ class Library:
         """Replace whole track rows (attribute heads re-scoring indexed tracks)."""
         from .storage import TRACKS_SCHEMA
 
-        self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+        with self.recording(f"re-score {len(rows)} indexed tracks"):
+            self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
 
     def indexed_rows(self) -> list[dict]:
         """Every track row that has an audio embedding, all columns."""
@@ -215,7 +259,8 @@ class Library:
     # -- queries -----------------------------------------------------------------------
 
     def parse(self, query: str):
-        return parse(query)
+        """Parse a query, its regular expressions checked by the engine that runs them."""
+        return parse(query, regex_error=regex_error)
 
     def search(self, query: str, *, limit: int | None = None) -> Results:
         """Run a query of the language; returns `Results` (best first).

@@ -100,9 +100,11 @@ _BACKBONE = None
 _HEADS = None
 
 
-def _init_worker(backbone: str, precision: str | None, threads: int) -> None:
+def _init_worker(backbone: str, precision: str | None, threads: int, parent: int | None = None) -> None:
     import torch
 
+    if parent is not None:
+        _exit_with(parent)
     torch.set_num_threads(threads)
     global _BACKBONE, _HEADS
     from .backbones import load_backbone
@@ -110,6 +112,19 @@ def _init_worker(backbone: str, precision: str | None, threads: int) -> None:
 
     _BACKBONE = load_backbone(backbone, precision=precision)
     _HEADS = active_heads(backbone)
+
+
+def _exit_with(parent: int) -> None:
+    """A worker leaves when the process that started it is gone (a `kill -9` of `attune
+    index` included), instead of living on as an orphan."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="attune-parent-watch", daemon=True).start()
 
 
 def process_file(path: str, backbone=None, known_id: str | None = None) -> Indexed | Unchanged | Failed:
@@ -252,8 +267,15 @@ def index(
     """Index audio files and folders into the library; see the module docstring.
 
     Three steps: `discover` (which files, which changed), `schedule` (decode, embed and
-    describe them in worker processes) and `consume` (count and write each result).
+    describe them in worker processes) and `consume` (count and write each result). The
+    whole run is one entry of the library's history.
     """
+    paths = [Path(p) for p in paths]
+    with lib.recording("index " + ", ".join(str(p) for p in paths)[:300]):
+        return _index(lib, paths, backbone, workers, precision, prune, batch_size, progress)
+
+
+def _index(lib, paths, backbone, workers, precision, prune, batch_size, progress) -> IndexReport:
     from .backbones import load_backbone
 
     t0 = time.perf_counter()
@@ -314,7 +336,7 @@ def schedule(todo: list[str], known: dict, *, backbone: str, precision: str | No
             yield process_file(path, known_id=known_id(path))
         return
     threads = max(1, cores // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads, os.getpid())) as pool:
         queue = iter(todo)
         pending: set[Future] = {pool.submit(process_file, path, None, known_id(path)) for path in islice(queue, workers * 2)}
         while pending:

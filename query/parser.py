@@ -36,6 +36,7 @@ from .ast import (
     Weight,
 )
 from .errors import QueryError
+from .walk import depth
 
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DURATION_RE = re.compile(r"(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d*)?)")
@@ -76,14 +77,36 @@ def grammar_text() -> str:
     return files("attune.query").joinpath("grammar.lark").read_text(encoding="utf-8")
 
 
-def parse(text: str, *, fields: Iterable[str] = ()) -> Query:
+#: Bounds that keep every query's work bounded (each is an error, not a silent cut).
+MAX_LENGTH = 100_000  # characters of query text
+MAX_DEPTH = 200  # levels of nested parentheses, NOT and OR/AND
+MAX_VALUES = 10_000  # values in one list, genre:(a,b,...)
+MAX_LIMIT = 10_000_000  # limit:N
+MAX_WEIGHT = 1_000_000.0  # weight:DIM=X
+
+
+def python_regex_error(pattern: str) -> str | None:
+    """The default regular-expression check (Python's `re`); the engine passes its own."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return exc.msg
+    return None
+
+
+def parse(text: str, *, fields: Iterable[str] = (), regex_error: Callable[[str], str | None] = python_regex_error) -> Query:
     """Parse a query string.
 
     `fields` names extra numeric attribute columns (a library's own) that are
-    accepted besides the built-in ones. Raises `QueryError` for any bad input.
+    accepted besides the built-in ones. `regex_error(pattern)` says what is wrong with a
+    regular expression (None: nothing), so that it is checked by the rules of the engine
+    that will run it. Raises `QueryError` for any bad input.
     """
     if not isinstance(text, str):
         raise TypeError(f"query must be a str, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"the query is {len(text):,} characters long; at most {MAX_LENGTH:,} are read", query=text[:200],
+                         position=0, hint="split it, or use value lists and playlists instead of long OR chains")
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
@@ -93,9 +116,13 @@ def parse(text: str, *, fields: Iterable[str] = ()) -> Query:
     except RecursionError:
         raise QueryError("the query is nested too deeply", query=text) from None
     try:
-        return _Builder(text, fields).build(tree)
+        query = _Builder(text, fields, regex_error).build(tree)
     except RecursionError:
-        raise QueryError("the query is nested too deeply", query=text) from None
+        raise QueryError(f"the query is nested too deeply (at most {MAX_DEPTH} levels)", query=text) from None
+    if depth(query.where) > MAX_DEPTH:
+        raise QueryError(f"the query is nested {depth(query.where)} levels deep; at most {MAX_DEPTH} are allowed", query=text,
+                         hint="flatten it: a value list genre:(a,b,c) or one OR instead of nested groups")
+    return query
 
 
 # ---------------------------------------------------------------------------
@@ -146,8 +173,9 @@ def unescape(body: str) -> str:
 class _Builder:
     """Builds one `Query` from one Lark tree. Dispatches on rule names."""
 
-    def __init__(self, text: str, extra_fields: Iterable[str]) -> None:
+    def __init__(self, text: str, extra_fields: Iterable[str], regex_error: Callable[[str], str | None] = python_regex_error) -> None:
         self.text = text
+        self.regex_error = regex_error
         self.numeric = set(vocab.NUMERIC_FIELDS) | {f for f in extra_fields}
         self.likes: list[Like] = []
         self.options: dict[str, tuple[object, Span]] = {}
@@ -190,10 +218,10 @@ class _Builder:
     # -- boolean structure (binary as parsed; lift() normalises) -------------
 
     def _or(self, tree: Tree) -> Or:
-        return Or(tuple(self.node(c) for c in tree.children), _tree_span(tree))  # type: ignore[arg-type]
+        return Or(tuple(self.node(c) for c in _chain(tree)), _tree_span(tree))  # type: ignore[arg-type]
 
     def _and(self, tree: Tree) -> And:
-        return And(tuple(self.node(c) for c in tree.children), _tree_span(tree))  # type: ignore[arg-type]
+        return And(tuple(self.node(c) for c in _chain(tree)), _tree_span(tree))  # type: ignore[arg-type]
 
     def _not(self, tree: Tree) -> Not:
         return Not(self.node(tree.children[0]), _tree_span(tree))  # type: ignore[arg-type]
@@ -321,12 +349,14 @@ class _Builder:
                 (name_tok.end_pos or 0),  # type: ignore[union-attr]
                 hint=f"write {_example(name)}",
             )
+        if len(values) > MAX_VALUES:
+            raise self.error(f"{len(values):,} values in one list; at most {MAX_VALUES:,}", values[MAX_VALUES].span.start,
+                             hint="put the tracks in a playlist and use playlist:NAME")
         if mode == "regex":
             for v in values:
-                try:
-                    re.compile(v.text)
-                except re.error as exc:
-                    raise self.error(f"invalid regular expression: {exc.msg}", v.span.start) from None
+                problem = self.regex_error(v.text)
+                if problem is not None:
+                    raise self.error(f"invalid regular expression: {problem}", v.span.start)
         return TextMatch(name, tuple(v.text for v in values), mode, _tree_span(tree))  # type: ignore[arg-type]
 
     def _match(self, tree: Tree) -> Expr:
@@ -404,9 +434,10 @@ class _Builder:
                 return text
             raise self._choice_error("space", text, pos, vocab.SPACES)
         if opt.name == "limit":
-            if _WHOLE_RE.fullmatch(text) and int(text) > 0:
+            if _WHOLE_RE.fullmatch(text) and 0 < int(text) <= MAX_LIMIT:
                 return int(text)
-            raise self.error(f"limit: takes a positive whole number, not '{text}'", pos, expected=["a positive whole number"])
+            raise self.error(f"limit: takes a whole number from 1 to {MAX_LIMIT:,}, not '{text}'", pos,
+                             expected=["a positive whole number"])
         if opt.name == "sort":
             descending = text.startswith("-")
             key = text[1:] if descending else text
@@ -418,16 +449,17 @@ class _Builder:
         if opt.name == "per":
             if key not in vocab.PER_FIELDS:
                 raise self._choice_error("per: field", key, pos, vocab.PER_FIELDS)
-            if not eq or not _WHOLE_RE.fullmatch(amount) or int(amount) < 1:
-                raise self.error(f"per:{key}= takes a positive whole number", pos + len(key) + len(eq), hint="e.g. per:artist=2")
+            if not eq or not _WHOLE_RE.fullmatch(amount) or not 1 <= int(amount) <= MAX_LIMIT:
+                raise self.error(f"per:{key}= takes a whole number from 1 to {MAX_LIMIT:,}", pos + len(key) + len(eq),
+                                 hint="e.g. per:artist=2")
             return PerLimit(key, int(amount))
         assert opt.name == "weight"
         keys = (*vocab.WEIGHT_EXTRA, *sorted(self.numeric))
         if key not in keys:
             raise self._choice_error("weight: dimension", key, pos, keys)
         at = pos + len(key) + len(eq)
-        if not eq or not _NUMBER_RE.fullmatch(amount) or float(amount) < 0:
-            raise self.error(f"weight:{key}= takes a number of zero or more", at, hint="e.g. weight:energy=2")
+        if not eq or not _NUMBER_RE.fullmatch(amount) or not 0 <= float(amount) <= MAX_WEIGHT:
+            raise self.error(f"weight:{key}= takes a number from 0 to {MAX_WEIGHT:,.0f}", at, hint="e.g. weight:energy=2")
         return Weight(key, float(amount))
 
     def _choice_error(self, what: str, got: str, pos: int, choices: Iterable[str]) -> QueryError:
@@ -446,6 +478,20 @@ def _example(field: str) -> str:
         "tempo": "tempo:100..130",
         "popularity": "popularity>50",
     }.get(field, f"{field}:0.2..0.5")
+
+
+def _chain(tree: Tree) -> list:
+    """The operands of a left-nested chain `a OR b OR c` (parsed as or_(or_(a, b), c)),
+    left to right, collected without recursion so a thousand terms parse as easily as two."""
+    items = []
+    node = tree
+    while isinstance(node, Tree) and node.data == tree.data:
+        *left, right = node.children
+        items.append(right)
+        node = left[0]
+    items.append(node)
+    items.reverse()
+    return items
 
 
 def _join(kind: type, items: list, span: Span | None) -> Expr | None:

@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from ..errors import LibraryError
+from ..spaces import SPACE_NAMES, vectors_missing
 from ..spaces import space as space_of
-from ..spaces import vectors_missing
 from ..storage import Snapshot
 
 
@@ -124,12 +124,17 @@ def analyze_space(snap: Snapshot, space: str, playlists: list[str] | None = None
 
 
 def analyze(snap: Snapshot, spaces=("attr", "audio", "colisten"), playlists: list[str] | None = None) -> Analysis:
+    unknown = [s for s in spaces if s not in SPACE_NAMES]
+    if unknown:
+        raise LibraryError(f"unknown space '{unknown[0]}'; spaces are {', '.join(SPACE_NAMES)}")
     result = Analysis()
     for space in spaces:
-        if space != "attr" and vectors_missing(snap, space):
+        if not any(len(snap.playlist_rows(name)) >= 2 for name in (playlists or snap.playlists) if name in snap.playlists):
+            result.skipped[space] = "no playlist has two or more tracks in the library"
+        elif space != "attr" and vectors_missing(snap, space):
             result.skipped[space] = f"no track has a vector in the {space} space"
-            continue
-        result.spaces[space] = analyze_space(snap, space, playlists)
+        else:
+            result.spaces[space] = analyze_space(snap, space, playlists)
     return result
 
 

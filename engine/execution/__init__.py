@@ -11,6 +11,7 @@ and the one playlist matcher (`playlists`) that says which playlists a name mean
 from .numpy_backend import NumpyBackend
 from .playlists import PlaylistMatcher
 from .polars_backend import PolarsBackend
+from .regex import regex_error
 from .sql_backend import SqlBackend, sql_number
 
-__all__ = ["NumpyBackend", "PlaylistMatcher", "PolarsBackend", "SqlBackend", "sql_number"]
+__all__ = ["NumpyBackend", "PlaylistMatcher", "PolarsBackend", "SqlBackend", "regex_error", "sql_number"]

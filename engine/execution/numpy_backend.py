@@ -10,12 +10,13 @@ backends do.
 
 from __future__ import annotations
 
+import time
 from functools import singledispatchmethod
 
 import numpy as np
 from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
 
-from ..storage import Snapshot
+from ..storage import QueryTimeout, Snapshot
 from .playlists import PlaylistMatcher
 
 _NP_OPS = {
@@ -31,16 +32,23 @@ _NP_OPS = {
 class NumpyBackend:
     """Evaluates a filter expression over a snapshot; returns the row mask."""
 
-    def __init__(self, snap: Snapshot, matcher: PlaylistMatcher | None = None, query_text: str = "") -> None:
+    def __init__(self, snap: Snapshot, matcher: PlaylistMatcher | None = None, query_text: str = "",
+                 *, deadline: float | None = None) -> None:
         self.snap = snap
         self.matcher = matcher or PlaylistMatcher(snap.playlists)
         self.query_text = query_text
+        #: time.monotonic() past which evaluation stops with QueryTimeout (None: no limit).
+        self.deadline = deadline
 
     def mask(self, node: Expr | None) -> np.ndarray:
         if node is None:
             return np.ones(len(self.snap), dtype=bool)
         true, _ = self.eval(node)
         return true
+
+    def _in_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimeout("the query ran past its time limit and was stopped; make the filter narrower")
 
     @singledispatchmethod
     def eval(self, node: Expr) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +57,13 @@ class NumpyBackend:
 
     @eval.register
     def _(self, node: And) -> tuple[np.ndarray, np.ndarray]:
+        self._in_time()
         parts = [self.eval(i) for i in node.items]
         return np.logical_and.reduce([t for t, _ in parts]), np.logical_or.reduce([f for _, f in parts])
 
     @eval.register
     def _(self, node: Or) -> tuple[np.ndarray, np.ndarray]:
+        self._in_time()
         parts = [self.eval(i) for i in node.items]
         return np.logical_or.reduce([t for t, _ in parts]), np.logical_and.reduce([f for _, f in parts])
 
@@ -84,12 +94,12 @@ class NumpyBackend:
 
     @eval.register
     def _(self, node: TextMatch) -> tuple[np.ndarray, np.ndarray]:
+        self._in_time()
         if node.field == "playlist":
             ids = set().union(*(self.matcher.track_ids(node, v, self.query_text) for v in node.values))
             hit = np.zeros(len(self.snap), dtype=bool)
             hit[self.snap.rows_of(ids)] = True
             return hit, ~hit
         index = self.snap.text_index(node.field)
-        matched = np.logical_or.reduce([index.matching(node.mode, v) for v in node.values])
-        hit = index.rows_where(matched)
+        hit = index.rows_where(index.matching_any(node.mode, node.values))
         return hit, ~hit

@@ -4,18 +4,20 @@
   name ignoring case, or the playlist's id; an unknown name is an error that suggests
   the closest one.
 - `matching(mode, value)`: the playlists a `playlist:` filter matches (contains, exact
-  or regular expression, ignoring case), and `track_ids(...)` their tracks.
+  or regular expression, ignoring case; regular expressions on the same engine as every
+  other field's, `regex.py`), and `track_ids(...)` their tracks.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+import polars as pl
 from attune.query import QueryError, TextMatch
 from attune.query.fields import did_you_mean
 
 from ..storage import Playlist
+from .regex import matches
 
 
 class PlaylistMatcher:
@@ -44,8 +46,9 @@ class PlaylistMatcher:
             return [n for n in self.playlists if low in n.lower()]
         if mode == "exact":
             return [n for n in self.playlists if n.lower() == low]
-        rx = re.compile(value, re.IGNORECASE)
-        return [n for n in self.playlists if rx.search(n)]
+        names = list(self.playlists)
+        hit = matches(pl.Series(names, dtype=pl.String), [value]).to_list()
+        return [n for n, ok in zip(names, hit) if ok]
 
     def track_ids(self, node: TextMatch, value: str, query: str = "") -> set[str]:
         """Track ids of every playlist whose name matches; no match is an error."""

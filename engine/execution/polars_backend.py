@@ -28,6 +28,18 @@ _OPS = {
 }
 
 
+def _matches(text: pl.Expr, mode: str, values: tuple[str, ...]) -> pl.Expr:
+    """Lower-case `text` matches any of `values` (one expression however many values)."""
+    lows = [v.lower() for v in values]
+    if mode == "exact":
+        return text.is_in(lows)
+    if mode == "contains":
+        if "" in lows:
+            return text.is_not_null() | text.is_null()
+        return text.str.contains(lows[0], literal=True) if len(lows) == 1 else text.str.contains_any(lows)
+    return text.str.contains("(?i)" + "|".join(f"(?:{v})" for v in values))
+
+
 class PolarsBackend:
     def __init__(self, matcher: PlaylistMatcher, query_text: str = "") -> None:
         self.matcher = matcher
@@ -66,25 +78,11 @@ class PolarsBackend:
 
     @expr.register
     def _(self, node: TextMatch) -> pl.Expr:
-        return reduce(operator.or_, (self._text(node, v) for v in node.values))
-
-    def _text(self, node: TextMatch, value: str) -> pl.Expr:
         if node.field == "playlist":
-            return pl.col("track_id").is_in(sorted(self.matcher.track_ids(node, value, self.query_text)))
+            ids = set().union(*(self.matcher.track_ids(node, v, self.query_text) for v in node.values))
+            return pl.col("track_id").is_in(sorted(ids))
         name = column(node.field)
         if node.field not in LIST_FIELDS:
-            col = lower(name)
-            if node.mode == "contains":
-                return col.str.contains(value.lower(), literal=True)
-            if node.mode == "exact":
-                return col == value.lower()
-            return pl.col(name).fill_null("").str.contains("(?i)" + value)
+            return _matches(lower(name), node.mode, node.values)
         # A list matches when one of its elements does (an empty list never does).
-        element = pl.element().str.to_lowercase()
-        if node.mode == "contains":
-            hit = element.str.contains(value.lower(), literal=True)
-        elif node.mode == "exact":
-            hit = element == value.lower()
-        else:
-            hit = pl.element().str.contains("(?i)" + value)
-        return pl.col(name).fill_null([]).list.eval(hit).list.any()
+        return pl.col(name).fill_null([]).list.eval(_matches(pl.element().str.to_lowercase(), node.mode, node.values)).list.any()

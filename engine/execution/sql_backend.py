@@ -19,13 +19,18 @@ from functools import singledispatchmethod
 import numpy as np
 from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
 from attune.query.fields import BY_NAME, LIST_FIELDS, column
-from attune.query.walk import conjuncts
+from attune.query.walk import conjuncts, depth, size
 
 from ..storage import sql_string
 from .playlists import PlaylistMatcher
 
 #: `playlist:` resolves to track ids; past this many the SQL IN list is not worth it.
-MAX_SQL_IDS = 2000
+MAX_SQL_IDS = 1000
+#: What LanceDB is given at most, so that it answers in bounded time: a filter part nested
+#: deeper, with more predicates or a longer value list is evaluated after retrieval
+#: (LanceDB's planner slows down sharply with deep nesting and crashed on 40,000 values).
+MAX_SQL_DEPTH = 6
+MAX_SQL_TERMS = 64
 
 _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
@@ -108,6 +113,8 @@ class SqlBackend:
 
     @sql.register
     def _(self, node: TextMatch) -> str | None:
+        if len(node.values) > MAX_SQL_TERMS:
+            return None
         parts = [self._text_sql(node, v) for v in node.values]
         if any(p is None for p in parts):
             return None
@@ -138,9 +145,13 @@ class SqlBackend:
         return f"contains({col}, {sql_string(value.lower())})"
 
     def split(self, where: Expr | None) -> tuple[str | None, list[Expr]]:
-        """(SQL pushed to LanceDB, nodes left to evaluate after retrieval)."""
+        """(SQL pushed to LanceDB, nodes left to evaluate after retrieval).
+
+        `where` should be normalised (`attune.query.walk.normalize`); each top-level
+        conjunct is pushed whole or not at all, and only when it is small enough."""
         pushed, post = [], []
         for item in conjuncts(where):
-            sql = self.sql(item)
+            small = depth(item) <= MAX_SQL_DEPTH and size(item) <= MAX_SQL_TERMS
+            sql = self.sql(item) if small else None
             (pushed if sql is not None else post).append(sql if sql is not None else item)
         return (" AND ".join(pushed) if pushed else None), post

@@ -104,44 +104,75 @@ def header_map(fieldnames: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def read_spotify(paths: Iterable[str | Path]) -> SpotifyRead:
+def read_spotify(paths: Iterable[str | Path], *, encoding: str | None = None) -> SpotifyRead:
+    """Read the tables. Text is UTF-8 (or UTF-16 with a byte-order mark) unless `encoding`
+    says otherwise; a file that is not what it says is an error naming the place."""
     out = SpotifyRead()
     for path in paths:
-        _read_file(Path(path), out)
+        _read_file(Path(path), out, encoding)
     return out
 
 
-def _read_file(path: Path, out: SpotifyRead) -> None:
+def _encoding_of(path: Path, encoding: str | None) -> str:
+    """The encoding to read with: the caller's, else what a byte-order mark says, else UTF-8."""
+    if encoding:
+        return encoding
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _read_file(path: Path, out: SpotifyRead, encoding: str | None = None) -> None:
     try:
+        encoding = _encoding_of(path, encoding)
         if path.suffix.lower() == ".gz":  # a compressed export, read as it streams
-            handle = gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+            handle = gzip.open(path, "rt", newline="", encoding=encoding)
         else:
-            handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
+            handle = path.open(newline="", encoding=encoding)
+    except LookupError:
+        raise LibraryError(f"unknown text encoding '{encoding}'") from None
+    except (OSError, EOFError) as exc:
+        raise LibraryError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     with handle:
         reader = csv.DictReader(handle)
-        columns = header_map(reader.fieldnames or [])
-        if "track_id" not in columns:
+        try:
+            _read_rows(path, reader, out)
+        except UnicodeDecodeError as exc:
             raise LibraryError(
-                f"{path} has no track id column (looked for: {', '.join(ALIASES['track_id'])}); "
-                "is it a Spotify audio-feature export?"
-            )
-        exportify = "playlist_name" not in columns and "playlist_id" not in columns
-        line = reader.line_num
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            out.rows += 1
-            try:
-                track, membership = _parse_row(row, columns, path, start, out)
-            except ValueError as exc:
-                out.skipped.append(Skipped(path.name, start, str(exc)))
-                continue
-            _merge_track(out.tracks, track)
-            if exportify:
-                membership = (f"exportify:{path.stem}", path.stem, ())
-            if membership is not None:
-                _add_membership(out.playlists, membership, track["track_id"])
+                f"{path.name} near line {reader.line_num + 1} is not {encoding.removesuffix('-sig')} text "
+                f"(byte 0x{exc.object[exc.start]:02x}); save it as UTF-8, or give its encoding with --encoding"
+            ) from None
+        except csv.Error as exc:
+            raise LibraryError(f"{path.name}, line {reader.line_num}: not a readable CSV row ({exc})") from None
+        except (OSError, EOFError) as exc:  # a damaged .gz
+            raise LibraryError(f"cannot read {path}: {exc}") from None
+
+
+def _read_rows(path: Path, reader: csv.DictReader, out: SpotifyRead) -> None:
+    columns = header_map(reader.fieldnames or [])
+    if "track_id" not in columns:
+        raise LibraryError(
+            f"{path} has no track id column (looked for: {', '.join(ALIASES['track_id'])}); "
+            "is it a Spotify audio-feature export?"
+        )
+    exportify = "playlist_name" not in columns and "playlist_id" not in columns
+    line = reader.line_num
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        out.rows += 1
+        try:
+            track, membership = _parse_row(row, columns, path, start, out)
+        except ValueError as exc:
+            out.skipped.append(Skipped(path.name, start, str(exc)))
+            continue
+        _merge_track(out.tracks, track)
+        if exportify:
+            membership = (f"exportify:{path.stem}", path.stem, ())
+        if membership is not None:
+            _add_membership(out.playlists, membership, track["track_id"])
 
 
 def _cell(row: dict, columns: dict[str, str], ours: str) -> str:

@@ -36,6 +36,8 @@ class ImportReport:
     playlists_updated: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)
+    #: Duplicate track rows found in the library and merged (left by concurrent imports of old).
+    repaired: int = 0
 
     def __str__(self) -> str:
         lines = [
@@ -43,6 +45,8 @@ class ImportReport:
             f"{len(self.skipped)} rows skipped; {self.playlists_new} new playlists, "
             f"{self.playlists_updated} updated"
         ]
+        if self.repaired:
+            lines.append(f"  repaired: {self.repaired} duplicate track rows merged")
         lines += [f"  skipped {s}" for s in self.skipped]
         lines += [f"  warning {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -63,6 +67,11 @@ def normalize_genres(store: Store, tracks: Iterable[dict], playlists: Iterable[d
     file's raw strings as "raw_genres".
     """
     tracks, playlists = list(tracks), list(playlists)
+    with store.writing("meta"):  # concurrent imports add to one genre map, none lost
+        return _normalize(store, tracks, playlists)
+
+
+def _normalize(store: Store, tracks: list[dict], playlists: list[dict]) -> GenreMap:
     gm = genre_map(store)
     before = gm.to_json()
     raws = [g for t in tracks for g in (t["raw_genres"] if "raw_genres" in t else t.get("genres")) or ()]
@@ -121,10 +130,11 @@ def _remap_tracks(store: Store, gm: GenreMap, raw: str, old: tuple[str, ...], ne
 # -- imported tables ----------------------------------------------------------------------
 
 
-def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int = 2000) -> tuple[ImportReport, dict[str, dict]]:
+def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int = 2000,
+                  encoding: str | None = None) -> tuple[ImportReport, dict[str, dict]]:
     """Read Spotify audio-feature tables and upsert their tracks in batches of one commit
     each; returns the report and the playlists the tables name (by source id)."""
-    read = read_spotify(paths)
+    read = read_spotify(paths, encoding=encoding)
     report = ImportReport(rows=read.rows, skipped=read.skipped, warnings=read.warnings)
     normalize_genres(store, read.tracks.values(), read.playlists.values())
     stamp = now()
@@ -134,6 +144,8 @@ def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int 
         written = store.upsert("tracks", "track_id", batch)
         report.tracks_new += written.inserted
         report.tracks_updated += written.updated
+    # Rows an older attune inserted twice under concurrent imports are merged back into one.
+    report.repaired = store.deduplicate("tracks", "track_id", order="updated_at")
     return report, read.playlists
 
 
@@ -176,7 +188,13 @@ class Failed:
 
 
 def write_indexed(store: Store, batch: Sequence[Indexed | Unchanged | Failed]) -> None:
-    """Write one batch of indexer results (see the module docstring for the order)."""
+    """Write one batch of indexer results (see the module docstring for the order),
+    holding the tracks' write lock throughout."""
+    with store.writing("tracks"):
+        _write_indexed(store, batch)
+
+
+def _write_indexed(store: Store, batch: Sequence[Indexed | Unchanged | Failed]) -> None:
     # The same audio under two paths is one track: the last path read wins.
     done = list({r.track_id: r for r in batch if isinstance(r, Indexed)}.values())
     failed = [r for r in batch if isinstance(r, Failed)]
@@ -227,10 +245,9 @@ def known_files(store: Store) -> dict[str, tuple[int, float, str]]:
 
 def remember_model_tags(store: Store, backbone: str, tags: Sequence[str]) -> None:
     """A backbone's tag vocabulary, kept in meta so plain-words search knows it."""
-    stored = store.get_meta("model_tags") or {}
     lowered = [t.lower() for t in tags]
-    if lowered and stored.get(backbone) != lowered:
-        store.set_meta("model_tags", stored | {backbone: lowered})
+    if lowered and (store.get_meta("model_tags") or {}).get(backbone) != lowered:
+        store.update_meta("model_tags", lambda stored: (stored or {}) | {backbone: lowered})
 
 
 def model_tags(store: Store) -> frozenset[str]:

@@ -32,9 +32,12 @@ class PlaylistImportReport:
     entries: int = 0
     matched: int = 0
     unmatched: list[tuple[int, str]] = field(default_factory=list)
+    #: How many tracks the playlist had before (None: it is new).
+    replaced: int | None = None
 
     def __str__(self) -> str:
-        lines = [f"playlist '{self.name}': {self.matched} of {self.entries} entries matched library tracks"]
+        lines = [f"playlist '{self.name}': {self.matched} of {self.entries} entries matched library tracks"
+                 + (f" (replacing its {self.replaced} tracks)" if self.replaced is not None else "")]
         lines += [f"  line {line}: no track matches {what}" for line, what in self.unmatched]
         return "\n".join(lines)
 
@@ -86,6 +89,10 @@ class PlaylistManager:
         self._listing: _Listing | None = None
 
     # -- reading ---------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Drop the kept listing (after a restore): the next read is from the table."""
+        self._listing = None
 
     def listing(self, *, fresh: bool = False) -> _Listing:
         """The playlists as of the table's current version; `fresh` checks for other
@@ -147,40 +154,46 @@ class PlaylistManager:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise LibraryError(f"no track with id {shown} in the library")
 
-    def _edit(self, name: str, change: Callable[[Playlist], Sequence[str]]) -> Playlist:
-        """Read the playlist as it is now, change its tracks, write it back in one commit."""
-        listing = self.listing(fresh=True)
-        playlist = listing.resolve(name)
-        ids = tuple(dict.fromkeys(change(playlist)))
-        self._check_tracks(ids)
-        return self._write(replace(playlist, track_ids=ids), listing)
+    def _edit(self, name: str, change: Callable[[Playlist], Sequence[str]], what: str = "edit") -> Playlist:
+        """Read the playlist as it is now, change its tracks, write it back in one commit,
+        holding the playlists' write lock throughout: no concurrent edit is lost."""
+        with self.store.history.record(f"{what} playlist '{name}'"), self.store.writing("playlists"):
+            listing = self.listing(fresh=True)
+            playlist = listing.resolve(name)
+            ids = tuple(dict.fromkeys(change(playlist)))
+            self._check_tracks(ids)
+            return self._write(replace(playlist, track_ids=ids), listing)
 
     def create(self, name: str, track_ids: Iterable[str] = ()) -> Playlist:
         name = name.strip()
         if not name:
             raise LibraryError("a playlist needs a name")
-        listing = self.listing(fresh=True)
-        if listing.taken(name):
-            raise LibraryError(f"a playlist named '{name}' already exists")
         ids = tuple(dict.fromkeys(track_ids))
         self._check_tracks(ids)
-        return self._write(Playlist(f"user:{uuid.uuid4().hex[:12]}", name, ids), listing)
+        with self.store.history.record(f"create playlist '{name}'"), self.store.writing("playlists"):
+            # names stay unique when two processes create at once
+            listing = self.listing(fresh=True)
+            if listing.taken(name):
+                raise LibraryError(f"a playlist named '{name}' already exists")
+            return self._write(Playlist(f"user:{uuid.uuid4().hex[:12]}", name, ids), listing)
 
     def delete(self, name: str) -> None:
-        playlist = self.listing(fresh=True).resolve(name)
-        self.store.delete("playlists", f"playlist_id = {sql_string(playlist.playlist_id)}")
+        with self.store.history.record(f"delete playlist '{name}'"), self.store.writing("playlists"):
+            playlist = self.listing(fresh=True).resolve(name)
+            self.store.delete("playlists", f"playlist_id = {sql_string(playlist.playlist_id)}")
 
     def rename(self, name: str, new_name: str) -> Playlist:
-        listing = self.listing(fresh=True)
-        playlist = listing.resolve(name)
         new_name = new_name.strip()
-        if not new_name or listing.taken(new_name, other_than=playlist.playlist_id):
-            raise LibraryError(f"cannot rename to '{new_name}': " + ("a name is needed" if not new_name else "that name is taken"))
-        return self._write(replace(playlist, name=new_name), listing)
+        with self.store.history.record(f"rename playlist '{name}' to '{new_name}'"), self.store.writing("playlists"):
+            listing = self.listing(fresh=True)
+            playlist = listing.resolve(name)
+            if not new_name or listing.taken(new_name, other_than=playlist.playlist_id):
+                raise LibraryError(f"cannot rename to '{new_name}': " + ("a name is needed" if not new_name else "that name is taken"))
+            return self._write(replace(playlist, name=new_name), listing)
 
     def set_tracks(self, name: str, track_ids: Sequence[str]) -> Playlist:
         """Replace a playlist's tracks (in this order) in one commit."""
-        return self._edit(name, lambda playlist: track_ids)
+        return self._edit(name, lambda playlist: track_ids, "set the tracks of")
 
     def add(self, name: str, track_ids: Sequence[str], *, position: int | None = None) -> Playlist:
         def added(playlist: Playlist) -> list[str]:
@@ -190,11 +203,11 @@ class PlaylistManager:
             at = len(current) if position is None else max(0, min(position, len(current)))
             return current[:at] + new + current[at:]
 
-        return self._edit(name, added)
+        return self._edit(name, added, f"add {len(track_ids)} to")
 
     def remove(self, name: str, track_ids: Sequence[str]) -> Playlist:
         drop = set(track_ids)
-        return self._edit(name, lambda playlist: [t for t in playlist.track_ids if t not in drop])
+        return self._edit(name, lambda playlist: [t for t in playlist.track_ids if t not in drop], f"remove {len(drop)} from")
 
     def move(self, name: str, track_id: str, index: int) -> Playlist:
         def moved(playlist: Playlist) -> list[str]:
@@ -205,11 +218,15 @@ class PlaylistManager:
             ids.insert(max(0, min(index, len(ids))), track_id)
             return ids
 
-        return self._edit(name, moved)
+        return self._edit(name, moved, "move a track in")
 
     def upsert_imported(self, imported: dict[str, dict], *, source: str) -> tuple[int, int]:
         """Write playlists read from an import, keyed by their source id, in one commit."""
-        listing = self.listing(fresh=True)
+        with self.store.history.record(f"import {len(imported)} playlists from {source}"), self.store.writing("playlists"):
+            self.store.deduplicate("playlists", "playlist_id", order="updated_at")
+            return self._upsert_imported(self.listing(fresh=True), imported, source)
+
+    def _upsert_imported(self, listing: _Listing, imported: dict[str, dict], source: str) -> tuple[int, int]:
         existing = {p.playlist_id: p for p in listing.playlists}
         taken = {p.name.lower(): p.playlist_id for p in existing.values()}
         stamp = now()
@@ -238,11 +255,17 @@ class PlaylistManager:
 
     # -- files -----------------------------------------------------------------------
 
-    def import_file(self, path: str | Path, *, name: str | None = None) -> PlaylistImportReport:
-        """Read an M3U/M3U8/XSPF/CSV playlist and match its entries to library tracks."""
+    def import_file(self, path: str | Path, *, name: str | None = None, replace: bool = False) -> PlaylistImportReport:
+        """Read an M3U/M3U8/XSPF/CSV playlist and match its entries to library tracks.
+
+        It becomes a new playlist named `name` (default: the file's name). An existing
+        playlist of that name is never touched unless `replace` is set; a file none of
+        whose entries matches a library track creates nothing. Both are errors that say
+        what to do instead.
+        """
         path = Path(path)
         entries = read_entries(path)
-        playlist_name = name or path.stem
+        playlist_name = (name or path.stem).strip()
         report = PlaylistImportReport(playlist_name, entries=len(entries))
         matcher = _Matcher(self.snapshot().tracks.frame, base=path.parent)
         ids = []
@@ -253,10 +276,25 @@ class PlaylistManager:
             else:
                 ids.append(track_id)
         report.matched = len(ids)
-        if self.listing(fresh=True).find(playlist_name) is not None:
-            self.set_tracks(playlist_name, ids)
-        else:
-            self.create(playlist_name, ids)
+        if not ids:
+            shown = "; ".join(f"line {line}: {what}" for line, what in report.unmatched[:3])
+            raise LibraryError(
+                f"none of the {len(entries)} entries of {path.name} matches a track in the library"
+                + (f" ({shown}{'; ...' if len(report.unmatched) > 3 else ''})" if shown else "")
+                + "; nothing was imported"
+            )
+        with self.store.history.record(f"import playlist file {path.name} as '{playlist_name}'"), self.store.writing("playlists"):
+            existing = self.listing(fresh=True).find(playlist_name)
+            if existing is not None and not replace:
+                raise LibraryError(
+                    f"a playlist named '{existing.name}' already exists ({len(existing.track_ids)} tracks); "
+                    "--replace replaces its tracks with the file's, --as NAME imports it under another name"
+                )
+            if existing is not None:
+                self.set_tracks(existing.name, ids)
+                report.replaced = len(existing.track_ids)
+            else:
+                self.create(playlist_name, ids)
         return report
 
     def export_files(self, name: str, formats: Sequence[str] = ("m3u", "xspf"), *, folder: Path | None = None) -> list[Path]:
@@ -344,6 +382,8 @@ class _Matcher:
                 if resolved in self.by_path:
                     return self.by_path[resolved]
         if entry.track_id:
+            if entry.track_id in self.ids:
+                return entry.track_id
             sid = spotify_id(entry.track_id)
             if sid in self.ids:
                 return sid

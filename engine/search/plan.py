@@ -12,18 +12,23 @@ Neither executor truncates before post-filtering, so no query returns fewer rows
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from attune.query import Query, render
 from attune.query.ast import Expr
+from attune.query.walk import normalize
 
 from ..execution import PlaylistMatcher, SqlBackend
 from ..storage import Playlist, Snapshot, Store
 from .targets import Target, resolve, seeds_to_exclude
 
 DEFAULT_LIMIT = 50
+#: Every search stops with a QueryTimeout past this many seconds (ATTUNE_QUERY_SECONDS).
+QUERY_SECONDS = float(os.environ.get("ATTUNE_QUERY_SECONDS", "30"))
 #: A filter-only query goes to LanceDB when the snapshot is cold and at most this many rows match.
 LANCE_MAX_ROWS = 20_000
 
@@ -74,6 +79,10 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     snapshot: Snapshot | None = field(default=None, repr=False)
     matcher: PlaylistMatcher | None = field(default=None, repr=False)
+    #: The filter as executed: `query.where` normalised (NOT pushed down, And/Or flattened).
+    where: Expr | None = None
+    #: time.monotonic() past which the search stops (QueryTimeout).
+    deadline: float | None = None
 
     def describe(self) -> str:
         lines = [f"query:      {render(self.query) or '(everything)'}"]
@@ -107,6 +116,7 @@ class Plan:
 
 def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int | None = None, executor: str | None = None) -> Plan:
     """Compile a parsed query. `executor` forces "memory" or "lance" (tests compare them)."""
+    deadline = time.monotonic() + QUERY_SECONDS
     source = source if isinstance(source, Source) else Source.of(source)
     snap = source.loaded
     if snap is None and (query.likes or executor == "memory" or source.store is None):
@@ -114,7 +124,8 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
     playlists = snap.playlists if snap is not None else (source.playlists() if source.playlists else {})
     matcher = PlaylistMatcher(playlists)
     inherited = snap.inherits_genres if snap is not None else any(p.genres for p in playlists.values())
-    sql, post = SqlBackend(matcher, text, genres_inherited=inherited).split(query.where)
+    where = normalize(query.where)
+    sql, post = SqlBackend(matcher, text, genres_inherited=inherited).split(where)
     space = query.options.space or "attr"
     limit = effective_limit(query.options.limit, limit)
     if executor is None:
@@ -131,6 +142,7 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
     if query.likes:
         assert snap is not None
         targets = [resolve(snap, like, text, model_tags=source.model_tags) for like in query.likes]
-        exclude = seeds_to_exclude(query, targets)
+        exclude = seeds_to_exclude(where, targets)
     notes = [n for t in targets for n in t.notes]
-    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, matcher=matcher)
+    return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, matcher=matcher,
+                where=where, deadline=deadline)

@@ -3,15 +3,18 @@
 In memory: the numpy backend's mask over the snapshot; for ranked queries the kernel's
 distances in the query's space, the seeds left out, and the smallest distances first
 (enough to fill the limit after `per:`). Filter-only queries are ordered by `sort:` or
-by popularity. On the lance executor the rows LanceDB returned are filtered by the
-polars backend and ordered the same way. `score` = -D / (number of like/unlike terms).
+by popularity. On the lance executor the rest of the filter runs on the rows LanceDB
+returned (the numpy backend again, over just those rows) and they are ordered the same
+way. `score` = -D / (number of like/unlike terms).
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import polars as pl
-from attune.query import Query
+from attune.query import And, Query
 
 from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
@@ -41,7 +44,7 @@ def run(
         return _run_lance(source, p)
     snap = p.snapshot
     assert snap is not None and p.matcher is not None
-    mask = NumpyBackend(snap, p.matcher, text).mask(query.where)
+    mask = NumpyBackend(snap, p.matcher, text, deadline=p.deadline).mask(p.where)
     if p.targets:
         return _rank(snap, p, mask)
     # Order on a narrow frame of the matching rows, then fetch whole rows for the top only.
@@ -59,13 +62,17 @@ def run(
 
 
 def _run_lance(source: Source, p: Plan) -> Results:
+    """LanceDB returns the rows its part of the filter selects; the rest of the filter runs
+    on those rows with the numpy backend (text indexes over just these rows)."""
     assert source.store is not None and p.matcher is not None
-    table = source.store.read("tracks", SCALAR_COLUMNS, where=p.sql)
-    tracks = TrackData(pl.from_arrow(table))  # type: ignore[arg-type]
-    frame = Snapshot(tracks, p.matcher.playlists.values()).frame
-    for node in p.post:
-        frame = PolarsBackend(p.matcher, p.text).filter(frame, node)
-    return _results(p, _order(p, frame, None, ranked=False))
+    seconds = max(0.001, p.deadline - time.monotonic()) if p.deadline is not None else None
+    table = source.store.read("tracks", SCALAR_COLUMNS, where=p.sql, timeout=seconds)
+    fetched = Snapshot(TrackData(pl.from_arrow(table)), p.matcher.playlists.values())  # type: ignore[arg-type]
+    rows = np.arange(len(fetched))
+    if p.post:
+        rest = p.post[0] if len(p.post) == 1 else And(tuple(p.post))
+        rows = np.flatnonzero(NumpyBackend(fetched, p.matcher, p.text, deadline=p.deadline).mask(rest))
+    return _results(p, _order(p, fetched.gather(rows), None, ranked=False))
 
 
 def _results(p: Plan, frame: pl.DataFrame) -> Results:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from attune.query import Like, Query, QueryError, TextMatch, render
+from attune.query import Expr, Like, Query, QueryError, TextMatch, render
 from attune.query.walk import leaves
 
 from ..execution import NumpyBackend, PlaylistMatcher
@@ -77,13 +77,13 @@ def _track_row(snap: Snapshot, target: str, text: str, pos: int) -> int:
     raise QueryError(f"no track with id, path or title '{target}'", query=text, position=pos)
 
 
-def seeds_to_exclude(query: Query, targets: list[Target]) -> np.ndarray:
+def seeds_to_exclude(where: Expr | None, targets: list[Target]) -> np.ndarray:
     """Seed tracks of like-terms are left out unless the filter itself asks for them.
 
     A positive `playlist:` term keeps a playlist's own tracks, a positive
     `artist:` term keeps an artist's. Unlike-targets are always left out.
     """
-    asked = {leaf.field for leaf in leaves(query.where) if isinstance(leaf, TextMatch)}
+    asked = {leaf.field for leaf in leaves(where) if isinstance(leaf, TextMatch)}
     # A text target's tracks are what the words asked for, not seeds to leave out.
     keep = {"playlist": "playlist" in asked, "artist": "artist" in asked, "track": False, "text": True}
     rows = [t.rows for t in targets if t.sign < 0 or not keep.get(t.like.kind, False)]

@@ -11,14 +11,17 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pyarrow as pa
 
 from ..errors import LibraryError
+from .history import History
+from .locks import Locks
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
 
 #: How stale a view of the tables may be with respect to other processes' writes.
@@ -54,6 +57,16 @@ class Versions(NamedTuple):
         return (self.tracks, self.segments)
 
 
+class DamagedError(LibraryError):
+    title = "damaged library"
+
+
+class QueryTimeout(LibraryError):
+    """A query ran past its time limit and was stopped."""
+
+    title = "query timeout"
+
+
 class Written(NamedTuple):
     """What one upsert did: rows inserted and updated, and the table version it committed."""
 
@@ -72,16 +85,20 @@ class Store:
         self._versions: Versions | None = None
         self._checked = 0.0
         path.mkdir(parents=True, exist_ok=True)
+        self.locks = Locks(path)
         self.db = lancedb.connect(str(path))
-        existing = set(self._table_names())
         self.tables = {}
-        for name, schema in TABLES.items():
-            if name in existing:
-                self.tables[name] = self.db.open_table(name)
-            else:
-                self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
-        self._check_schema_version(fresh=not existing)
-        self._add_missing_columns()
+        with self.locks.hold("library"):  # two processes creating one library take turns
+            existing = set(self._table_names())
+            for name, schema in TABLES.items():
+                with self.reading(name):
+                    if name in existing:
+                        self.tables[name] = self.db.open_table(name)
+                    else:
+                        self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
+            self._check_schema_version(fresh=not existing)
+            self._add_missing_columns()
+        self.history = History(self)
 
     def _table_names(self) -> list[str]:
         with warnings.catch_warnings():
@@ -124,13 +141,42 @@ class Store:
         if self._versions is None or clock - self._checked > CONSISTENCY_SECONDS:
             names = ("tracks", "playlists", "segments")
             for name in names:
-                self.tables[name].checkout_latest()
+                with self.reading(name):
+                    self.tables[name].checkout_latest()
             self._versions = Versions(*(self.tables[name].version for name in names))
             self._checked = clock
         return self._versions
 
     def _changed(self) -> None:
         self._versions = None
+
+    def changed(self) -> None:
+        """Forget the cached versions: the next `versions()` reads them anew."""
+        self._changed()
+
+    @contextmanager
+    def reading(self, table: str) -> Iterator[None]:
+        """Turn LanceDB's errors about a table's files into one clear error naming the table
+        and the way out (the history and `attune restore`)."""
+        try:
+            yield
+        except (RuntimeError, OSError) as exc:
+            text = str(exc)
+            if "lance" not in text.lower() and not isinstance(exc, OSError):
+                raise
+            first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+            raise DamagedError(
+                f"the {table} table of the library at {self.path} cannot be read ({first}); "
+                "`attune history` lists its earlier versions and `attune restore N` brings the library back to one"
+            ) from None
+
+    @contextmanager
+    def writing(self, table: str) -> Iterator[None]:
+        """Hold the table's write lock, with the table checked out at its newest version:
+        what is read inside the block is what the write will replace (see `locks.py`)."""
+        with self.locks.hold(table):
+            self.tables[table].checkout_latest()
+            yield
 
     # -- meta --------------------------------------------------------------------
 
@@ -143,65 +189,116 @@ class Store:
         data = pa.table({"key": [key], "value": [json.dumps(value)]}, schema=META_SCHEMA)
         self.upsert("meta", "key", data)
 
+    def update_meta(self, key: str, change) -> Any:
+        """Read a meta value, change it and write it back, with no other writer in between."""
+        with self.writing("meta"):
+            value = change(self.get_meta(key))
+            self.set_meta(key, value)
+        return value
+
     # -- writes --------------------------------------------------------------------
 
     def upsert(self, table: str, key: str, data: pa.Table) -> Written:
-        """Insert or update rows by key in one commit; returns what it did and the version it made."""
+        """Insert or update rows by key in one commit; returns what it did and the version it made.
+
+        Holds the table's write lock and merges against its newest version, so two
+        writers upserting the same new key at once insert it once."""
         if data.num_rows == 0:
             return Written(0, 0, self.tables[table].version)
         data = data.select(TABLES[table].names).cast(TABLES[table])
-        result = (
-            self.tables[table]
-            .merge_insert(key)
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute(data)
-        )
+        with self.writing(table):
+            result = (
+                self.tables[table]
+                .merge_insert(key)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
         self._changed()
         return Written(result.num_inserted_rows, result.num_updated_rows, result.version)
 
+    def deduplicate(self, table: str, key: str, order: str | None = None) -> int:
+        """Keep one row per key (the last by `order`, else any): repairs what concurrent
+        writers of older attune versions inserted twice. Returns the rows removed."""
+        with self.writing(table):
+            keys = self.read(table, [key])[key]
+            counts = keys.value_counts()
+            twice = [k.as_py() for k, n in zip(counts.field(0), counts.field(1)) if n.as_py() > 1]
+            if not twice:
+                return 0
+            removed = 0
+            for start in range(0, len(twice), 500):
+                chunk = twice[start : start + 500]
+                where = f"{key} IN (" + ", ".join(sql_string(k) for k in chunk) + ")"
+                rows = self.read(table, where=where).to_pylist()
+                if order:
+                    rows.sort(key=lambda r: (r[order] is not None, r[order]))
+                keep = {r[key]: r for r in rows}
+                self.tables[table].delete(where)
+                self.tables[table].add(pa.Table.from_pylist(list(keep.values()), schema=TABLES[table]))
+                removed += len(rows) - len(keep)
+        self._changed()
+        return removed
+
     def latest_version(self, table: str) -> int:
         """The table's newest version, as of now (other processes' commits included)."""
-        self.tables[table].checkout_latest()
-        return self.tables[table].version
+        with self.reading(table):
+            self.tables[table].checkout_latest()
+            return self.tables[table].version
 
     def update_columns(self, table: str, key: str, data: pa.Table) -> int:
         """Set some columns of existing rows, matched by key, in one commit; returns rows updated."""
         if data.num_rows == 0:
             return 0
         schema = pa.schema([TABLES[table].field(name) for name in data.column_names])
-        result = self.tables[table].merge_insert(key).when_matched_update_all().execute(data.cast(schema))
+        with self.writing(table):
+            result = self.tables[table].merge_insert(key).when_matched_update_all().execute(data.cast(schema))
         self._changed()
         return result.num_updated_rows
 
     def delete(self, table: str, where: str) -> None:
-        self.tables[table].delete(where)
+        with self.writing(table):
+            self.tables[table].delete(where)
         self._changed()
 
     def update_file(self, track_id: str, size: int, mtime: float) -> None:
         """Record a file's new size and date (its audio is unchanged) in one commit."""
-        self.tables["tracks"].update(where=f"track_id = {sql_string(track_id)}", values={"file_size": size, "file_mtime": mtime})
+        with self.writing("tracks"):
+            self.tables["tracks"].update(where=f"track_id = {sql_string(track_id)}", values={"file_size": size, "file_mtime": mtime})
         self._changed()
 
     def add(self, table: str, data: pa.Table) -> None:
         """Append rows in one commit (no key check: for bulk loads of new rows)."""
-        self.tables[table].add(data.select(TABLES[table].names).cast(TABLES[table]))
+        with self.writing(table):
+            self.tables[table].add(data.select(TABLES[table].names).cast(TABLES[table]))
         self._changed()
 
     # -- reads ---------------------------------------------------------------------
 
     def count(self, table: str, where: str | None = None) -> int:
         """Rows of a table (that match `where`)."""
-        return self.tables[table].count_rows(where) if where else self.tables[table].count_rows()
+        with self.reading(table):
+            return self.tables[table].count_rows(where) if where else self.tables[table].count_rows()
 
-    def read(self, table: str, columns: Iterable[str] | None = None, where: str | None = None) -> pa.Table:
-        query = self.tables[table].search()
-        if where:
-            query = query.where(where)
-        if columns is not None:
-            query = query.select(list(columns))
-        limit = self.tables[table].count_rows()
-        return query.limit(max(limit, 1)).to_arrow()
+    def read(self, table: str, columns: Iterable[str] | None = None, where: str | None = None,
+             *, timeout: float | None = None) -> pa.Table:
+        """Rows of a table (those that match `where`), all or some columns.
+
+        `timeout` (seconds) stops a query LanceDB has not answered in time, with a
+        `QueryTimeout` error; damaged files are a `DamagedError` naming the table."""
+        with self.reading(table):
+            query = self.tables[table].search()
+            if where:
+                query = query.where(where)
+            if columns is not None:
+                query = query.select(list(columns))
+            limit = self.tables[table].count_rows()
+            try:
+                return query.limit(max(limit, 1)).to_arrow(timeout=timedelta(seconds=timeout) if timeout else None)
+            except RuntimeError as exc:
+                if timeout and ("timeout" in str(exc).lower() or "timed out" in str(exc).lower()):
+                    raise QueryTimeout(f"LanceDB did not answer within {timeout:g} s; make the filter narrower") from None
+                raise
 
 
 def default_library_path() -> Path:

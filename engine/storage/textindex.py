@@ -54,13 +54,21 @@ class TextIndex:
 
     def matching(self, mode: str, value: str) -> np.ndarray:
         """Which distinct values match (bool per code)."""
-        low = value.lower()
-        if mode == "contains":
-            hit = self.values.str.contains(low, literal=True)
-        elif mode == "exact":
-            hit = self.values == low
+        return self.matching_any(mode, [value])
+
+    def matching_any(self, mode: str, values: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Which distinct values match any of `values` (bool per code), in one pass over
+        the distinct values however many there are: a set lookup for exact values, one
+        Aho-Corasick scan for substrings, one alternation for regular expressions."""
+        lows = [v.lower() for v in values]
+        if mode == "exact":
+            hit = self.values.is_in(lows)
+        elif mode == "contains":
+            if "" in lows:
+                return np.ones(len(self.values), dtype=bool)
+            hit = self.values.str.contains(lows[0], literal=True) if len(lows) == 1 else self.values.str.contains_any(lows)
         else:
-            hit = self.values.str.contains("(?i)" + value)
+            hit = self.values.str.contains("(?i)" + "|".join(f"(?:{v})" for v in values))
         return hit.fill_null(False).to_numpy()
 
     def rows_where(self, matched: np.ndarray) -> np.ndarray:

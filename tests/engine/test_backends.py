@@ -14,6 +14,7 @@ from attune.engine.execution import NumpyBackend, PlaylistMatcher, PolarsBackend
 from attune.engine.search import run
 from attune.engine.storage import TRACKS_SCHEMA
 from attune.query import And, Compare, Not, Options, Or, Query, QueryError, Range, TextMatch
+from attune.query.walk import depth, normalize, walk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +140,19 @@ def test_the_comparison_sees_a_difference(shared_lib):
     assert got["numpy"] == ["t01", "t02"] and set(got) >= {"numpy", "polars", "sql", "lance"}
     got["polars"] = ["t01"]
     assert not all(rows == got["numpy"] for rows in got.values())
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(trees)
+def test_normalizing_keeps_the_rows(shared_lib, where):
+    """NOT pushed down, And/Or flattened, text terms merged: the same rows, never deeper."""
+    snap = shared_lib.snapshot()
+    backend = NumpyBackend(snap)
+    try:
+        before = backend.mask(where)
+    except QueryError:
+        return
+    after = normalize(where)
+    assert (backend.mask(after) == before).all()
+    assert depth(after) <= depth(where)
+    assert not any(isinstance(n, Not) and isinstance(n.item, (Not, And, Or)) for n in walk(after))

@@ -1,5 +1,7 @@
 """Genre normalisation: messy strings onto one vocabulary, originals kept, overrides win."""
 
+import contextlib
+
 import pyarrow as pa
 import pytest
 from attune.engine import Library
@@ -90,6 +92,9 @@ def test_indexed_tracks_keep_model_genres_and_add_the_file_tag():
     lib_tracks = [{"track_id": "z", "genres": ["rock"], "raw_genres": ["Alt. Rock/Grunge"], "tags": ["guitar"]}]
 
     class Store:
+        def writing(self, table):
+            return contextlib.nullcontext()
+
         def get_meta(self, key):
             return None
 

@@ -325,7 +325,8 @@ class AttuneApp(App):
             return
         self.refresh_playlists(edit.message)
         self.table.marked.clear()
-        self.run_query(self.query_bar.value)
+        if edit.rerun:
+            self.run_query(self.query_bar.value)
 
     def action_add(self) -> None:
         if self.ready:

@@ -51,6 +51,8 @@ class Edit:
     message: str
     changed: bool = True
     opened: str | None = None
+    #: Whether the results on screen may have changed (tracks added, removed or moved).
+    rerun: bool = True
 
 
 @dataclass
@@ -190,7 +192,7 @@ class Session:
         except AttuneError as exc:
             return Edit(str(exc).splitlines()[0], changed=False)
         self.opened = name
-        return Edit(f"created '{name}'", opened=name)
+        return Edit(f"created '{name}'", opened=name, rerun=False)
 
     @_one_at_a_time
     def rename(self, old: str, new: str) -> Edit:
@@ -199,7 +201,7 @@ class Session:
         except AttuneError as exc:
             return Edit(str(exc).splitlines()[0], changed=False)
         self.opened = new if self.opened == old else self.opened
-        return Edit(f"renamed '{old}' to '{new}'")
+        return Edit(f"renamed '{old}' to '{new}'", rerun=False)
 
     @_one_at_a_time
     def delete(self, name: str) -> Edit:
@@ -208,7 +210,7 @@ class Session:
         except AttuneError as exc:
             return Edit(str(exc).splitlines()[0], changed=False)
         self.opened = None if self.opened == name else self.opened
-        return Edit(f"deleted '{name}'")
+        return Edit(f"deleted '{name}'", rerun=False)
 
     # -- expansion and export ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
 @click.option("--errors", "show_errors", is_flag=True, help="List the files that could not be indexed, and why.")
 def index_command(paths, library_path, backbone, workers, precision, prune, show_errors) -> None:
     """Index audio files and folders: segments, embeddings and attributes."""
-    lib = open_library(library_path)
+    lib = open_library(library_path, create=not show_errors and bool(paths))
     if show_errors:
         rows = lib.index_errors()
         for path, reason in rows:

@@ -1,8 +1,15 @@
 """What every command shares: the `attune` group, `--library` (before or after the
-command), `--columns`, opening the library, and turning attune's errors into one line."""
+command), `--columns`, opening the library, and `run`, which turns every error into a
+short message and an exit status: attune's errors (2 for bad input, 1 otherwise) in one
+line, anything unexpected in two (what happened, and where the full traceback was
+written), Ctrl-C as 130. No traceback ever reaches the terminal."""
 
 from __future__ import annotations
 
+import sys
+import tempfile
+import time
+import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -18,14 +25,59 @@ def _version() -> str:
 
 
 class Group(click.Group):
-    """Turns AttuneError into a clean message and exit status 2."""
+    """The command groups; errors are turned into messages by `run`."""
 
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AttuneError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2 if exc.user_error else 1)
+
+def run(group: click.Group, argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    bad = next((i for i, arg in enumerate(argv or []) if "\x00" in arg), None)
+    if bad is not None:  # no shell can pass one; a program calling main() can
+        click.echo(f"error: argument {bad + 1} contains a NUL character", err=True)
+        return 2
+    try:
+        group.main(args=argv, prog_name="attune", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: click's own message, status 2
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort as exc:  # Ctrl-C (click turns it into Abort), or no answer at a prompt
+        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        click.echo("interrupted" if interrupted else "aborted: no answer", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted", err=True)
+        return 130
+    except AttuneError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2 if exc.user_error else 1
+    except BrokenPipeError:  # `attune search ... | head`: the reader left; nothing to say
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # a bug: say so briefly, keep the details for a report
+        where = _write_traceback()
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        click.echo(f"internal error: {type(exc).__name__}" + (f": {first}" if first else ""), err=True)
+        click.echo(f"  this is a bug in attune; the full traceback is in {where}", err=True)
+        return 1
+
+
+def _write_traceback() -> Path:
+    """Write the current exception's traceback to a file; returns its path."""
+    try:
+        from platformdirs import user_log_path
+
+        folder = user_log_path("attune")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / f"attune-error-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    try:
+        path.write_text(f"attune {_version()}\nargv: {sys.argv!r}\n\n{traceback.format_exc()}", encoding="utf-8")
+    except OSError:
+        return Path("(could not be written)")
+    return path
 
 
 # Queries often start with '-' (a negation): commands that take a query have no
@@ -61,10 +113,12 @@ columns_option = click.option(
 )
 
 
-def open_library(path: Path | None):
+def open_library(path: Path | None, *, create: bool = False):
+    """The library the command names. Only commands that write new data (imports,
+    indexing, creating playlists) create a missing one; the others say it is missing."""
     from attune.engine import Library
 
-    return Library.open(library_path_of(path))
+    return Library.open(library_path_of(path), create=create)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from attune.query import AttuneError
 
 from .common import Group, cli, library_option, open_library
 
@@ -18,9 +19,10 @@ def import_group() -> None:
 @import_group.command("spotify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @library_option
-def import_spotify_command(files, library_path) -> None:
-    """Import Spotify audio-feature CSVs (spotifyr/TidyTuesday or Exportify layout)."""
-    click.echo(str(open_library(library_path).import_spotify(files)))
+@click.option("--encoding", metavar="NAME", help="The files' text encoding (default: UTF-8, or UTF-16 with a byte-order mark).")
+def import_spotify_command(files, library_path, encoding) -> None:
+    """Import Spotify audio-feature CSVs (spotifyr/TidyTuesday or Exportify layout, .csv or .csv.gz)."""
+    click.echo(str(open_library(library_path, create=True).import_spotify(files, encoding=encoding)))
 
 
 @cli.command("fit")
@@ -47,6 +49,9 @@ def analyze_command(library_path, spaces, outliers_of, plot_dir, top) -> None:
     analysis = lib.analyze(spaces=names)
     for space, why in analysis.skipped.items():
         click.echo(f"{space}: skipped ({why})")
+    if not analysis.spaces:
+        click.echo("nothing to analyze: " + "; ".join(sorted(set(analysis.skipped.values()))))
+        return
     for space in analysis.spaces:
         deltas = analysis.spaces[space].deltas["delta"].to_numpy()
         click.echo(f"\n== {space}: {len(analysis.spaces[space].playlists)} playlists, {len(deltas)} entries, "
@@ -67,7 +72,11 @@ def analyze_command(library_path, spaces, outliers_of, plot_dir, top) -> None:
     done = list(analysis.spaces)
     for i, a in enumerate(done):
         for b in done[i + 1 :]:
-            t, p, tw, pw = analysis.ttest(a, b)
+            try:
+                t, p, tw, pw = analysis.ttest(a, b)
+            except AttuneError as exc:
+                click.echo(f"\n{a} vs {b}: no test ({exc})")
+                continue
             click.echo(f"\n{a} vs {b}: paired t = {t:.2f} (p = {p:.3g}), Welch t = {tw:.2f} (p = {pw:.3g})")
     if plot_dir:
         _plots(analysis, plot_dir)
@@ -184,3 +193,43 @@ def tags_related(tag, library_path, limit) -> None:
     click.echo(f"tags related to '{name}' ({space.counts[name]} tracks):")
     for other, sim in space.related(name, limit=limit):
         click.echo(f"  {sim:6.3f}  {other}  ({space.counts[other]} tracks)")
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+@cli.command("history")
+@library_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def history_command(library_path, limit) -> None:
+    """The library's recent writes, newest first: number, when, what, which tables.
+
+    `attune restore N` brings the library back to how it was before write N.
+    """
+    entries = open_library(library_path).history(limit)
+    if not entries:
+        click.echo("no writes recorded yet")
+        return
+    for e in entries:
+        click.echo(f"{e.number:>5}  {e.at:%Y-%m-%d %H:%M:%S}  {e.what}  [{', '.join(e.tables) or 'no change'}]")
+
+
+@cli.command("restore")
+@click.argument("number", type=click.IntRange(min=1))
+@library_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(number, library_path, yes) -> None:
+    """Bring the library back to how it was before write NUMBER (`attune history`).
+
+    That write and every later one are undone; the restore is itself a write, so it can
+    be undone the same way.
+    """
+    lib = open_library(library_path)
+    entry = next((e for e in lib.history(None) if e.number == number), None)
+    if entry is not None and not yes:
+        later = sum(e.number > number for e in lib.history(None))
+        if not click.confirm(f"undo write {number} ({entry.what})" + (f" and the {later} after it" if later else "") + "?"):
+            raise click.exceptions.Exit(1)
+    restored = lib.restore(number)
+    changed = ", ".join(f"{t} to version {v}" for t, v in restored.items()) or "nothing to change"
+    click.echo(f"restored the library to before write {number}: {changed}")

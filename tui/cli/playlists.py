@@ -112,11 +112,16 @@ def playlist_delete(name, library_path, yes) -> None:
 
 @playlist_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--name", help="Playlist name (default: the file name).")
+@click.option("--as", "--name", "name", metavar="NAME", help="Playlist name (default: the file name).")
+@click.option("--replace", is_flag=True, help="Replace the tracks of an existing playlist of that name.")
 @library_option
-def playlist_import(file, name, library_path) -> None:
-    """Import an M3U, M3U8, XSPF or CSV playlist, matching entries to library tracks."""
-    click.echo(str(open_library(library_path).playlists.import_file(file, name=name)))
+def playlist_import(file, name, replace, library_path) -> None:
+    """Import an M3U, M3U8, XSPF or CSV playlist, matching entries to library tracks.
+
+    A playlist of the same name is never changed unless --replace is given; use --as NAME
+    to import it under another name.
+    """
+    click.echo(str(open_library(library_path).playlists.import_file(file, name=name, replace=replace)))
 
 
 @playlist_group.command("export")
@@ -127,7 +132,12 @@ def playlist_import(file, name, library_path) -> None:
 def playlist_export(name, fmt, output, library_path) -> None:
     text = open_library(library_path).playlists.export(name, fmt)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            from attune.engine import LibraryError
+
+            raise LibraryError(f"cannot write {output}: {exc.strerror or exc}") from None
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
