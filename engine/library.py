@@ -84,7 +84,7 @@ class Library:
         """Import Spotify audio-feature tables; see `attune.engine.ingest.spotify` for the layouts
         (UTF-8, or UTF-16 with a byte-order mark, unless `encoding` says otherwise)."""
         paths = [Path(p) for p in paths]
-        with self.recording("import spotify " + ", ".join(p.name for p in paths)):
+        with self.recording("import spotify " + ", ".join(p.name for p in paths), ("tracks", "playlists", "meta")):
             report, playlists = ingest.import_tables(self.store, paths, batch_size=batch_size, encoding=encoding)
             if playlists:
                 report.playlists_new, report.playlists_updated = self.playlists.upsert_imported(playlists, source="spotify")
@@ -97,14 +97,15 @@ class Library:
     def set_genre_override(self, raw: str, genres: Iterable[str] | None) -> int:
         """Map a raw genre string to these genres (None: remove the override); returns tracks changed."""
         what = f"genres set '{raw}' -> {', '.join(genres)}" if genres is not None else f"genres unset '{raw}'"
-        with self.recording(what):
+        with self.recording(what, ("tracks", "meta")):
             return ingest.set_genre_override(self.store, raw, genres)
 
     # -- history --------------------------------------------------------------------
 
-    def recording(self, what: str):
-        """Record the writes of a block as one history entry (`attune history`)."""
-        return self.store.history.record(what)
+    def recording(self, what: str, tables: Iterable[str] = ("tracks", "segments", "playlists", "meta", "index_errors")):
+        """Record the writes of a block as one history entry (`attune history`); `tables`
+        are those the block may write."""
+        return self.store.history.record(what, tables)
 
     def history(self, limit: int | None = 20):
         """The most recent writes, newest first (`Entry`: number, at, what, tables)."""
@@ -141,7 +142,7 @@ class Library:
         """Replace whole track rows (attribute heads re-scoring indexed tracks)."""
         from .storage import TRACKS_SCHEMA
 
-        with self.recording(f"re-score {len(rows)} indexed tracks"):
+        with self.recording(f"re-score {len(rows)} indexed tracks", ("tracks",)):
             self.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
 
     def indexed_rows(self) -> list[dict]:

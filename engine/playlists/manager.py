@@ -96,8 +96,12 @@ class PlaylistManager:
 
     def listing(self, *, fresh: bool = False) -> _Listing:
         """The playlists as of the table's current version; `fresh` checks for other
-        processes' commits now (else they are seen within the store's consistency delay)."""
-        version = self.store.latest_version("playlists") if fresh else self.store.versions().playlists
+        processes' commits now (else they are seen within the store's consistency delay).
+        Inside `store.writing("playlists")` the table is already at its newest version."""
+        if self.store.is_writing("playlists"):
+            version = self.store.tables["playlists"].version
+        else:
+            version = self.store.latest_version("playlists") if fresh else self.store.versions().playlists
         if self._listing is None or self._listing.version != version:
             table = self.store.read("playlists", ["playlist_id", "name", "track_ids", "genres", "source", "created_at"])
             rows = sorted(table.to_pylist(), key=lambda r: (r["created_at"], r["name"]))
@@ -157,7 +161,7 @@ class PlaylistManager:
     def _edit(self, name: str, change: Callable[[Playlist], Sequence[str]], what: str = "edit") -> Playlist:
         """Read the playlist as it is now, change its tracks, write it back in one commit,
         holding the playlists' write lock throughout: no concurrent edit is lost."""
-        with self.store.history.record(f"{what} playlist '{name}'"), self.store.writing("playlists"):
+        with self.store.history.record(f"{what} playlist '{name}'", ("playlists",)), self.store.writing("playlists"):
             listing = self.listing(fresh=True)
             playlist = listing.resolve(name)
             ids = tuple(dict.fromkeys(change(playlist)))
@@ -170,7 +174,7 @@ class PlaylistManager:
             raise LibraryError("a playlist needs a name")
         ids = tuple(dict.fromkeys(track_ids))
         self._check_tracks(ids)
-        with self.store.history.record(f"create playlist '{name}'"), self.store.writing("playlists"):
+        with self.store.history.record(f"create playlist '{name}'", ("playlists",)), self.store.writing("playlists"):
             # names stay unique when two processes create at once
             listing = self.listing(fresh=True)
             if listing.taken(name):
@@ -178,13 +182,13 @@ class PlaylistManager:
             return self._write(Playlist(f"user:{uuid.uuid4().hex[:12]}", name, ids), listing)
 
     def delete(self, name: str) -> None:
-        with self.store.history.record(f"delete playlist '{name}'"), self.store.writing("playlists"):
+        with self.store.history.record(f"delete playlist '{name}'", ("playlists",)), self.store.writing("playlists"):
             playlist = self.listing(fresh=True).resolve(name)
             self.store.delete("playlists", f"playlist_id = {sql_string(playlist.playlist_id)}")
 
     def rename(self, name: str, new_name: str) -> Playlist:
         new_name = new_name.strip()
-        with self.store.history.record(f"rename playlist '{name}' to '{new_name}'"), self.store.writing("playlists"):
+        with self.store.history.record(f"rename playlist '{name}' to '{new_name}'", ("playlists",)), self.store.writing("playlists"):
             listing = self.listing(fresh=True)
             playlist = listing.resolve(name)
             if not new_name or listing.taken(new_name, other_than=playlist.playlist_id):
@@ -222,7 +226,7 @@ class PlaylistManager:
 
     def upsert_imported(self, imported: dict[str, dict], *, source: str) -> tuple[int, int]:
         """Write playlists read from an import, keyed by their source id, in one commit."""
-        with self.store.history.record(f"import {len(imported)} playlists from {source}"), self.store.writing("playlists"):
+        with self.store.history.record(f"import {len(imported)} playlists from {source}", ("playlists",)), self.store.writing("playlists"):
             self.store.deduplicate("playlists", "playlist_id", order="updated_at")
             return self._upsert_imported(self.listing(fresh=True), imported, source)
 
@@ -283,7 +287,7 @@ class PlaylistManager:
                 + (f" ({shown}{'; ...' if len(report.unmatched) > 3 else ''})" if shown else "")
                 + "; nothing was imported"
             )
-        with self.store.history.record(f"import playlist file {path.name} as '{playlist_name}'"), self.store.writing("playlists"):
+        with self.store.history.record(f"import playlist file {path.name} as '{playlist_name}'", ("playlists",)), self.store.writing("playlists"):
             existing = self.listing(fresh=True).find(playlist_name)
             if existing is not None and not replace:
                 raise LibraryError(

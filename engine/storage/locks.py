@@ -44,6 +44,10 @@ class Locks:
                 self._held[name] = (threading.RLock(), [])
             return self._held[name]
 
+    def held(self, name: str, *, outer: bool = False) -> bool:
+        """Whether this thread holds the lock (`outer`: and did before the innermost `hold`)."""
+        return getattr(self._depth, name, 0) > (1 if outer else 0)
+
     @contextmanager
     def hold(self, name: str, *, wait: float = WAIT_SECONDS) -> Iterator[None]:
         """Hold the lock `name` (a table's name) for the block: one writer at a time."""

@@ -61,22 +61,10 @@ INDEX_ERRORS_SCHEMA = pa.schema(
     [pa.field("path", pa.string(), nullable=False), pa.field("reason", pa.string()), pa.field("at", _TS)]
 )
 
-#: One row per recorded write (`history.py`): table versions before and after it.
-HISTORY_SCHEMA = pa.schema(
-    [
-        pa.field("number", pa.int64(), nullable=False),
-        pa.field("at", _TS),
-        pa.field("what", pa.string()),
-        pa.field("before", pa.string()),
-        pa.field("after", pa.string()),
-    ]
-)
-
 TABLES = {
     "tracks": TRACKS_SCHEMA,
     "segments": SEGMENTS_SCHEMA,
     "playlists": PLAYLISTS_SCHEMA,
     "meta": META_SCHEMA,
     "index_errors": INDEX_ERRORS_SCHEMA,
-    "history": HISTORY_SCHEMA,
 }

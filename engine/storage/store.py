@@ -175,8 +175,13 @@ class Store:
         """Hold the table's write lock, with the table checked out at its newest version:
         what is read inside the block is what the write will replace (see `locks.py`)."""
         with self.locks.hold(table):
-            self.tables[table].checkout_latest()
+            if not self.locks.held(table, outer=True):
+                self.tables[table].checkout_latest()
             yield
+
+    def is_writing(self, table: str) -> bool:
+        """Whether this thread holds the table's write lock (the table is then current)."""
+        return self.locks.held(table)
 
     # -- meta --------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from attune.engine.storage.schema import SCHEMA_VERSION
 
 def test_open_creates_tables(tmp_path):
     lib = Library.open(tmp_path / "new")
-    assert set(lib.store.tables) == {"tracks", "segments", "playlists", "meta", "index_errors", "history"}
+    assert set(lib.store.tables) == {"tracks", "segments", "playlists", "meta", "index_errors"}
     assert lib.store.get_meta("schema_version") == SCHEMA_VERSION
     assert "segments" in lib.store._table_names()
     # imported tracks have the audio columns, empty

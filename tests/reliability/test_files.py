@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from .conftest import attune, one_line_error
 
+pytestmark = pytest.mark.slow  # most cases run `attune` in a subprocess
+
 
 def test_playlist_import_never_destroys_an_existing_playlist(lib_path, tmp_path):
     lib = Library.open(lib_path)

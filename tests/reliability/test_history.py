@@ -5,6 +5,8 @@ from attune.engine import Library, LibraryError
 
 from .conftest import attune
 
+pytestmark = pytest.mark.slow  # most cases run `attune` in a subprocess
+
 
 def test_writes_are_listed_and_a_bad_edit_is_undone(lib_path):
     lib = Library.open(lib_path)
