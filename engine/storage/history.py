@@ -120,6 +120,12 @@ class History:
         that changed, with the version they now match."""
         entry = self.entry(number)
         changed = {}
+        for table in self.store.damaged:  # a damaged newest version cannot even be opened
+            target = entry.before.get(table)
+            if target is not None:
+                set_aside_newer(Path(self.store.path) / f"{table}.lance", target)
+                self.store.reopen(table)
+                changed[table] = target
         with self.record(f"restore to before #{number} ({entry.what})"):
             for table in RESTORED:
                 target = entry.before.get(table)
@@ -131,6 +137,23 @@ class History:
                         changed[table] = target
         self.store.changed()
         return changed
+
+
+def set_aside_newer(table_dir: Path, version: int) -> list[Path]:
+    """Move the manifests of versions newer than `version` out of the table's way (into
+    `_versions/set-aside/`, never deleted), so a table whose newest manifest is damaged
+    opens at `version` again. Lance names a version's manifest 2^64 - 1 - version."""
+    folder = table_dir / "_versions"
+    aside = folder / "set-aside"
+    moved = []
+    for manifest in folder.glob("*.manifest"):
+        if manifest.stem.isdigit() and 2**64 - 1 - int(manifest.stem) > version:
+            aside.mkdir(exist_ok=True)
+            moved.append(manifest.rename(aside / manifest.name))
+    hint = folder / "latest_version_hint.json"
+    if moved and hint.exists():
+        hint.rename(aside / hint.name)
+    return moved
 
 
 def _last_number(handle) -> int:

@@ -67,6 +67,16 @@ class QueryTimeout(LibraryError):
     title = "query timeout"
 
 
+class _Damaged:
+    """Stands for a table that could not be opened: any use raises why."""
+
+    def __init__(self, error: DamagedError) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str):
+        raise self.error
+
+
 class Written(NamedTuple):
     """What one upsert did: rows inserted and updated, and the table version it committed."""
 
@@ -91,14 +101,28 @@ class Store:
         with self.locks.hold("library"):  # two processes creating one library take turns
             existing = set(self._table_names())
             for name, schema in TABLES.items():
-                with self.reading(name):
-                    if name in existing:
-                        self.tables[name] = self.db.open_table(name)
-                    else:
-                        self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
+                try:
+                    with self.reading(name):
+                        if name in existing:
+                            self.tables[name] = self.db.open_table(name)
+                        else:
+                            self.tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
+                except DamagedError as exc:  # kept, so `attune history` and `attune restore` still work
+                    self.tables[name] = _Damaged(exc)
             self._check_schema_version(fresh=not existing)
             self._add_missing_columns()
         self.history = History(self)
+
+    @property
+    def damaged(self) -> list[str]:
+        """Tables that could not be opened (each use of them raises their DamagedError)."""
+        return [name for name, table in self.tables.items() if isinstance(table, _Damaged)]
+
+    def reopen(self, name: str) -> None:
+        """Open a table again (after its newest versions were set aside by a restore)."""
+        with self.reading(name):
+            self.tables[name] = self.db.open_table(name)
+        self._changed()
 
     def _table_names(self) -> list[str]:
         with warnings.catch_warnings():
@@ -124,6 +148,8 @@ class Store:
     def _add_missing_columns(self) -> None:
         """Columns added to a table's schema since it was written are added, empty."""
         for name, schema in TABLES.items():
+            if isinstance(self.tables[name], _Damaged):
+                continue
             have = set(self.tables[name].schema.names)
             missing = [f for f in schema if f.name not in have]
             if missing:

@@ -156,3 +156,20 @@ def test_a_damaged_table_is_named_with_the_way_out(lib_path):
     assert attune("restore", str(first), "--yes", "--library", str(lib_path)).returncode == 0
     # before the first import: the library is as it was created, and readable again
     assert attune("search", "genre:soul", "--library", str(lib_path)).returncode == 0
+
+
+def test_a_damaged_manifest_is_set_aside_by_restore(lib_path):
+    Library.open(lib_path).playlists.create("Later", ["t01"])
+    manifests = sorted(glob.glob(str(lib_path / "tracks.lance" / "_versions" / "*.manifest")))
+    newest = manifests[0]  # Lance names version v's manifest 2**64 - 1 - v: the newest sorts first
+    with open(newest, "r+b") as handle:
+        handle.truncate(os.path.getsize(newest) // 2)
+    err = one_line_error(attune("playlist", "list", "--library", str(lib_path)))
+    assert "the tracks table" in err and "attune restore" in err
+    history = attune("history", "--library", str(lib_path))  # still readable: it is not in the damaged table
+    assert history.returncode == 0, history.stderr
+    first = min(int(line.split()[0]) for line in history.stdout.splitlines())
+    done = attune("restore", str(first), "--yes", "--library", str(lib_path))
+    assert done.returncode == 0 and "tracks to version" in done.stdout, done.stderr
+    assert attune("playlist", "list", "--library", str(lib_path)).returncode == 0
+    assert (lib_path / "tracks.lance" / "_versions" / "set-aside" / Path(newest).name).exists()  # kept, not deleted
