@@ -20,15 +20,16 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from attune.query import parse
+from attune.query.ast import Options
 
 from . import ingest
 from .errors import LibraryError
 from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
-from .playlists import PlaylistManager, Recipe
+from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .search import Results, Source
-from .spaces import SPACE_NAMES, SpaceData, Whitener, fit_all, space
-from .storage import SCALAR_COLUMNS, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
+from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, fit_all, space, train_colisten
+from .storage import SCALAR_COLUMNS, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 
 __all__ = ["ImportReport", "Library"]
 
@@ -177,7 +178,8 @@ class Library:
             tracks, old = TrackData(frame, vectors=self._vectors, key=key.track_key), None
         self._snapshot = Snapshot(
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
-            colisten_io=(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v)),
+            colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
+                                lambda: self._load_mapping(key), lambda m: self._save_mapping(key, m)),
             key=key, previous=old,
         )
         self._snapshot_key = key
@@ -216,6 +218,14 @@ class Library:
         column = [np.asarray(v, dtype=np.float32).tolist() for v in vectors.values()] + [[] for _ in stale]
         self.store.update_columns("tracks", "track_id", pa.table({"track_id": ids, "colisten": column}))
         self.store.set_meta("colisten", {"playlists_version": key.playlists, "tracks": len(vectors), "trained_at": now().isoformat()})
+
+    def _load_mapping(self, key: Versions) -> dict | None:
+        """The stored cold-start mapping, if it was trained on the playlists of this snapshot."""
+        meta = self.store.get_meta("colisten_mapping")
+        return meta if meta and meta.get("playlists_version") == key.playlists else None
+
+    def _save_mapping(self, key: Versions, mapping: dict) -> None:
+        self.store.set_meta("colisten_mapping", {**mapping, "playlists_version": key.playlists, "trained_at": now().isoformat()})
 
     def _stored_whiteners(self, key: Versions) -> dict[str, Whitener]:
         stored = self.store.get_meta("whiteners")
@@ -256,6 +266,16 @@ class Library:
         self._persisted = None
         self._persist_whiteners()
         return fitted
+
+    def train_colisten(self) -> Mapping | None:
+        """Learn the co-listen space again now: the vectors (when the playlists changed since)
+        and the cold-start mapping that places tracks in no playlist
+        (`mapping.report`: held-out loss, chance loss, tracks, seconds). None when the
+        playlists are too few to learn a mapping from. Both are otherwise learned on first
+        use after the playlists change."""
+        mapping = train_colisten(self.snapshot())
+        self._persisted = None
+        return mapping
 
     # -- queries -----------------------------------------------------------------------
 
@@ -299,12 +319,32 @@ class Library:
             recipe.cluster = [top, *related[:4]]
         return recipe
 
-    def expand(self, name: str, *, limit: int = 50) -> Results:
-        """Tracks to add to the playlist, best first, each explained."""
+    def expand(self, name: str, *, limit: int = 50, discover: bool = False, include: str | None = None,
+               exclude: str | None = None, per_artist: int | None = PER_ARTIST, versions: bool = False) -> Results:
+        """Tracks to add to the playlist, best first, each explained: by default a mix of its
+        own artists and artists it lacks, at most `per_artist` tracks per artist (None: no
+        cap), versions of one song collapsed into one row (`versions=True` keeps them all).
+
+        `discover=True`: only artists the playlist lacks. `include` / `exclude`: filters in
+        the query language (`"year>=2000 genre:soul"`) every candidate must meet / must not
+        meet; they are shown in the recipe (`results.recipe`).
+        """
         from .playlists import expand
 
         snap = self.snapshot()
-        return expand(snap, self.playlists.resolve(name, list(snap.playlists.values())), limit=limit)
+        return expand(snap, self.playlists.resolve(name, list(snap.playlists.values())), limit=limit, discover=discover,
+                      include=self._steering(include, "include"), exclude=self._steering(exclude, "exclude"),
+                      per_artist=per_artist, versions=versions)
+
+    def _steering(self, text: str | None, what: str):
+        """The filter of an --include/--exclude query (likes and options are not filters)."""
+        if text is None or not text.strip():
+            return None
+        query = self.parse(text)
+        if query.likes or query.options != Options():
+            raise LibraryError(f"--{what} takes a filter (fields, ranges, boolean logic), not like: terms or options: "
+                               f"'{text}'")
+        return query.where
 
     def analyze(self, spaces=("attr", "audio", "colisten"), playlists=None):
         """Playlist analysis in each space (see `attune.engine.analysis`)."""

@@ -128,6 +128,8 @@ class Options:
     sort: Sort | None = None
     per: PerLimit | None = None
     weights: tuple[Weight, ...] = ()
+    #: "all" keeps every version of a song; None (or "one") collapses them into one row.
+    versions: str | None = None
 
     @property
     def weight_map(self) -> dict[str, float]:

@@ -125,7 +125,9 @@ SPACE_DIMS: dict[str, tuple[float, float]] = {
 }
 
 SPACES: tuple[str, ...] = ("attr", "audio", "colisten")
-OPTIONS: tuple[str, ...] = ("in", "limit", "sort", "per", "weight")
+OPTIONS: tuple[str, ...] = ("in", "limit", "sort", "per", "weight", "versions")
+#: `versions:one` (the default: live, remastered and edited versions of a song are one row) or `versions:all`.
+VERSIONS: tuple[str, ...] = ("one", "all")
 LIKE_KEYWORDS: tuple[str, ...] = ("like", "unlike")
 LIKE_TARGETS: tuple[str, ...] = ("playlist", "track", "artist")
 KEYWORDS: tuple[str, ...] = ("AND", "OR", "NOT")

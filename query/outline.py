@@ -32,6 +32,8 @@ def outline(query: Query) -> str:
         lines.append(f"  per     at most {opts.per.count} per {opts.per.field}")
     for w in opts.weights:
         lines.append(f"  weight  {w.field} x{number(w.value)}")
+    if opts.versions:
+        lines.append(f"  versions {'every version of a song' if opts.versions == 'all' else 'one row per song'}")
     return "\n".join(lines)
 
 

@@ -209,6 +209,7 @@ class _Builder:
             sort=opts.get("sort"),  # type: ignore[arg-type]
             per=opts.get("per"),  # type: ignore[arg-type]
             weights=tuple(w for w, _ in self.weights.values()),
+            versions=opts.get("versions"),  # type: ignore[arg-type]
         )
         return Query(where=where, likes=tuple(self.likes), options=options)
 
@@ -433,6 +434,10 @@ class _Builder:
             if text in vocab.SPACES:
                 return text
             raise self._choice_error("space", text, pos, vocab.SPACES)
+        if opt.name == "versions":
+            if text in vocab.VERSIONS:
+                return text
+            raise self._choice_error("versions: value", text, pos, vocab.VERSIONS)
         if opt.name == "limit":
             if _WHOLE_RE.fullmatch(text) and 0 < int(text) <= MAX_LIMIT:
                 return int(text)

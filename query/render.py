@@ -118,4 +118,6 @@ def _options(opts: Options) -> list[str]:
     if opts.per is not None:
         out.append(f"per:{opts.per.field}={opts.per.count}")
     out.extend(f"weight:{w.field}={number(w.value)}" for w in opts.weights)
+    if opts.versions is not None:
+        out.append(f"versions:{opts.versions}")
     return out

@@ -114,7 +114,7 @@ def test_recipe_expand_explain_playlists(cli_lib, tmp_path):
     again = run("search", recipe.stdout.strip(), "--library", cli_lib)
     assert again.returncode == 0, again.stderr
     expand = run("expand", "Gym", "--limit", "3", "--explain", "--library", cli_lib)
-    assert expand.returncode == 0 and "artist share" in expand.stdout
+    assert expand.returncode == 0 and "new artist, related" in expand.stdout
     plan = run("explain", "like:playlist(Gym)", "energy>0.5", "--library", cli_lib)
     assert "SQL part: (energy > 0.5)" in plan.stdout
     assert run("playlist", "create", "Mine", "t01", "t02", "--library", cli_lib).returncode == 0

@@ -1,27 +1,39 @@
-"""`attune eval expand`: recall@k of playlist expansion against simple baselines.
+"""`attune eval expand`: how well playlist expansion finds what a curator would add, next
+to simple baselines, in one run.
 
-Protocol (the dev data's README): for every playlist with at least
-`min_size` tracks, hide a seeded `holdout` fraction; build the library as if
-those entries did not exist (so genres inherited from a playlist and the
-whitening fitted on playlists do not leak them); expand each playlist from its
-visible part; recall@k = hidden tracks found in the top k / hidden tracks,
-averaged over playlists. The catalogue is every track in the library; the
-visible tracks of the playlist itself are never candidates.
+Protocol (the dev data's README): for every playlist with at least `min_size` tracks,
+hide a seeded `holdout` fraction; build the library as if those entries did not exist
+(so genres inherited from a playlist and the whitening fitted on playlists do not leak
+them); expand each playlist from its visible part and take its top k. Per method,
+averaged over playlists:
+
+- recall:     hidden tracks in the top k / hidden tracks;
+- discovery:  the same over hidden tracks whose artist is not in the visible part;
+- cold start: the same over hidden tracks that are in no other visible playlist;
+- artists:    distinct artists in the top k.
+
+The catalogue is every track in the library; the visible tracks of the playlist itself
+are never candidates. Every method ranks: `attune expand` and `--discover` exactly as
+the command does (`playlists.expand.rank`), the baselines by their one score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 from attune.query.fields import SPACE_DIMS
 
-from ..playlists.expand import ConstraintMasks, colisten_proximity, expansion_parts, expansion_score
+from ..playlists.expand import ConstraintMasks, colisten_proximity, expansion_parts, rank
 from ..playlists.recipe import derive_recipe
 from ..search import largest
+from ..spaces.related import related_artists
 from ..storage import Playlist, Snapshot
+
+#: The methods that are attune's own (the rest are baselines).
+OURS = ("attune expand", "attune expand --discover", "expand with co-listen 0.5")
 
 #: The z-scored centroid baseline's attributes: the attribute space's numeric dimensions.
 BASELINE_ATTRIBUTES = tuple(SPACE_DIMS)
@@ -34,13 +46,26 @@ class EvalResult:
     playlists: int
     hidden: int
     recall: dict[str, float]
+    discovery: dict[str, float] = field(default_factory=dict)
+    cold: dict[str, float] = field(default_factory=dict)
+    artists: dict[str, float] = field(default_factory=dict)
+    #: Hidden tracks by artists the visible part lacks / in no other visible playlist.
+    hidden_new_artist: int = 0
+    hidden_cold: int = 0
 
     def __str__(self) -> str:
         lines = [
-            f"recall@{self.k} over {self.playlists} playlists ({self.hidden} hidden tracks, holdout {self.holdout:g}):"
+            f"@{self.k} over {self.playlists} playlists ({self.hidden} hidden tracks, holdout {self.holdout:g}; "
+            f"{self.hidden_new_artist} by artists the visible part lacks, {self.hidden_cold} in no other visible playlist):",
+            f"  {'method':<32}{'recall':>8}{'discovery':>11}{'cold start':>12}{'artists':>9}",
         ]
         for name, value in sorted(self.recall.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  {name:<28} {value:.3f}")
+            lines.append(f"  {name:<32}{value:>8.3f}{self.discovery.get(name, float('nan')):>11.3f}"
+                         f"{self.cold.get(name, float('nan')):>12.3f}{self.artists.get(name, float('nan')):>9.1f}")
+        best = max((v for n, v in self.discovery.items() if n not in OURS), default=0.0)
+        if best > 0:
+            lines.append(f"  discovery against the best baseline ({best:.3f}): "
+                         + ", ".join(f"{n} {self.discovery[n] / best:.2f}x" for n in OURS if n in self.discovery))
         return "\n".join(lines)
 
 
@@ -95,6 +120,20 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
         closeness = colisten_proximity(snap, snap.playlist_rows(p.name))
         return np.where(mask, closeness, -np.inf)
 
+    def cooccurring_artists(p, mask):
+        """Artists that share other playlists with the playlist's artists (damped by how many
+        playlists they are in), their two most popular tracks each."""
+        rows = snap.playlist_rows(p.name)
+        shares = np.bincount(artists[rows], minlength=int(artists.max()) + 1 if len(artists) else 0).astype(float)
+        related = related_artists(snap, shares, p.name)[artists]
+        related = np.where(np.isin(artists, np.unique(artists[rows])), 0.0, related)
+        order = np.lexsort((-pop, artists))
+        first = np.r_[True, artists[order][1:] != artists[order][:-1]]
+        second = np.r_[False, first[:-1]] & ~first
+        top_two = np.zeros(len(pop), dtype=bool)
+        top_two[order[first | second]] = True
+        return np.where(mask & top_two & (related > 0), related + pop / 1e4, -np.inf)
+
     return {
         "random": random,
         "most popular": popular,
@@ -102,6 +141,7 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
         "centroid (z-scored attrs)": centroid,
         "strict recipe by popularity": strict_recipe,
         "same artists by popularity": same_artists,
+        "co-occurring artists": cooccurring_artists,
     }
 
 
@@ -116,29 +156,53 @@ def evaluate_expansion(
 ) -> EvalResult:
     visible, hidden = split_playlists(snap, holdout=holdout, min_size=min_size, seed=seed)
     view = snap.with_playlists(visible)
-    ids = view.frame["track_id"].to_numpy()
+    ids = view.tracks.frame["track_id"].to_numpy()
+    artists = view.text_index("artist").codes
     methods = baselines(view, seed)
-    recalls: dict[str, list[float]] = {name: [] for name in methods}
-    # The score with a co-listen part, to show what that signal adds (off by default, see WEIGHTS).
-    variants = {"attune expand": None, "expand with co-listen 0.5": {"colisten": 0.5}}
-    variants |= {f"expand {w}": w for w in (weights or [])}
-    for name in variants:
-        recalls[name] = []
+    scores: dict[str, dict[str, list[float]]] = {m: {"recall": [], "discovery": [], "cold": [], "artists": []}
+                                                 for m in [*methods, *OURS]}
+    memberships: dict[str, int] = {}
+    for p in view.playlists.values():
+        for t in p.track_ids:
+            memberships[t] = memberships.get(t, 0) + 1
+    counted = {"new": 0, "cold": 0}
     for name, hide in hidden.items():
         if not hide:
             continue
         playlist = view.playlists[name]
-        mask = np.ones(view.frame.height, dtype=bool)
-        mask[view.playlist_rows(name)] = False
+        rows = view.playlist_rows(name)
+        mask = np.ones(len(view), dtype=bool)
+        mask[rows] = False
+        own_artists = set(artists[rows].tolist())
+        new_artist = {t for t, r in zip(ids[view.rows_of(hide)], view.rows_of(hide)) if artists[r] not in own_artists}
+        cold = {t for t in hide if not memberships.get(t)}  # hidden here, so in no visible playlist at all
+        counted["new"] += len(new_artist)
+        counted["cold"] += len(cold)
 
-        def recall(score: np.ndarray) -> float:
-            return len(hide & set(ids[largest(score, k)])) / len(hide)
+        def measure(method: str, top: np.ndarray) -> None:
+            got = set(ids[top])
+            out = scores[method]
+            out["recall"].append(len(hide & got) / len(hide))
+            if new_artist:
+                out["discovery"].append(len(new_artist & got) / len(new_artist))
+            if cold:
+                out["cold"].append(len(cold & got) / len(cold))
+            out["artists"].append(len(set(artists[top].tolist())))
 
         for method, fn in methods.items():
-            recalls[method].append(recall(fn(playlist, mask)))
+            measure(method, largest(fn(playlist, mask), k))
         parts = expansion_parts(view, playlist, derive_recipe(view, playlist), limit=k, colisten=True)
-        for label, w in variants.items():
-            recalls[label].append(recall(expansion_score(parts, w)))
+        measure("attune expand", rank(view, parts, limit=k))
+        measure("attune expand --discover", rank(view, parts, limit=k, discover=True))
+        measure("expand with co-listen 0.5", rank(view, parts, limit=k, weights={"colisten": 0.5}))
+        for w in weights or []:
+            label = f"expand {w}"
+            scores.setdefault(label, {"recall": [], "discovery": [], "cold": [], "artists": []})
+            measure(label, rank(view, parts, limit=k, weights=w))
+    mean = {m: {key: float(np.mean(v)) if v else float("nan") for key, v in d.items()} for m, d in scores.items()}
     return EvalResult(
-        k, holdout, len(hidden), sum(len(h) for h in hidden.values()), {m: float(np.mean(v)) for m, v in recalls.items()}
+        k, holdout, len(hidden), sum(len(h) for h in hidden.values()),
+        {m: v["recall"] for m, v in mean.items()}, {m: v["discovery"] for m, v in mean.items()},
+        {m: v["cold"] for m, v in mean.items()}, {m: v["artists"] for m, v in mean.items()},
+        counted["new"], counted["cold"],
     )

@@ -83,14 +83,17 @@ class NumpyBackend:
     @eval.register
     def _(self, node: Range) -> tuple[np.ndarray, np.ndarray]:
         values = self.snap.numbers(node.field)
-        known = ~np.isnan(values)
-        hit = known.copy()
-        with np.errstate(invalid="ignore"):
+        known = self.snap.known(node.field)
+        with np.errstate(invalid="ignore"):  # NaN (unknown) compares false: never a hit
             if node.low is not None:
-                hit &= values >= node.low
-            if node.high is not None:
-                hit &= values <= node.high
-        return hit, ~hit & known
+                hit = values >= node.low
+                if node.high is not None:
+                    np.logical_and(hit, values <= node.high, out=hit)
+            elif node.high is not None:
+                hit = values <= node.high
+            else:
+                hit = known.copy()
+        return hit, known & ~hit
 
     @eval.register
     def _(self, node: TextMatch) -> tuple[np.ndarray, np.ndarray]:

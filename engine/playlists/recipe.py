@@ -1,9 +1,11 @@
-"""Playlist recipes and expansion (Patwari et al., ISMIR 2020, section 3.3.2).
+"""Playlist recipes (Patwari et al., ISMIR 2020, section 3.3.2).
 
 A recipe summarises a playlist in the query language: its top genres covering
 80% of the cumulative genre frequency, the mean +/- one standard deviation of
 energy, valence, vocalness and tempo, its ten most frequent artists and its
-release years. `str(recipe)` is a query a curator can copy, edit and run.
+release years, the curator's steering (`include` and `exclude` filters) and the
+cap on tracks per artist that spreads the list (`per:artist=N`). `str(recipe)` is a
+query a curator can copy, edit and run.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from attune.query import And, Like, Options, Query, Range, TextMatch, render
+from attune.query import And, Like, Not, Options, PerLimit, Query, Range, TextMatch, render
 from attune.query.ast import Expr
+from attune.query.walk import conjuncts
 
 from ..storage import Playlist, Snapshot
 
@@ -35,6 +38,13 @@ class Recipe:
     relaxed: list[str] = field(default_factory=list)
     #: The genre cluster the playlist sits in: its top genre and the genres LSI relates to it.
     cluster: list[str] = field(default_factory=list)
+    #: Steering: candidates must meet `include` and must not meet `exclude` (filters of the language).
+    include: Expr | None = None
+    exclude: Expr | None = None
+    #: At most this many tracks per artist in an expansion (None: no cap).
+    per_artist: int | None = None
+    #: Discovery: every artist of the playlist, whom candidates must not be by (None: off).
+    avoid_artists: list[str] | None = None
 
     def describe(self) -> str:
         """The recipe in words, for people; `str(recipe)` is the query."""
@@ -49,6 +59,12 @@ class Recipe:
             lines.append(f"years:         {self.years[0]}-{self.years[1]}")
         if self.artists:
             lines.append("artists:       " + ", ".join(self.artists))
+        if self.include is not None:
+            lines.append(f"include:       {render(self.include)}")
+        if self.exclude is not None:
+            lines.append(f"exclude:       {render(self.exclude)}")
+        if self.avoid_artists is not None:
+            lines.append(f"discover:      none of its {len(self.avoid_artists)} artists")
         lines.append(f"query:         {self}")
         return "\n".join(lines)
 
@@ -75,14 +91,22 @@ class Recipe:
             terms.append((attr, Range(attr, low, high)))
         if years and self.years:
             terms.append(("year", Range("year", float(self.years[0]), float(self.years[1]))))
-        if artists and self.artists:
+        if self.avoid_artists:
+            terms.append(("artist", Not(TextMatch("artist", tuple(self.avoid_artists), "exact"))))
+        elif artists and self.artists:
             terms.append(("artist", TextMatch("artist", tuple(self.artists), "exact")))
         return terms
 
+    def steering(self) -> list[Expr]:
+        """The curator's include and exclude filters, as filter terms."""
+        out = conjuncts(self.include)
+        return out + ([Not(self.exclude)] if self.exclude is not None else [])
+
     def query(self, **relax: Any) -> Query:
-        terms = tuple(term for _, term in self.constraints(**relax))
+        terms = tuple(term for _, term in self.constraints(**relax)) + tuple(self.steering())
         where = And(terms) if len(terms) > 1 else (terms[0] if terms else None)
-        return Query(where, (Like("playlist", self.playlist),), Options())
+        per = PerLimit("artist", self.per_artist) if self.per_artist else None
+        return Query(where, (Like("playlist", self.playlist),), Options(per=per))
 
     def __str__(self) -> str:
         return render(self.query())

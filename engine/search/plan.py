@@ -83,6 +83,10 @@ class Plan:
     where: Expr | None = None
     #: time.monotonic() past which the search stops (QueryTimeout).
     deadline: float | None = None
+    #: Versions of a song folded into a result row, by the kept row's `_row` (titles).
+    versions: dict[int, list[str]] = field(default_factory=dict)
+    #: How the rows are ordered when it is not the query's own order (expansion's score).
+    ordering: str | None = None
 
     def describe(self) -> str:
         lines = [f"query:      {render(self.query) or '(everything)'}"]
@@ -106,7 +110,7 @@ class Plan:
             lines.append(f"  seeds excluded from results: {len(self.exclude)}")
         opts = self.query.options
         order = f"{'-' if opts.sort.descending else ''}{opts.sort.field}" if opts.sort else ("distance" if self.targets else "-popularity")
-        lines.append(f"order:      {order}")
+        lines.append(f"order:      {self.ordering or order}")
         lines.append(f"limit:      {self.limit}" + (f", at most {opts.per.count} per {opts.per.field}" if opts.per else ""))
         if opts.weights:
             lines.append("weights:    " + ", ".join(f"{w.field}x{w.value:g}" for w in opts.weights))
@@ -144,5 +148,8 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
         targets = [resolve(snap, like, text, model_tags=source.model_tags) for like in query.likes]
         exclude = seeds_to_exclude(where, targets)
     notes = [n for t in targets for n in t.notes]
+    if space == "colisten":
+        notes += [f"{t.label} in the co-listen space: artists that share playlists with it come first"
+                  for t in targets if t.like.kind == "artist"]
     return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, matcher=matcher,
                 where=where, deadline=deadline)

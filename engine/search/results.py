@@ -68,6 +68,8 @@ class Results:
             )
             matched = {render(p): checks[str(i)].to_list() for i, p in enumerate(preds)}
         contributions = self._contributions()
+        versions = getattr(self.plan, "versions", {}) or {}
+        rows = self.frame["_row"].to_list() if "_row" in self.frame.columns else [None] * self.frame.height
         out = []
         for i, row in enumerate(self.frame.select("track_id", "title", "artist", "score").iter_rows(named=True)):
             item = {
@@ -77,6 +79,7 @@ class Results:
                 "score": row["score"],
                 "matched": {k: bool(v[i]) for k, v in matched.items()},
                 "contributions": contributions[i] if contributions else {},
+                "versions": versions.get(rows[i], []),
             }
             if self.extra_explanations:
                 item.update(self.extra_explanations[i])
@@ -109,4 +112,6 @@ class Results:
             for key in ("why",):
                 if item.get(key):
                     lines.append(f"     {item[key]}")
+            if item.get("versions"):
+                lines.append("     other versions: " + "; ".join(item["versions"]))
         return "\n".join(lines)

@@ -18,12 +18,15 @@ from attune.query import And, Query
 
 from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
+from ..spaces import computed as computed_space
 from ..spaces import space as space_of
+from ..spaces.related import related_artists
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
-from .kernel import Centre, distance_constant, partial_distances, smallest
+from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
 from .plan import Plan, Source, plan
 from .results import Results
 from .targets import Target
+from .versions import collapse_versions
 
 
 def run(
@@ -111,6 +114,9 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
             f"no track in this library has a vector in the {p.space} space"
             + ("; index audio files with `attune index` first" if p.space == "audio" else "")
         )
+    if space.estimated is not None and space.estimated.any():
+        p.notes.append(f"{int(space.estimated.sum())} tracks in no playlist are placed in the co-listen space "
+                       "by the cold-start mapping (from their attributes and artist)")
     centres = []
     for t in p.targets:
         rows = t.rows[space.has[t.rows]]
@@ -119,6 +125,10 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
         centres.append(Centre(t.sign, space.z[rows].mean(axis=0), _dimension_mask(space, t)))
     w = _weights(space.dims, p.query)
     d = partial_distances(space.z, space.sqnorm, centres, w)
+    if space.name == "colisten":
+        for t, centre in zip(p.targets, centres):
+            if t.like.kind == "artist":
+                d += _related_pull(snap, space, t, centre)
     eligible = mask & space.has
     eligible[p.exclude] = False
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
@@ -132,15 +142,54 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     return results
 
 
+def _related_pull(snap: Snapshot, space, target: Target, centre: Centre) -> np.ndarray:
+    """In the co-listen space an artist target also pulls in the artists that share
+    playlists with it (`spaces.related`): each row's distance gains
+    m * (1 - related(its artist)), m the median distance to the artist's centre, so the
+    artist's own tracks and those of closely related artists come first, then the rest by
+    distance (signed like the target: an unlike pushes related artists away)."""
+    codes = snap.text_index("artist").codes
+    shares = np.bincount(codes[target.rows], minlength=len(snap.text_index("artist").values)).astype(float)
+    related = related_artists(snap, shares / max(shares.sum(), 1.0))
+    related[np.unique(codes[target.rows])] = 1.0
+    d = distance_to(space.z, space.sqnorm, centre.vector)
+    pull = float(np.median(d[space.has])) if space.has.any() else 0.0
+    return (target.sign * pull * (1.0 - related[codes])).astype(np.float32)
+
+
 def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> np.ndarray:
-    """Rows of the smallest finite d, best first, enough to fill the limit after per:."""
-    want = p.limit * (4 if p.query.options.per else 1)
+    """Rows of the smallest finite d, best first, enough to fill the limit after per: and
+    after versions of one song are collapsed."""
+    shaped = p.query.options.per is not None or _collapsing(p)
+    want = p.limit * (2 if shaped else 1)
     while True:
         k = min(want, eligible)
         order = smallest(d, k)
-        if k == eligible or not p.query.options.per or _apply_per(snap.gather(order), p).height >= p.limit:
+        if k == eligible or not shaped or _shape(p, snap.gather(order))[0].height >= p.limit:
             return order
         want *= 4
+
+
+def _collapsing(p: Plan) -> bool:
+    return p.query.options.versions != "all"
+
+
+def _shape(p: Plan, frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[int, list[str]]]:
+    """Versions of one song collapsed (unless versions:all) and per: applied, best first."""
+    also: dict[int, list[str]] = {}
+    if _collapsing(p) and {"title", "artist", "_row"} <= set(frame.columns):
+        frame, also = collapse_versions(frame, _audio_rows(p, frame))
+    return _apply_per(frame, p), also
+
+
+def _audio_rows(p: Plan, frame: pl.DataFrame) -> np.ndarray | None:
+    """The rows' whitened audio vectors when the audio space is already built (the same
+    recording under two names then folds too); None otherwise (no read just for this)."""
+    audio = computed_space(p.snapshot, "audio") if p.snapshot is not None else None
+    if audio is None:
+        return None
+    rows = frame["_row"].to_numpy()
+    return np.where(audio.has[rows][:, None], audio.z[rows], 0.0)
 
 
 def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
@@ -152,7 +201,8 @@ def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
 
 
 def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: bool) -> pl.DataFrame:
-    """Order, cap per field, and cut to the limit. Ranked frames arrive best first."""
+    """Order, collapse versions, cap per field, and cut to the limit. Ranked frames arrive
+    best first. The versions folded into each kept row are left in `p.versions`."""
     sort = p.query.options.sort
     score = scores if scores is not None else np.full(frame.height, np.nan)
     frame = frame.with_columns(pl.Series("score", score, dtype=pl.Float64))
@@ -161,7 +211,9 @@ def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: b
             frame = frame.sort(["popularity", "artist", "title"], descending=[True, False, False], nulls_last=True)
         else:
             frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
-    frame = _apply_per(frame, p).head(p.limit)
+    frame, also = _shape(p, frame)
+    frame = frame.head(p.limit)
+    p.versions = also
     if sort is not None and ranked:
         frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
     return frame

@@ -2,10 +2,11 @@
 each is whitened by its pooled within-playlist covariance before distances are measured
 (Patwari et al., ISMIR 2020)."""
 
-from .space import SPACE_NAMES, VECTOR_COLUMNS, SpaceData, computed, fit_all, sound_space, space, vectors_missing
+from .coldstart import Mapping
+from .space import SPACE_NAMES, VECTOR_COLUMNS, SpaceData, computed, fit_all, sound_space, space, train_colisten, vectors_missing
 from .whitening import Whitener, fit_whitener
 
 __all__ = [
-    "SPACE_NAMES", "SpaceData", "VECTOR_COLUMNS", "Whitener", "computed", "fit_all", "fit_whitener", "sound_space",
-    "space", "vectors_missing",
+    "Mapping", "SPACE_NAMES", "SpaceData", "VECTOR_COLUMNS", "Whitener", "computed", "fit_all", "fit_whitener", "sound_space",
+    "space", "train_colisten", "vectors_missing",
 ]

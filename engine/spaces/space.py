@@ -23,6 +23,8 @@ import numpy as np
 from ..errors import LibraryError
 from ..storage import Key, Snapshot
 from .attributes import attribute_matrix
+from .coldstart import Mapping, features
+from .coldstart import train as train_mapping
 from .whitening import Whitener, group_scatter, moments, whitener_from
 
 SPACE_NAMES = ("attr", "audio", "colisten")
@@ -41,6 +43,8 @@ class SpaceData:
     has: np.ndarray  # (N,) bool
     sqnorm: np.ndarray  # (N,) float32, |z|^2
     whitener: Whitener
+    #: Rows whose vector was estimated (co-listen positions of tracks in no playlist); None: none.
+    estimated: np.ndarray | None = None
 
     @property
     def missing(self) -> int:
@@ -67,6 +71,7 @@ _RAW_TRACKS = {name: Key[_Raw](f"spaces.raw.{name}", "tracks") for name in ("att
 _RAW_PLAYLISTS = {name: Key[_Raw](f"spaces.raw.{name}.playlists") for name in SPACE_NAMES}
 _SCATTER = {name: Key["_Scatter"](f"spaces.scatter.{name}") for name in SPACE_NAMES}
 _SOUND = Key[tuple]("spaces.attr.sound")
+_MAPPING = Key[Mapping | None]("spaces.colisten.mapping")
 
 
 def space(snap: Snapshot, name: str) -> SpaceData:
@@ -190,12 +195,19 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
             snap.whiteners[name] = before.whitener
             return before
         snap.whiteners[name] = whitener
-    z = np.zeros((len(raw.x), len(raw.dims)), dtype=np.float32)
-    if raw.has.all():
-        z = whitener.transform(raw.x)
-    elif raw.has.any():
-        z[raw.has] = whitener.transform(raw.x[raw.has])
-    return SpaceData(name, raw.dims, z, raw.has, np.einsum("ij,ij->i", z, z), whitener)
+    x, has, estimated = raw.x, raw.has, None
+    if name == "colisten":  # tracks in no playlist: positions from the cold-start mapping
+        x, estimated = _estimate_colisten(snap, raw, whitener)
+        has = raw.has if estimated is None else raw.has | estimated
+    z = np.zeros((len(x), len(raw.dims)), dtype=np.float32)
+    if has.all():
+        z = whitener.transform(x)
+    elif has.any():
+        z[has] = whitener.transform(x[has])
+    sqnorm = np.einsum("ij,ij->i", z, z)
+    if estimated is not None:  # an estimate's expected distance: + its held-out squared error
+        sqnorm[estimated] += np.float32(colisten_mapping(snap).report.get("residual", 0.0))  # type: ignore[union-attr]
+    return SpaceData(name, raw.dims, z, has, sqnorm, whitener, estimated)
 
 
 def _close(before: SpaceData, whitener: Whitener, raw: _Raw) -> bool:
@@ -203,7 +215,8 @@ def _close(before: SpaceData, whitener: Whitener, raw: _Raw) -> bool:
     old = before.whitener
     if old.dims != whitener.dims or old.pooled != whitener.pooled or len(before.has) != len(raw.has):
         return False
-    if not np.array_equal(before.has, raw.has) or not np.allclose(old.mean, whitener.mean):
+    learned = before.has if before.estimated is None else before.has & ~before.estimated
+    if not np.array_equal(learned, raw.has) or not np.allclose(old.mean, whitener.mean):
         return False
     change = np.linalg.norm(whitener.matrix - old.matrix) / max(np.linalg.norm(old.matrix), 1e-12)
     return bool(change < REFIT_TOLERANCE)
@@ -213,12 +226,12 @@ def _colisten_matrix(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
     """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
     from .colisten import DIMENSIONS, train
 
-    vectors = snap.colisten_io[0]() if snap.colisten_io else None
+    vectors = snap.colisten_io.load_vectors() if snap.colisten_io else None
     if vectors is None:
         in_library = set(snap.membership["track_id"].to_list())  # only tracks the library has
         vectors = train([[t for t in p.track_ids if t in in_library] for p in snap.playlists.values()])
         if snap.colisten_io:
-            snap.colisten_io[1](vectors)
+            snap.colisten_io.save_vectors(vectors)
     x = np.zeros((len(snap), DIMENSIONS), dtype=np.float32)
     has = np.zeros(len(snap), dtype=bool)
     if vectors:
@@ -233,6 +246,54 @@ def _colisten_matrix(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
                 if row is not None:
                     x[row], has[row] = vectors[track_id], True
     return x, has
+
+
+def colisten_mapping(snap: Snapshot, *, retrain: bool = False) -> Mapping | None:
+    """The cold-start mapping for this snapshot's playlists: the stored one when it was
+    trained on them with the same features, else trained now (and stored). None when the
+    playlists are too few to learn from."""
+    raw = _raw(snap, "colisten")
+
+    def build() -> Mapping | None:
+        stored = snap.colisten_io.load_mapping() if snap.colisten_io and not retrain else None
+        if stored is not None:
+            mapping = Mapping.from_json(stored)
+            if mapping.feature_names == features(snap, raw.x, raw.has, np.zeros(0, dtype=np.int64))[1]:
+                return mapping
+        whitener = snap.whiteners.get("colisten") or space(snap, "colisten").whitener
+        mapping = train_mapping(snap, raw.x, raw.has, whitener)
+        if mapping is not None and snap.colisten_io:
+            snap.colisten_io.save_mapping(mapping.to_json())
+        return mapping
+
+    if retrain:
+        snap.forget(_MAPPING)
+    return snap.memo(_MAPPING, build)
+
+
+def train_colisten(snap: Snapshot) -> Mapping | None:
+    """Train the cold-start mapping again now (the co-listen vectors first, when the
+    playlists changed since they were learned); the space is rebuilt with its estimates."""
+    space(snap, "colisten")  # the vectors and the whitening the mapping is trained under
+    mapping = colisten_mapping(snap, retrain=True)
+    snap.forget(_SPACE["colisten"])
+    return mapping
+
+
+def _estimate_colisten(snap: Snapshot, raw: _Raw, whitener: Whitener) -> tuple[np.ndarray, np.ndarray | None]:
+    """The raw co-listen vectors with the positions of tracks in no playlist filled in by
+    the cold-start mapping, and the rows filled in (None when there is no mapping or
+    nothing to fill)."""
+    if raw.has.all() or not raw.has.any():
+        return raw.x, None
+    snap.whiteners.setdefault("colisten", whitener)
+    mapping = colisten_mapping(snap)
+    if mapping is None:
+        return raw.x, None
+    rows = np.flatnonzero(~raw.has)
+    x = raw.x.copy()
+    x[rows] = mapping.predict(features(snap, raw.x, raw.has, rows)[0])
+    return x, ~raw.has
 
 
 def fit_all(snap: Snapshot) -> dict[str, Whitener]:

@@ -80,6 +80,10 @@ class TrackData:
             self._numbers[column_name] = self.frame[column_name].cast(pl.Float64).fill_null(np.nan).to_numpy()
         return self._numbers[column_name]
 
+    def known(self, column_name: str) -> np.ndarray:
+        """Rows where a numeric column has a value (computed once per column)."""
+        return self.cache.get(Key(f"tracks.known.{column_name}", "tracks"), lambda: ~np.isnan(self.numbers(column_name)))
+
     def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
         """Rows of the given track ids that exist, in the order given (unknown ids left out)."""
         ids = np.asarray(list(track_ids), dtype=object)
@@ -149,6 +153,18 @@ _FRAME = Key[pl.DataFrame]("snapshot.frame")
 _GENRE_UNKNOWN = Key[np.ndarray]("snapshot.genre_unknown")
 
 
+@dataclass
+class Learned:
+    """Where a snapshot keeps what it learns from its playlists: the co-listen vectors and
+    the cold-start mapping (each loader returns None when nothing valid for this snapshot's
+    playlists is stored). A snapshot without one (evaluation views) learns in memory."""
+
+    load_vectors: Callable[[], dict | None]
+    save_vectors: Callable[[dict], None]
+    load_mapping: Callable[[], dict | None]
+    save_mapping: Callable[[dict], None]
+
+
 class Snapshot:
     """Track data and playlists; see the module docstring."""
 
@@ -158,7 +174,7 @@ class Snapshot:
         playlists: Iterable[Playlist],
         *,
         whiteners: dict | None = None,
-        colisten_io: tuple[Callable[[], dict | None], Callable[[dict], None]] | None = None,
+        colisten_io: Learned | None = None,
         key: object = None,
         previous: Snapshot | None = None,
     ) -> None:
@@ -168,7 +184,7 @@ class Snapshot:
         self.inherits_genres = any(p.genres for p in self.playlists.values())
         #: Stored whitening (name -> Whitener) to use instead of fitting, when still valid.
         self.whiteners: dict = dict(whiteners or {})
-        #: (load, save) of stored co-listen vectors; None: train in memory (evaluation snapshots).
+        #: Stored co-listen vectors and mapping; None: learn in memory (evaluation snapshots).
         self.colisten_io = colisten_io
         self.key = key
         self.cache = Memo()
@@ -177,7 +193,7 @@ class Snapshot:
 
     @classmethod
     def build(cls, tracks: pl.DataFrame, playlists: Iterable[Playlist], whiteners: dict | None = None, *,
-              vectors: Callable[[str], pl.DataFrame] | None = None, colisten_io: tuple | None = None) -> Snapshot:
+              vectors: Callable[[str], pl.DataFrame] | None = None, colisten_io: Learned | None = None) -> Snapshot:
         """A snapshot of plain data (tests, evaluation)."""
         return cls(TrackData(tracks, vectors=vectors), playlists, whiteners=whiteners, colisten_io=colisten_io)
 
@@ -218,6 +234,9 @@ class Snapshot:
 
     def numbers(self, column_name: str) -> np.ndarray:
         return self.tracks.numbers(column_name)
+
+    def known(self, column_name: str) -> np.ndarray:
+        return self.tracks.known(column_name)
 
     def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
         return self.tracks.rows_of(track_ids)

@@ -118,12 +118,15 @@ def test_evaluation_reports_every_method(lib):
         lib.playlists.create(f"P{i}", ["t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10"][i : i + 6])
     snap = lib.snapshot()
     result = evaluate_expansion(snap, holdout=0.34, k=3, min_size=4)
-    assert set(result.recall) == {
-        "attune expand", "expand with co-listen 0.5", "random", "most popular", "centroid (z-scored attrs)",
-        "strict recipe by popularity", "same artists by popularity", "co-listen centroid",
+    methods = {
+        "attune expand", "attune expand --discover", "expand with co-listen 0.5", "random", "most popular",
+        "centroid (z-scored attrs)", "strict recipe by popularity", "same artists by popularity", "co-listen centroid",
+        "co-occurring artists",
     }
+    assert set(result.recall) == set(result.discovery) == set(result.cold) == set(result.artists) == methods
     assert result.playlists == 6
-    assert "recall@3" in str(result)
+    table = str(result)
+    assert "@3" in table and "discovery" in table and "cold start" in table and "against the best baseline" in table
     # With k as large as the catalogue, a method that scores every candidate finds every
     # hidden track (they are candidates; the visible part never is).
     everything = evaluate_expansion(snap, holdout=0.34, k=len(snap), min_size=4)
@@ -140,6 +143,13 @@ def test_evaluation_reports_every_method(lib):
     expected = sum(shares) / len(shares)
     assert 0.0 < expected < 1.0  # the fixture has both kinds of hidden track
     assert everything.recall["same artists by popularity"] == pytest.approx(expected)
+    # Discovery counts only hidden tracks by artists the visible part lacks: the same-artist
+    # baseline never finds one, a method that ranks everything finds all.
+    assert everything.discovery["same artists by popularity"] == 0.0
+    assert everything.discovery["random"] == 1.0
+    assert 0 < everything.hidden_new_artist < everything.hidden
+    assert all(0 <= everything.artists[m] <= len(set(snap.frame["artist"].to_list())) for m in methods)
+    assert everything.artists["random"] > everything.artists["same artists by popularity"]
 
 
 def test_columns_added_since_a_library_was_written_are_added(tmp_path):

@@ -79,6 +79,7 @@ options = st.builds(
         max_size=3,
         unique_by=lambda w: w.field,
     ).map(tuple),
+    versions=st.none() | st.sampled_from(vocab.VERSIONS),
 )
 
 queries = st.builds(Query, st.none() | exprs, st.lists(likes, max_size=3).map(tuple), options)

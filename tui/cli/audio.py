@@ -78,6 +78,29 @@ def train_attributes(labels, library_path) -> None:
     click.echo(f"re-scored {rescored} tracks; `attune models list` shows the active heads")
 
 
+@train_group.command("colisten")
+@library_option
+def train_colisten(library_path) -> None:
+    """Learn the co-listen space now: its vectors (from the playlists) and the cold-start
+    mapping that places tracks in no playlist, reported with its held-out loss.
+
+    Both are otherwise learned on first use after the playlists change."""
+    lib = open_library(library_path)
+    mapping = lib.train_colisten()
+    if mapping is None:
+        raise click.ClickException("too few playlisted tracks to learn a cold-start mapping from "
+                                   "(it needs 40 tracks with co-listen vectors in playlists that share them)")
+    r = mapping.report
+    click.echo(f"cold-start mapping: {r['features']} features -> {len(mapping.b2)} co-listen dimensions, "
+               f"trained on {r['tracks']} tracks ({r['pairs']} playlist pairs) in {r['seconds']:.1f} s")
+    click.echo(f"  contrastive loss: train {r['train_loss']:.3f}, held out ({r['held_out_tracks']} tracks) "
+               f"{r['held_out_loss']:.3f}, chance {r['chance_loss']:.3f}")
+    click.echo(f"  held-out squared error {r['residual']:.1f} (playlist mates {r['mate_distance']:.1f} apart, "
+               f"random tracks {r['random_distance']:.1f}; added to an estimate's distances)")
+    estimated = lib.space("colisten").estimated
+    click.echo(f"  {0 if estimated is None else int(estimated.sum())} tracks in no playlist placed in the co-listen space")
+
+
 @cli.group("models", cls=Group)
 def models_group() -> None:
     """Install and list the pretrained models (in $ATTUNE_MODELS or the user data directory)."""

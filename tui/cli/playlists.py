@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from attune.engine.playlists import PER_ARTIST
 
 from ..output import FORMATS, render_results
 from .common import Group, cli, columns_option, library_option, open_library
@@ -25,12 +26,20 @@ def recipe_command(name, library_path, explain) -> None:
 @click.argument("name")
 @library_option
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--explain", is_flag=True, help="Explain each candidate's score.")
+@click.option("--discover", is_flag=True, help="Only artists the playlist does not have yet.")
+@click.option("--include", metavar="QUERY", help='A filter every candidate must meet, e.g. "year>=2000 genre:soul".')
+@click.option("--exclude", metavar="QUERY", help='A filter no candidate may meet, e.g. "artist:\"Al Green\"".')
+@click.option("--per-artist", type=click.IntRange(min=0), default=PER_ARTIST, show_default=True,
+              help="At most this many tracks per artist (0: no cap).")
+@click.option("--versions", is_flag=True, help="Keep every version of a song (live, remaster, edit) as its own row.")
+@click.option("--explain", is_flag=True, help="Explain each candidate's score (and the versions folded into it).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @columns_option
-def expand_command(name, library_path, limit, explain, fmt, columns) -> None:
-    """Suggest tracks to add to playlist NAME."""
-    results = open_library(library_path).expand(name, limit=limit)
+def expand_command(name, library_path, limit, discover, include, exclude, per_artist, versions, explain, fmt, columns) -> None:
+    """Suggest tracks to add to playlist NAME: by default a mix of its own artists and
+    artists it lacks; the recipe the candidates fit is printed with --explain."""
+    results = open_library(library_path).expand(name, limit=limit, discover=discover, include=include, exclude=exclude,
+                                                per_artist=per_artist or None, versions=versions)
     click.echo(results.explain() if explain else render_results(results, fmt, columns))
 
 
