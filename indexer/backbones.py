@@ -53,6 +53,8 @@ class Backbone(Protocol):
 
     def embed(self, samples: np.ndarray) -> Segments: ...
 
+    def embed_spectrogram(self, spectrogram: np.ndarray, samples: np.ndarray) -> Segments: ...
+
     def embed_file(self, path: str | Path) -> Segments: ...
 
 
@@ -94,7 +96,12 @@ class TorchBackbone(_FileMixin):
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def embed(self, samples: np.ndarray) -> Segments:
-        return self.embed_patches(*patches(log_mel(samples)))
+        return self.embed_spectrogram(log_mel(samples), samples)
+
+    def embed_spectrogram(self, spectrogram: np.ndarray, samples: np.ndarray) -> Segments:
+        """Segments of `samples` from their `audio.log_mel` spectrogram (the indexer computes
+        it once and measures the signal from it too)."""
+        return self.embed_patches(*patches(spectrogram))
 
     def embed_patches(self, batch: np.ndarray, starts: np.ndarray) -> Segments:
         import torch
@@ -120,7 +127,13 @@ class DSPBackbone(_FileMixin):
     segment_seconds = PATCH_FRAMES * SECONDS_PER_FRAME
 
     def embed(self, samples: np.ndarray) -> Segments:
-        batch, starts = patches(log_mel(samples))
+        return self._embed(samples, log_mel(samples))
+
+    def embed_spectrogram(self, spectrogram: np.ndarray, samples: np.ndarray) -> Segments:
+        return self._embed(samples, spectrogram)
+
+    def _embed(self, samples: np.ndarray, spectrogram: np.ndarray) -> Segments:
+        batch, starts = patches(spectrogram)
         flux = np.clip(np.diff(batch, axis=1), 0, None).mean(axis=(1, 2))
         hop = int(round(self.segment_seconds * 16000))
         rms = np.array([_rms_db(samples[int(s * 16000) : int(s * 16000) + hop]) for s in starts])
@@ -244,5 +257,9 @@ def installed(directory: Path | None = None) -> list[dict]:
     heads = root / "heads"
     if heads.exists():
         for folder in sorted(p for p in heads.iterdir() if (p / "config.json").exists()):
-            rows.append({"name": folder.name, "kind": "attribute heads (active)", "path": str(folder), "installed": True})
+            config = json.loads((folder / "config.json").read_text())
+            names = [n for n in config.get("heads", {}) if n != "genres"] + (["genres"] if "genres" in config.get("heads", {}) else [])
+            rows.append({"name": folder.name, "kind": "attribute heads (active)", "path": str(folder), "installed": True,
+                         "heads": names, "source": "Spotify's values" if config.get("source") == "spotify" else "your labels",
+                         "tracks": config.get("tracks", 0)})
     return rows

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from attune.engine.ingest import Failed, Indexed, Unchanged
+from attune.engine.ingest.spotify import normalise_isrc
 
 if TYPE_CHECKING:
     from attune.engine import Library
@@ -134,8 +135,8 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
     still hashes to it (only the file's date or tags changed), the models are
     not run again and only the file's size and date are updated.
     """
-    from .attributes import segment_loudness, tempo, track_attributes
-    from .audio import AudioError, decode, read_tags
+    from .attributes import describe
+    from .audio import AudioError, decode, log_mel, read_tags
 
     model = backbone or _BACKBONE
     assert model is not None
@@ -146,12 +147,11 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
             raise AudioError(f"{Path(path).name} is too short to index ({decoded.duration:.2f} s)")
         if known_id is not None and audio_id(decoded.samples) == known_id:
             return Unchanged(path, known_id, stat.st_size, stat.st_mtime, decoded.duration)
-        segments = model.embed(decoded.samples)
-        loudness = segment_loudness(decoded.samples, segments.starts, model.segment_seconds)
-        attrs = track_attributes(segments.taggram, model.tags, loudness, segments.starts, decoded.duration)
+        spectrogram = log_mel(decoded.samples)
+        segments = model.embed_spectrogram(spectrogram, decoded.samples)
+        attrs = describe(decoded.samples, spectrogram, segments, model.tags, model.segment_seconds, decoded.duration)
         if _HEADS is not None and backbone is None:
             apply_heads(_HEADS, attrs, segments, decoded.duration)
-        bpm = tempo(decoded.samples)
         tags = read_tags(path)
     except AudioError as exc:
         return Failed(path, str(exc))
@@ -180,11 +180,8 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
             "raw_genres": file_genres,
             "tags": model_tags(segments.taggram, model.tags),
             "path": path,
-            "energy": attrs["energy"],
-            "valence": attrs["valence"],
-            "vocalness": attrs["vocalness"],
-            "tempo": bpm,
-            "consistency": attrs["consistency"],
+            "isrc": normalise_isrc(tags["isrc"]),
+            **{name: attrs.get(name) for name in ATTRIBUTE_COLUMNS},
             "embedding": segments.embeddings.mean(axis=0).astype(np.float32).tolist(),
             "taggram": segments.taggram.mean(axis=0).astype(np.float32).tolist() if segments.taggram.size else [],
             "energy_tiles": attrs["energy_tiles"],
@@ -200,17 +197,27 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
     )
 
 
+#: What the indexer stores of `attributes.track_attributes`' output, besides tiles and genres.
+ATTRIBUTE_COLUMNS = ("energy", "energy_confidence", "valence", "valence_confidence", "vocalness", "vocalness_confidence",
+                     "tempo", "tempo_confidence", "tempo_alternative", "consistency", "danceability", "acousticness")
+
+
 def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
-    """Replace heuristic attributes with the trained heads' (energy per segment, then tiles)."""
+    """Replace zero-shot attributes with the trained heads' (energy per segment, then tiles);
+    each replaced value takes the head's cross-validated confidence."""
     from . import temporal
+    from .heads import CONFIDENCE_COLUMNS, HEAD_ATTRIBUTES
 
     predictions = heads.predict(segments.embeddings)
     if "energy" in predictions:
         tiles = temporal.tiles(segments.starts, predictions["energy"][:, 0], duration)
         attrs.update(energy=temporal.peak_energy(tiles), consistency=temporal.consistency(tiles), energy_tiles=tiles.astype(np.float32).tolist())
-    for name in ("valence", "vocalness"):
-        if name in predictions:
+    for name in HEAD_ATTRIBUTES:
+        if name in predictions and name != "energy":
             attrs[name] = float(predictions[name][:, 0].mean())
+    for name in CONFIDENCE_COLUMNS:
+        if name in predictions:
+            attrs[name + "_confidence"] = heads.confidence.get(name)
     if "genres" in predictions:
         scores = predictions["genres"].mean(axis=0)
         attrs["genre_scores"] = dict(zip(heads.vocabulary, map(float, scores)))
