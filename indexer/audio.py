@@ -145,10 +145,11 @@ def patches(spectrogram: np.ndarray, *, frames: int = PATCH_FRAMES, hop: int | N
 
 
 def read_tags(path: str | Path) -> dict[str, str | None]:
-    """title, artist, album, date, genre, track number from the file's tags (mutagen)."""
+    """title, artist, album, date, genre, track number and ISRC from the file's tags (mutagen;
+    MP4 files keep their ISRC in iTunes' free-form ----:com.apple.iTunes:ISRC atom)."""
     import mutagen
 
-    out: dict[str, str | None] = {k: None for k in ("title", "artist", "album", "date", "genre", "tracknumber")}
+    out: dict[str, str | None] = {k: None for k in ("title", "artist", "album", "date", "genre", "tracknumber", "isrc")}
     try:
         tags = mutagen.File(str(path), easy=True)
     except Exception:  # a broken tag block must not stop indexing: the audio may be fine
@@ -161,4 +162,21 @@ def read_tags(path: str | Path) -> dict[str, str | None]:
             out[key] = "\x00".join(str(v).strip() for v in values if str(v).strip()) or None
         elif values:
             out[key] = str(values[0]).strip() or None
+    if out["isrc"] is None and type(tags).__name__ == "EasyMP4":
+        out["isrc"] = _mp4_isrc(path)
     return out
+
+
+def _mp4_isrc(path: str | Path) -> str | None:
+    import mutagen
+
+    try:
+        tags = mutagen.File(str(path)).tags or {}
+    except Exception:
+        return None
+    for key in ("----:com.apple.iTunes:ISRC", "----:com.apple.iTunes:isrc"):
+        if key in tags and tags[key]:
+            value = tags[key][0]
+            return (bytes(value).decode("utf-8", "replace") if isinstance(value, bytes | bytearray) or hasattr(value, "dataformat")
+                    else str(value)).strip() or None
+    return None

@@ -23,7 +23,11 @@ from pathlib import Path
 import numpy as np
 from attune.engine import AttuneError
 
-HIDDEN = {"energy": (128, 64), "valence": (256, 512, 256), "vocalness": (256, 512, 256), "genres": (256, 512, 256)}
+HIDDEN = {"energy": (128, 64), "valence": (256, 512, 256), "vocalness": (256, 512, 256), "genres": (256, 512, 256),
+          "danceability": (128, 64), "acousticness": (128, 64)}
+#: Heads fitted from Spotify's audio features (values 0..1): small, for a few hundred tracks.
+SPOTIFY_HIDDEN = (128, 64)
+SPOTIFY_TARGETS = ("energy", "valence", "danceability", "acousticness")
 SEED = 0
 
 
@@ -177,10 +181,15 @@ def cross_validate(x: np.ndarray, labels: Labels, vocabulary: list[str], folds: 
 class Heads:
     """Trained heads of one backbone: `predict(embeddings)` -> attribute arrays."""
 
-    def __init__(self, backbone: str, models: dict, vocabulary: list[str]) -> None:
+    def __init__(self, backbone: str, models: dict, vocabulary: list[str], *, confidence: dict[str, float] | None = None,
+                 source: str = "labels", tracks: int = 0) -> None:
         self.backbone = backbone
         self.models = models  # name -> (module, mean, std)
         self.vocabulary = vocabulary
+        #: attribute -> how far its values can be trusted (from the cross-validation)
+        self.confidence = confidence or {}
+        self.source = source  # "labels" (a curator's LABELS.csv) or "spotify" (--from-spotify)
+        self.tracks = tracks
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return {name: _predict(m, mean, std, x) for name, (m, mean, std) in self.models.items()}
@@ -190,9 +199,12 @@ class Heads:
         from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        tensors, config = {}, {"backbone": self.backbone, "vocabulary": self.vocabulary, "heads": {}}
+        tensors = {}
+        config = {"backbone": self.backbone, "vocabulary": self.vocabulary, "heads": {}, "confidence": self.confidence,
+                  "source": self.source, "tracks": self.tracks}
         for name, (model, mean, std) in self.models.items():
-            config["heads"][name] = {"hidden": list(HIDDEN[name]), "inputs": len(mean), "outputs": model[-1].out_features}
+            hidden = [layer.out_features for layer in list(model)[:-1] if hasattr(layer, "out_features")]
+            config["heads"][name] = {"hidden": hidden, "inputs": len(mean), "outputs": model[-1].out_features}
             for key, value in model.state_dict().items():
                 tensors[f"{name}.{key}"] = value.contiguous()
             tensors[f"{name}.mean"] = torch.from_numpy(mean.astype(np.float32))
@@ -211,7 +223,8 @@ class Heads:
             model = _mlp(spec["inputs"], tuple(spec["hidden"]), spec["outputs"])
             model.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".") and k.split(".")[1].isdigit()})
             models[name] = (model.eval(), tensors[f"{name}.mean"].numpy(), tensors[f"{name}.std"].numpy())
-        return cls(config["backbone"], models, config["vocabulary"])
+        return cls(config["backbone"], models, config["vocabulary"], confidence=config.get("confidence", {}),
+                   source=config.get("source", "labels"), tracks=config.get("tracks", 0))
 
 
 def heads_dir(backbone: str, models: Path | None = None) -> Path:
@@ -250,10 +263,128 @@ def train(lib, labels_path: Path, *, models_path: Path | None = None) -> tuple[d
     vocabulary = sorted({g for gs in labels.genres if gs for g in gs})
     quality = cross_validate(x, labels, vocabulary)
     fitted = {name: _fit(x[r], y, HIDDEN[name], multilabel=name == "genres") for name, (r, y) in _targets(labels, vocabulary).items()}
-    heads = Heads(backbones[0], fitted, vocabulary)
+    confidence = {name: float(quality[metric]) for name, metric in (("energy", "energy accuracy (within 0.25)"),
+                                                                    ("valence", "valence accuracy (within 0.33)"),
+                                                                    ("vocalness", "vocalness precision")) if metric in quality}
+    heads = Heads(backbones[0], fitted, vocabulary, confidence=confidence, source="labels", tracks=len(labels.track_ids))
     heads.save(heads_dir(backbones[0], models_path))
     rescored = rescore(lib, heads, rows_read, embeddings)
     return quality, labels, rescored
+
+
+# -- heads from a Spotify audio-feature export ---------------------------------------------------
+
+
+@dataclass
+class SpotifyTraining:
+    """What `train_from_spotify` did: the matching report, the 5-fold quality, the re-scoring."""
+
+    rows: int
+    matched: list[tuple[str, str, str]]  # (the row's "artist - title", the file, "isrc" | "artist+title")
+    unmatched: list[str]  # rows' "artist - title"
+    ambiguous: list[tuple[str, str]]
+    duplicates: list[str]
+    unlabelled: int  # indexed files no row labels
+    quality: dict[str, dict[str, float]]  # attribute -> {"spearman", "pearson", "mae", "n"}
+    rescored: int = 0
+    skipped: list[str] = field(default_factory=list)  # unreadable rows of the file
+
+
+def _indexed(lib) -> tuple[list[dict], str]:
+    rows = lib.indexed_rows()
+    if not rows:
+        raise TrainingError("no track in the library has an audio embedding; run `attune index` first")
+    backbones = sorted({r["backbone"] for r in rows if r.get("backbone")})
+    if len(backbones) != 1:
+        raise TrainingError(f"the library mixes backbones ({', '.join(backbones)}); heads are trained per backbone")
+    return rows, backbones[0]
+
+
+def _isrc_of(row: dict) -> str | None:
+    """The row's ISRC, else the one in its file's tags (libraries indexed before ISRCs were kept)."""
+    if row.get("isrc"):
+        return row["isrc"]
+    path = row.get("path")
+    if path and Path(path).exists():
+        from .audio import read_tags
+
+        return read_tags(path).get("isrc")
+    return None
+
+
+def cross_validate_regression(x: np.ndarray, y: np.ndarray, folds: int = 5) -> dict[str, float]:
+    """5-fold Spearman, Pearson and mean absolute error of a 0..1 head."""
+    from scipy.stats import pearsonr, spearmanr
+
+    order = np.random.default_rng(SEED).permutation(len(y))
+    pred = np.empty(len(y))
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        model, mean, std = _fit(x[train], y[train, None], SPOTIFY_HIDDEN, multilabel=False)
+        pred[test] = _predict(model, mean, std, x[test])[:, 0]
+    flat = np.ptp(y) == 0 or np.ptp(pred) == 0
+    return {"spearman": 0.0 if flat else float(spearmanr(y, pred)[0]), "pearson": 0.0 if flat else float(pearsonr(y, pred)[0]),
+            "mae": float(np.mean(np.abs(pred - y))), "n": float(len(y))}
+
+
+def train_from_spotify(lib, csv_path: Path, *, models_path: Path | None = None, min_tracks: int = 20) -> SpotifyTraining:
+    """Match a Spotify audio-feature export (Exportify, TidyTuesday/spotifyr) to the indexed
+    files (engine.ingest.matching: ISRC, else artist + title), fit heads for energy, valence,
+    danceability and acousticness from Spotify's values, report 5-fold quality, save the heads
+    and re-score the library. Attributes with fewer than `min_tracks` labelled files are left
+    to the zero-shot formulas."""
+    from attune.engine.ingest import read_spotify
+    from attune.engine.ingest.matching import match_rows
+
+    indexed, backbone = _indexed(lib)
+    table = read_spotify([csv_path])
+    rows = list(table.tracks.values())
+    if not rows:
+        raise TrainingError(f"{csv_path} has no readable rows" + (f" ({table.skipped[0]})" if table.skipped else ""))
+    tracks = [{"track_id": r["track_id"], "title": r.get("title"), "artist": r.get("artist"), "isrc": _isrc_of(r)} for r in indexed]
+    match = match_rows(tracks, rows)
+    by_id = {r["track_id"]: r for r in indexed}
+
+    def name(row: dict) -> str:
+        return f"{row.get('artist') or '?'} - {row.get('title') or row.get('track_id')}"
+
+    report = SpotifyTraining(
+        rows=len(rows),
+        matched=[(name(rows[i]), by_id[t].get("path") or t, how) for i, t, how in match.pairs],
+        unmatched=[name(rows[i]) for i in match.unmatched_rows],
+        ambiguous=[(name(rows[i]), why) for i, why in match.ambiguous_rows],
+        duplicates=[name(rows[i]) for i, _ in match.duplicate_rows],
+        unlabelled=len(match.unlabelled_tracks),
+        quality={},
+        skipped=[str(s) for s in table.skipped],
+    )
+    row_of = {r["track_id"]: i for i, r in enumerate(indexed)}
+    embeddings = np.stack([np.asarray(r["embedding"], dtype=np.float32) for r in indexed])
+    fitted, confidence = {}, {}
+    for target in SPOTIFY_TARGETS:
+        pairs = [(row_of[t], rows[i][target]) for i, t, _ in match.pairs if rows[i].get(target) is not None]
+        if len(pairs) < min_tracks:
+            continue
+        x = embeddings[[p[0] for p in pairs]]
+        y = np.array([p[1] for p in pairs], dtype=np.float64)
+        report.quality[target] = cross_validate_regression(x, y)
+        fitted[target] = _fit(x, y[:, None], SPOTIFY_HIDDEN, multilabel=False)
+        confidence[target] = float(np.clip(report.quality[target]["spearman"], 0.0, 1.0))
+    if not fitted:
+        raise TrainingError(
+            f"{len(match.pairs)} of {len(rows)} rows matched an indexed file; at least {min_tracks} with Spotify's "
+            "values are needed to fit a head (is the CSV of the same music? see the matching report with --verbose)"
+        )
+    heads = Heads(backbone, fitted, [], confidence=confidence, source="spotify", tracks=len(match.pairs))
+    heads.save(heads_dir(backbone, models_path))
+    report.rescored = rescore(lib, heads, indexed, embeddings)
+    return report
+
+
+#: The 0..1 attributes a head may replace (each with its `_confidence` column where it has one).
+HEAD_ATTRIBUTES = ("energy", "valence", "vocalness", "danceability", "acousticness")
+CONFIDENCE_COLUMNS = ("energy", "valence", "vocalness")
 
 
 def rescore(lib, heads: Heads, rows: list[dict], embeddings: np.ndarray) -> int:
@@ -261,9 +392,11 @@ def rescore(lib, heads: Heads, rows: list[dict], embeddings: np.ndarray) -> int:
     predictions = heads.predict(embeddings)
     updated = [dict(row) for row in rows]
     for i, row in enumerate(updated):
-        for name in ("energy", "valence", "vocalness"):
+        for name in HEAD_ATTRIBUTES:
             if name in predictions:
                 row[name] = float(predictions[name][i, 0])
+                if name in CONFIDENCE_COLUMNS:
+                    row[name + "_confidence"] = heads.confidence.get(name)
         if "genres" in predictions:
             scores = predictions["genres"][i]
             row["genres"] = [g for g, s in sorted(zip(heads.vocabulary, scores), key=lambda kv: -kv[1]) if s >= 0.5]

@@ -83,6 +83,13 @@ FIELDS: tuple[Field, ...] = (
     Field("tempo", "float", "tempo", queryable=True, space=(7, 50.0, 150.0), result=11, table=6, bounds=(0.0, 1000.0),
           doc="beats per minute"),
     _unit("consistency", result=18, detail=5, doc="1 - normalised total variation of energy over time"),
+    _unit("energy_confidence", result=24, doc="how far the indexer's energy can be trusted (its cues agree)"),
+    _unit("valence_confidence", result=25, doc="how far the indexer's valence can be trusted (tonal music, cues agree)"),
+    _unit("vocalness_confidence", result=26, doc="how sure the indexer's tags are about voices, either way"),
+    _unit("tempo_confidence", result=27, doc="pulse clarity x octave certainty of the indexer's tempo"),
+    Field("tempo_alternative", "float", "tempo_alternative", queryable=True, result=28, bounds=(0.0, 1000.0),
+          doc="the other octave of the indexer's tempo (half or double), when in doubt"),
+    Field("isrc", "text", "isrc", queryable=True, result=29, doc="International Standard Recording Code (file tags or export)"),
     Field("key", "float", "key", bounds=(-1.0, 11.0)),
     Field("mode", "float", "mode", bounds=(0.0, 1.0)),
     Field("embedding", "vector", "embedding", doc="the audio space: the mean segment embedding"),
@@ -101,6 +108,10 @@ FIELDS: tuple[Field, ...] = (
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+#: attribute -> the field saying how far the indexer's value can be trusted (0..1).
+CONFIDENCE_OF: dict[str, str] = {f.name.removesuffix("_confidence"): f.name for f in FIELDS if f.name.endswith("_confidence")}
+#: A value whose confidence is below this is shown as a guess (marked "?"), not as a fact.
+LOW_CONFIDENCE = 0.4
 
 
 def _ordered(attribute: str) -> tuple[str, ...]:

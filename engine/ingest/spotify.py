@@ -50,6 +50,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "liveness": ("liveness",),
     "valence": ("valence",),
     "tempo": ("tempo",),
+    "isrc": ("isrc", "external_ids.isrc"),
 }
 
 #: The audio-feature columns, each checked against its field's valid range (the field
@@ -62,7 +63,15 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 _DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_ISRC_RE = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 _SPOTIFY_ID_RE = re.compile(r"(?:spotify:track:|open\.spotify\.com/track/)([A-Za-z0-9]+)")
+
+
+def normalise_isrc(value: str | None) -> str | None:
+    """An ISRC as 12 upper-case characters (CC-XXX-YY-NNNNN with its dashes and spaces
+    dropped), or None when `value` is not one."""
+    text = re.sub(r"[\s-]", "", value or "").upper()
+    return text if _ISRC_RE.fullmatch(text) else None
 
 
 def spotify_id(value: str) -> str:
@@ -230,6 +239,7 @@ def _parse_row(row: dict, columns: dict[str, str], path: Path, line: int, out: S
         "length": duration / 1000.0 if duration is not None else None,
         "genres": genres,
         "tags": [],
+        "isrc": normalise_isrc(_cell(row, columns, "isrc")),
         "vocalness": None if instrumental is None else 1.0 - instrumental,
         **numbers,
     }

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 from attune.query import render
-from attune.query.fields import BY_NAME, RESULT_COLUMNS
+from attune.query.fields import BY_NAME, CONFIDENCE_OF, LOW_CONFIDENCE, RESULT_COLUMNS
 from attune.query.walk import leaves
 
 from .kernel import Centre, per_dimension
@@ -19,6 +19,25 @@ if TYPE_CHECKING:
 
 #: Result columns, in order (from the field registry): the frame's column names.
 COLUMNS = tuple(BY_NAME[name].column or name for name in RESULT_COLUMNS)
+
+
+def shown_attribute(name: str, row: dict) -> str | None:
+    """An attribute as people read it: "energy 0.62", "tempo 180 (or 90)?", with "?" when
+    its confidence is below LOW_CONFIDENCE (a guess, not a fact); None when the row lacks it."""
+    value = row.get(name)
+    if value is None or value != value:
+        return None
+    text = f"{name} {value:.0f}" if name == "tempo" else f"{name} {value:.2f}"
+    alternative = row.get("tempo_alternative") if name == "tempo" else None
+    confidence = row.get(CONFIDENCE_OF.get(name, ""))
+    unsure = confidence is not None and confidence == confidence and confidence < LOW_CONFIDENCE
+    if alternative and unsure:
+        text += f" (or {alternative:.0f})"
+    return text + ("?" if unsure else "")
+
+
+#: The attributes an explanation shows, each with its confidence.
+EXPLAINED_ATTRIBUTES = ("energy", "valence", "vocalness", "tempo")
 
 
 class Results:
@@ -70,6 +89,9 @@ class Results:
         contributions = self._contributions()
         versions = getattr(self.plan, "versions", {}) or {}
         rows = self.frame["_row"].to_list() if "_row" in self.frame.columns else [None] * self.frame.height
+        wanted = [c for c in (*EXPLAINED_ATTRIBUTES, *(CONFIDENCE_OF[a] for a in EXPLAINED_ATTRIBUTES if a in CONFIDENCE_OF),
+                              "tempo_alternative") if c in self.frame.columns]
+        attributes = self.frame.select(wanted).to_dicts() if wanted else [{}] * self.frame.height
         out = []
         for i, row in enumerate(self.frame.select("track_id", "title", "artist", "score").iter_rows(named=True)):
             item = {
@@ -80,6 +102,9 @@ class Results:
                 "matched": {k: bool(v[i]) for k, v in matched.items()},
                 "contributions": contributions[i] if contributions else {},
                 "versions": versions.get(rows[i], []),
+                "attributes": {a: {"value": attributes[i].get(a), "confidence": attributes[i].get(CONFIDENCE_OF.get(a, ""))}
+                               for a in EXPLAINED_ATTRIBUTES if attributes[i].get(a) is not None},
+                "shown": [t for t in (shown_attribute(a, attributes[i]) for a in EXPLAINED_ATTRIBUTES) if t],
             }
             if self.extra_explanations:
                 item.update(self.extra_explanations[i])
@@ -99,13 +124,16 @@ class Results:
         return out
 
     def explain(self) -> str:
-        """A readable explanation of every result."""
+        """A readable explanation of every result (a "?" marks a value the indexer is unsure of)."""
         lines = [self.plan.describe(), ""]
+        unsure = False
         for n, item in enumerate(self.explanations(), start=1):
             score = "" if item["score"] is None or np.isnan(item["score"]) else f"  score {item['score']:.3f}"
             lines.append(f"{n:>3}. {item['title'] or item['track_id']} - {item['artist'] or '?'}{score}")
             if item["matched"]:
                 lines.append("     " + "  ".join(("+ " if ok else "- ") + p for p, ok in item["matched"].items()))
+            if item["shown"]:
+                lines.append("     " + "  ".join(item["shown"]))
             if item["contributions"]:
                 parts = ", ".join(f"{d} {v:+.2f}" for d, v in item["contributions"].items())
                 lines.append(f"     distance by dimension: {parts}")
@@ -114,4 +142,8 @@ class Results:
                     lines.append(f"     {item[key]}")
             if item.get("versions"):
                 lines.append("     other versions: " + "; ".join(item["versions"]))
+            unsure |= any(text.endswith("?") for text in item["shown"])
+        if unsure:
+            lines += ["", f"? marks a value the indexer is unsure of (confidence below {LOW_CONFIDENCE}: its cues disagree, "
+                          "the clip is short or the sound is unlike music)"]
         return "\n".join(lines)

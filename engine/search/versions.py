@@ -32,6 +32,11 @@ _FEAT = re.compile(r"\s+(?:feat\.?|ft\.?|featuring)\s+.*$", re.IGNORECASE)
 SAME_AUDIO = 1e-3
 
 
+def fold(text: str) -> str:
+    """Lower case, accents and punctuation aside, spaces collapsed ("Beyoncé" = "beyonce")."""
+    return _fold(text)
+
+
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))

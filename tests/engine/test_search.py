@@ -223,3 +223,20 @@ def test_smallest_is_exact(n, k, masked, seed):
     got = smallest(d, k)
     assert sorted(d[got].tolist()) == sorted(np.sort(d)[:k].tolist())
     assert np.all(np.diff(d[got]) >= 0)
+
+
+def test_explain_shows_each_value_with_how_sure_it_is(lib):
+    rows = lib.store.read("tracks", None).to_pylist()
+    for row in rows:
+        if row["track_id"] == "t01":
+            row.update(energy=0.25, energy_confidence=0.9, valence=0.7, valence_confidence=0.2,
+                       tempo=180.0, tempo_confidence=0.1, tempo_alternative=90.0)
+    lib.rescore(rows)
+    results = lib.search("artist:green")
+    item = next(e for e in results.explanations() if e["track_id"] == "t01")
+    assert item["attributes"]["valence"] == {"value": 0.7, "confidence": 0.2}
+    assert item["shown"][:2] == ["energy 0.25", "valence 0.70?"] and item["shown"][-1] == "tempo 180 (or 90)?"
+    assert "energy 0.25  valence 0.70?" in results.explain()
+    other = next(e for e in results.explanations() if e["track_id"] != "t01")
+    assert not any("?" in s for s in other["shown"])  # imported values carry no confidence: shown as they are
+    assert len(lib.search("artist:green valence_confidence<0.4")) == 1

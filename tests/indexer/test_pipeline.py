@@ -35,8 +35,10 @@ def test_tags_are_read(tmp_path):
     path = write_audio(tmp_path / "t.flac", tone(1.0, 44100), 44100)
     f = mutagen.File(str(path), easy=True)
     f["title"], f["artist"], f["album"], f["date"], f["genre"] = "Song", "Band", "Record", "1999-05-01", "Soul/Funk"
+    f["isrc"] = "USRC17607839"
     f.save()
-    assert read_tags(path) == {"title": "Song", "artist": "Band", "album": "Record", "date": "1999-05-01", "genre": "Soul/Funk", "tracknumber": None}
+    assert read_tags(path) == {"title": "Song", "artist": "Band", "album": "Record", "date": "1999-05-01", "genre": "Soul/Funk",
+                               "tracknumber": None, "isrc": "USRC17607839"}
 
 
 def test_id_survives_moving_and_retagging(tmp_path):

@@ -217,3 +217,33 @@ async def test_plain_words_become_an_editable_query(lib):
         assert {r["track_id"] for r in app.table.rows_data} == {"t01", "t03"}
         assert "read '" in app.last_status and "calm -> energy<0.4" in app.last_status
         assert app.query_bar.history[-1] == "genre:soul energy<0.4 year:1970..1979"
+
+
+async def test_detail_pane_marks_guesses(lib):
+    """Indexed values carry a confidence: a guess is marked "?" with the other tempo octave,
+    a sure value shows its confidence, an imported value shows none."""
+    from attune.tui.app.detail_pane import DetailPane
+
+    rows = lib.store.read("tracks", None).to_pylist()
+    for row in rows:
+        if row["track_id"] == "t01":
+            row.update(energy_confidence=0.9, valence_confidence=0.2, tempo=180.0, tempo_confidence=0.1, tempo_alternative=90.0)
+    lib.rescore(rows)
+    app = AttuneApp(lib)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        await type_text(pilot, "artist:green sort:title")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        shown = {r["track_id"] for r in app.table.rows_data}
+        assert "t01" in shown
+        while app.table.selected()["track_id"] != "t01":
+            await pilot.press("down")
+            await settle(pilot, app)
+        text = str(app.query_one(DetailPane).render())
+        lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
+        assert lines["energy"].endswith("(0.90)") and "?" not in lines["energy"]
+        assert lines["valence"].endswith("? (0.20)")
+        assert "180 BPM or 90 ? (0.10)" in lines["tempo"]
+        assert "? a guess" in text

@@ -58,14 +58,26 @@ def train_group() -> None:
 
 
 @train_group.command("attributes")
-@click.argument("labels", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("labels", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--from-spotify", "spotify", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Fit energy, valence, danceability and acousticness from a Spotify audio-feature export "
+                   "(Exportify or TidyTuesday CSV) of the music you indexed.")
+@click.option("--verbose", "-v", is_flag=True, help="List every matched and unmatched row.")
 @library_option
-def train_attributes(labels, library_path) -> None:
-    """Fit attribute heads on the library's embeddings from LABELS.csv and re-score the library.
+def train_attributes(labels, spotify, verbose, library_path) -> None:
+    """Fit attribute heads on the library's embeddings and re-score the library.
 
-    LABELS.csv has a track_id or path column and any of: energy (0, 0.5, 1),
-    valence (0, 0.5, 1), vocalness (0, 1), genres (separated by ';').
+    From LABELS.csv: a track_id or path column and any of energy (0, 0.5, 1), valence
+    (0, 0.5, 1), vocalness (0, 1), genres (separated by ';').
+
+    With --from-spotify FILE.csv: Spotify's own values for the files you indexed, matched by
+    ISRC (from the files' tags) or else by artist and title.
     """
+    if (labels is None) == (spotify is None):
+        raise click.UsageError("give LABELS.csv or --from-spotify FILE.csv (one of them)")
+    if spotify is not None:
+        _train_from_spotify(open_library(library_path), spotify, verbose)
+        return
     from attune.indexer.heads import train
 
     quality, read, rescored = train(open_library(library_path), labels)
@@ -76,6 +88,34 @@ def train_attributes(labels, library_path) -> None:
     for metric, value in quality.items():
         click.echo(f"  {metric:<32} {value:.3f}")
     click.echo(f"re-scored {rescored} tracks; `attune models list` shows the active heads")
+
+
+def _train_from_spotify(lib, path: Path, verbose: bool) -> None:
+    from attune.indexer.heads import train_from_spotify
+
+    report = train_from_spotify(lib, path)
+    isrc = sum(1 for *_, how in report.matched if how == "isrc")
+    click.echo(f"matched {len(report.matched)} of {report.rows} rows to indexed files "
+               f"({isrc} by ISRC, {len(report.matched) - isrc} by artist and title); "
+               f"{len(report.unmatched)} matched none, {len(report.ambiguous)} ambiguous, {len(report.duplicates)} duplicates; "
+               f"{report.unlabelled} indexed files have no row")
+    shown = None if verbose else 10
+    if verbose:
+        for row, file, how in report.matched:
+            click.echo(f"  matched   {row}  ->  {file}  (by {how})")
+    for row in report.unmatched[:shown]:
+        click.echo(f"  no match  {row}")
+    if shown is not None and len(report.unmatched) > shown:
+        click.echo(f"  ... and {len(report.unmatched) - shown} more (--verbose lists them all)")
+    for row, why in report.ambiguous[:shown]:
+        click.echo(f"  ambiguous {row}: {why}")
+    for line in report.skipped[:shown]:
+        click.echo(f"  unreadable {line}")
+    click.echo("5-fold cross-validated quality (against Spotify's values):")
+    for name, q in report.quality.items():
+        click.echo(f"  {name:<13} Spearman {q['spearman']:.3f}  Pearson {q['pearson']:.3f}  "
+                   f"mean abs error {q['mae']:.3f}  ({int(q['n'])} tracks)")
+    click.echo(f"re-scored {report.rescored} tracks; `attune models list` shows the active heads")
 
 
 @train_group.command("colisten")
@@ -120,9 +160,22 @@ def models_install(which, wheel) -> None:
 
 @models_group.command("list")
 def models_list() -> None:
-    """What is installed, and which attribute heads are active."""
+    """What is installed, and which attributes come from trained heads (else the zero-shot formulas)."""
     from attune.indexer.backbones import installed
 
-    for row in installed():
+    rows = installed()
+    for row in rows:
         state = "installed" if row["installed"] else "not installed (attune models install)"
         click.echo(f"{row['name']:<14} {row['kind']:<34} {state:<40} {row['path']}")
+    heads = {row["name"]: row for row in rows if row.get("heads")}
+    for row in rows:
+        if not row["kind"].startswith("backbone") or not row["installed"]:
+            continue
+        active = heads.get(row["name"])
+        if active is None:
+            click.echo(f"{row['name']}: attributes from the zero-shot formulas (tags + signal); "
+                       "`attune train attributes` fits heads")
+        else:
+            from_heads = ", ".join(active["heads"])
+            click.echo(f"{row['name']}: {from_heads} from heads trained on {active['tracks']} tracks "
+                       f"({active['source']}); the other attributes from the zero-shot formulas")
