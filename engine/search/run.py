@@ -211,8 +211,17 @@ def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: b
             frame = frame.sort(["popularity", "artist", "title"], descending=[True, False, False], nulls_last=True)
         else:
             frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)
-    frame, also = _shape(p, frame)
-    frame = frame.head(p.limit)
+    # Collapse and cap only as far down the ranking as the limit needs: a window of the best
+    # rows, widened while folding and capping leave fewer than the limit. (Keeping the first
+    # row of each song is decided by the rows above it alone, so a window's answer is the
+    # whole frame's answer for those rows.)
+    window = max(4 * p.limit, 64)
+    while True:
+        shaped, also = _shape(p, frame.head(window))
+        if shaped.height >= p.limit or window >= frame.height:
+            break
+        window *= 4
+    frame = shaped.head(p.limit)
     p.versions = also
     if sort is not None and ranked:
         frame = frame.sort(sort.field, descending=sort.descending, nulls_last=True, maintain_order=True)

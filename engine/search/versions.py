@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -58,6 +59,7 @@ def song_artist(artist: str) -> str:
     return _fold(first)
 
 
+@lru_cache(maxsize=1 << 18)
 def song_key(title: str | None, artist: str | None) -> str | None:
     """Versions of one song share this key (None: not enough to tell)."""
     if not title:

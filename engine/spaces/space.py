@@ -100,7 +100,7 @@ def sound_space(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
     attr = space(snap, "attr")
 
     def build() -> tuple[np.ndarray, np.ndarray, SpaceData]:
-        before = snap.previous.cache.peek(_SOUND) if snap.previous is not None else None
+        before = snap.earlier(_SOUND)
         if before is not None and before[2] is attr:  # the same whitened vectors: the same sub-space
             return before
         keep = np.array([not d.startswith("genre:") for d in attr.dims], dtype=bool)
@@ -149,7 +149,7 @@ def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int
     """(summed within-playlist scatter, entries, playlists) over playlists of two or more
     tracks with vectors. After a playlist edit only the playlists that changed are
     recomputed, and the sum is updated by their difference."""
-    before = snap.previous.cache.peek(_SCATTER[name]) if snap.previous is not None else None
+    before = snap.earlier(_SCATTER[name])
 
     def part(p) -> tuple[tuple[str, ...], int, np.ndarray | None]:
         rows = snap.playlist_rows(p.name)
@@ -190,7 +190,7 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
     if whitener is None or whitener.dims != raw.dims:
         scatter, n, k = _scatter(snap, name, raw)
         whitener = whitener_from(raw.mean, raw.sigma, scatter, n, k, raw.dims)
-        before = computed(snap.previous, name) if snap.previous is not None else None
+        before = snap.earlier(_SPACE[name])
         if before is not None and _close(before, whitener, raw):
             snap.whiteners[name] = before.whitener
             return before
@@ -302,7 +302,7 @@ def fit_all(snap: Snapshot) -> dict[str, Whitener]:
         snap.forget(_SPACE[name])
     snap.forget(_SOUND)
     snap.whiteners.clear()
-    snap.previous = None
+    snap.previous, snap.inherited = None, {}
     for name in SPACE_NAMES:
         if name == "attr" or not vectors_missing(snap, name):
             space(snap, name)

@@ -43,6 +43,11 @@ class Memo:
                 self._values[key] = factory()
             return self._values[key]  # type: ignore[return-value]
 
+    def items(self) -> dict[Key, object]:
+        """Everything computed so far (a copy)."""
+        with self._lock:
+            return dict(self._values)
+
     def peek(self, key: Key[T]) -> T | None:
         """The value if it was computed, else None (nothing is computed)."""
         return self._values.get(key)  # type: ignore[return-value]

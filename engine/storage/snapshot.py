@@ -190,6 +190,24 @@ class Snapshot:
         self.cache = Memo()
         #: The snapshot this one replaces (same tracks, other playlists): what did not change is reused.
         self.previous = previous if previous is not None and previous.tracks is tracks else None
+        #: What the snapshots before `previous` computed, newest value per key (`earlier`). The
+        #: chain is cut at one link, so a long-running process that sees thousands of playlist
+        #: edits holds one earlier snapshot, not all of them.
+        self.inherited: dict[Key, object] = {}
+        if self.previous is not None:
+            newer = self.previous.cache.items()
+            self.inherited = {**self.previous.inherited, **newer}
+            if _PLAYLIST_ROWS in newer:  # rows per playlist: the newer snapshot may have computed only some
+                self.inherited[_PLAYLIST_ROWS] = {**self.previous.inherited.get(_PLAYLIST_ROWS, {}), **newer[_PLAYLIST_ROWS]}
+            self.previous.previous, self.previous.inherited = None, {}
+
+    def earlier(self, key: Key[T]) -> T | None:
+        """The value of `key` as the newest earlier snapshot that computed it left it (None:
+        none did); the caller checks it still fits (the playlists it was computed for)."""
+        if self.previous is None:
+            return None
+        value = self.previous.cache.peek(key)
+        return value if value is not None else self.inherited.get(key)  # type: ignore[return-value]
 
     @classmethod
     def build(cls, tracks: pl.DataFrame, playlists: Iterable[Playlist], whiteners: dict | None = None, *,
@@ -266,15 +284,16 @@ class Snapshot:
 
     def playlist_rows(self, name: str) -> np.ndarray:
         """Rows of a playlist's tracks that are in the library, in playlist order."""
-        rows = self.memo(_PLAYLIST_ROWS, dict)
+        rows = self.memo(_PLAYLIST_ROWS, dict)  # name -> (the track ids they are of, rows)
         playlist = self.playlists[name]
         if name not in rows:
-            old = self.previous.playlists.get(name) if self.previous is not None else None
-            if old is not None and old.track_ids == playlist.track_ids:
-                rows[name] = self.previous.playlist_rows(name)  # type: ignore[union-attr]
+            old = (self.previous.cache.peek(_PLAYLIST_ROWS) or {}).get(name) if self.previous is not None else None
+            old = old if old is not None else self.inherited.get(_PLAYLIST_ROWS, {}).get(name)  # type: ignore[union-attr]
+            if old is not None and old[0] == playlist.track_ids:
+                rows[name] = old
             else:
-                rows[name] = self.tracks.rows_of(playlist.track_ids)
-        return rows[name]
+                rows[name] = (playlist.track_ids, self.tracks.rows_of(playlist.track_ids))
+        return rows[name][1]
 
     @property
     def membership(self) -> pl.DataFrame:

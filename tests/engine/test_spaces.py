@@ -85,3 +85,26 @@ def test_library_space_transform_and_persistence(lib):
     assert "attr" in stored["spaces"]
     fitted = lib.fit()
     assert fitted["attr"].pooled and fitted["attr"].n_playlists == 3
+
+
+def test_many_playlist_edits_keep_one_earlier_snapshot_and_stay_exact(lib):
+    """A long-running process (the service) sees thousands of edits: each new snapshot
+    reuses what the one before computed, without holding the whole chain, and a space
+    updated edit by edit equals one fitted from scratch."""
+    from attune.engine.spaces import space
+
+    lib.search('like:playlist("Sunday Morning")')
+    ids = ["t04", "t05", "t06", "t07", "t09", "t10", "t11", "t12"]
+    for i in range(60):
+        if i % 2:
+            lib.playlists.remove("Gym", [ids[i % len(ids)]])
+        else:
+            lib.playlists.add("Gym", [ids[i % len(ids)]])
+        if i % 7 == 0:
+            lib.search('like:playlist("Sunday Morning")')
+    snap = lib.snapshot()
+    assert snap.previous is None or snap.previous.previous is None
+    rows = snap.playlist_rows("Gym")
+    assert list(snap.tracks.frame["track_id"].gather(rows)) == list(lib.playlists.get("Gym").track_ids)
+    fresh = type(snap).build(snap.tracks.frame, snap.playlists.values())
+    assert np.allclose(space(snap, "attr").z, space(fresh, "attr").z, atol=1e-4)
