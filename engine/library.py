@@ -13,6 +13,7 @@ them to `search`, `ask`, `playlists`, `ingest`, `spaces` and `analysis`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from attune.query import parse
 from attune.query.ast import Options
 
 from . import ingest
+from .access import Keys
 from .errors import LibraryError
 from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
@@ -48,6 +50,8 @@ class Library:
         self._snapshot_key: Versions | None = None
         self._persisted: tuple | None = None
         self._model_tags: tuple[object, frozenset[str]] = (None, frozenset())
+        self._rebuilding = threading.Lock()  # one thread rebuilds a stale snapshot; the others wait for it
+        self.keys = Keys(self.path, store.locks)  # API keys for `attune serve`
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True) -> Library:
@@ -170,6 +174,12 @@ class Library:
         old = self._snapshot
         if old is not None and key == self._snapshot_key:
             return old
+        with self._rebuilding:
+            if self._snapshot is not None and key == self._snapshot_key:
+                return self._snapshot
+            return self._rebuild(key, self._snapshot)
+
+    def _rebuild(self, key: Versions, old: Snapshot | None) -> Snapshot:
         if old is not None and self._snapshot_key is not None and key.track_key == self._snapshot_key.track_key:
             tracks = old.tracks
         else:
@@ -186,8 +196,14 @@ class Library:
         return self._snapshot
 
     def source(self) -> Source:
-        """What a search reads from: the snapshot when loaded, else the store (cold, filter-only)."""
-        loaded = self._snapshot if self._snapshot is not None and self._snapshot_key == self.store.versions() else None
+        """What a search reads from: the snapshot when loaded (brought up to date first when
+        only the playlists changed: that reuses the track data and costs milliseconds), else
+        the store (cold, filter-only)."""
+        versions = self.store.versions()
+        if self._snapshot is not None and self._snapshot_key is not None and self._snapshot_key.track_key == versions.track_key:
+            loaded = self.snapshot()
+        else:
+            loaded = self._snapshot if self._snapshot is not None and self._snapshot_key == versions else None
         return Source(self.snapshot, loaded, self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags())
 
     def model_tags(self) -> frozenset[str]:
@@ -372,3 +388,34 @@ class Library:
 
     def track_count(self) -> int:
         return self.store.count("tracks")
+
+    def track(self, track_id: str) -> dict | None:
+        """Everything about one track: its columns (genres including those its playlists
+        give it), the playlists it is in and, when indexed, its energy over time; None when
+        no track has this id."""
+        snap = self.snapshot()
+        row = snap.row_of_id(track_id)
+        if row is None:
+            return None
+        out = snap.gather([row]).to_dicts()[0]
+        out = {k: (None if isinstance(v, float) and v != v else v) for k, v in out.items() if not k.startswith("_")}
+        out["playlists"] = [p.name for p in snap.playlists.values() if track_id in p.track_ids]
+        if out.get("path"):
+            out["energy_tiles"] = self.energy_tiles(track_id)
+        return out
+
+    def stats(self) -> dict:
+        """Counts a front end shows: tracks (and how many indexed from audio), playlists,
+        the backbones used, and the tables' versions."""
+        snap = self.snapshot()
+        frame = snap.tracks.frame
+        backbones = frame["backbone"].drop_nulls().value_counts().sort("count", descending=True)
+        return {
+            "tracks": len(snap),
+            "indexed": int(frame["path"].is_not_null().sum()),
+            "playlists": len(snap.playlists),
+            "backbones": dict(zip(backbones["backbone"].to_list(), backbones["count"].to_list())),
+            "sources": dict(frame["source"].drop_nulls().value_counts().iter_rows()),
+            "versions": dict(self.store.versions()._asdict()),
+            "path": str(self.path),
+        }

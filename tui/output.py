@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 import polars as pl
-from attune.query import AttuneError
 
 FORMATS = ("table", "json", "csv", "m3u")
 _TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
@@ -17,20 +16,12 @@ _TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "
 
 def result_rows(results, columns: Sequence[str] | None = None) -> list[dict]:
     """The results as plain rows (NaN as None), as the json format writes them."""
-    return [_clean(r) for r in select(results, columns).iter_rows(named=True)]
+    return results.rows(columns)
 
 
 def select(results, columns: Sequence[str] | None) -> pl.DataFrame:
     """The result columns asked for, in that order (all of them when None)."""
-    frame = results.to_polars()
-    if not columns:
-        return frame
-    unknown = [c for c in columns if c not in frame.columns]
-    if unknown:
-        from attune.engine.search.results import COLUMNS
-
-        raise AttuneError(f"unknown column '{unknown[0]}'; columns are {', '.join(COLUMNS)}")
-    return frame.select(list(columns))
+    return results.table(columns)
 
 
 def render_results(results, fmt: str, columns: Sequence[str] | None = None) -> str:
@@ -40,21 +31,15 @@ def render_results(results, fmt: str, columns: Sequence[str] | None = None) -> s
     """
     if fmt == "json":
         return json.dumps(result_rows(results, columns), ensure_ascii=False, indent=2)
-    frame = select(results, columns)
     if fmt == "csv":
-        lists = [c for c in frame.columns if frame[c].dtype == pl.List(pl.String)]
-        return frame.with_columns(pl.col(c).list.join(";") for c in lists).write_csv().rstrip("\n")
+        return results.to_csv(columns)
     if fmt == "m3u":
         from attune.engine.playlists.formats import write_m3u
 
         out = io.StringIO()
         write_m3u("attune search", results.frame.to_dicts(), out)
         return out.getvalue()
-    return _table(frame, results, columns)
-
-
-def _clean(row: dict) -> dict:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    return _table(select(results, columns), results, columns)
 
 
 def _table(frame: pl.DataFrame, results, shown: Sequence[str] | None = None) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from attune.query import render
+from attune.query import AttuneError, render
 from attune.query.fields import BY_NAME, CONFIDENCE_OF, LOW_CONFIDENCE, RESULT_COLUMNS
 from attune.query.walk import leaves
 
@@ -74,6 +76,28 @@ class Results:
 
     def to_polars(self) -> pl.DataFrame:
         return self.frame.select([c for c in COLUMNS if c in self.frame.columns])
+
+    def table(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The result columns asked for, in that order (all of them when None); an unknown
+        column is an error naming the columns there are."""
+        frame = self.to_polars()
+        if not columns:
+            return frame
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise AttuneError(f"unknown column '{unknown[0]}'; columns are {', '.join(COLUMNS)}")
+        return frame.select(list(columns))
+
+    def rows(self, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The results as plain rows (NaN as None): what the json formats write."""
+        return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                for row in self.table(columns).iter_rows(named=True)]
+
+    def to_csv(self, columns: Sequence[str] | None = None) -> str:
+        """The results as CSV, list columns (genres, tags) joined with ";"."""
+        frame = self.table(columns)
+        lists = [c for c in frame.columns if frame[c].dtype == pl.List(pl.String)]
+        return frame.with_columns(pl.col(c).list.join(";") for c in lists).write_csv().rstrip("\n")
 
     # -- explanations ----------------------------------------------------------------
 

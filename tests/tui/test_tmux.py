@@ -37,9 +37,11 @@ def exit_status(session: str, timeout: float = 60.0) -> str | None:
     """The app's exit status once its pane is dead (remain-on-exit keeps the pane)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        fields = tmux("display-message", "-p", "-t", session, "#{pane_dead} #{pane_dead_status}").split()
-        if fields and fields[0] == "1":
-            return fields[1] if len(fields) > 1 else ""
+        dead, status, signal = (tmux("display-message", "-p", "-t", session,
+                                     "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}").strip().split(":") + ["", ""])[:3]
+        # tmux marks the pane dead a moment before it records how it ended: wait for that
+        if dead == "1" and (status or signal):
+            return status or f"signal {signal}"
         time.sleep(0.05)
     return None
 

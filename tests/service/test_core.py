@@ -1,0 +1,61 @@
+"""The service's limits, in process: 503 while the library opens, the search time limit,
+the bounded queue."""
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+from attune.service import Service, ServiceError, create_app, wrap
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_503_while_the_library_opens(library, monkeypatch):
+    from attune.engine import Library as Lib
+
+    opened = threading.Event()
+    real_open = Lib.open
+
+    def slow_open(*args, **kwargs):
+        opened.wait(10)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Lib, "open", slow_open)
+    service = Service(library)
+    transport = httpx.ASGITransport(app=wrap(create_app(service)), client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://attune") as c:
+        health = await c.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "opening"
+        busy = await c.get("/search", params={"q": "genre:soul"})
+        assert busy.status_code == 503 and busy.json()["error"] == "opening"
+        opened.set()
+        service.wait_open()
+        assert (await c.get("/search", params={"q": "genre:soul"})).status_code == 200
+    service.close()
+
+
+async def test_a_slow_request_is_abandoned_and_the_queue_is_bounded(library):
+    service = Service(library, workers=1, queue=1)
+    service.wait_open()
+    with pytest.raises(ServiceError) as slow:
+        await service.call(time.sleep, 0.5, timeout=0.05)
+    assert slow.value.status == 503 and "took longer than 0.05 s" in slow.value.message
+    await asyncio.sleep(0.6)  # the abandoned call finishes and frees its worker
+    calls = [asyncio.create_task(service.call(time.sleep, 0.3)) for _ in range(3)]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, ServiceError)]
+    assert len(refused) == 1 and refused[0].status == 503 and refused[0].title == "busy"
+    service.close()
+
+
+async def test_non_loopback_clients_need_a_key_even_without_keys(library):
+    service = Service(library)
+    service.wait_open()
+    transport = httpx.ASGITransport(app=wrap(create_app(service)), client=("192.0.2.7", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://attune") as c:
+        response = await c.get("/search", params={"q": "genre:soul"})
+        assert response.status_code == 401 and "loopback only" in response.json()["message"]
+        assert (await c.get("/health")).status_code == 200
+    service.close()
