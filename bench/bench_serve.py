@@ -103,6 +103,8 @@ async def client(n: int, url: str, stop: float, rng: random.Random, stats: dict,
                 if r.status_code == 200:
                     acked["shared"].add(track)
             stats[op].append((time.perf_counter() - t0, r.status_code))
+            if r.status_code >= 500:
+                stats["errors"].append((op, str(r.request.url)[:200], r.text[:300]))
         acked[own] = mine
 
 
@@ -214,6 +216,8 @@ def main() -> int:
             direct_text = f"{direct:10.1f}" if direct else "         -"
             print(f"{name:<10} {len(rows):>8} {fivexx:>5} {fourxx:>5} {np.median(ms):8.1f} {np.percentile(ms, 99):8.1f}   "
                   f"{direct_text} {ratio}")
+        for op, url_text, body in stats.get("errors", [])[:10]:
+            print(f"  5xx on {op}: {url_text}: {body}")
         lib = Library.open(library)
         lost = 0
         for n in range(args.clients):
@@ -223,7 +227,7 @@ def main() -> int:
                 lost += len(set(acked.get(own, [])) ^ set(have))
         shared = set(lib.playlists.get(SHARED).track_ids)
         lost += len(acked["shared"] - shared)
-        total = sum(len(v) for v in stats.values())
+        total = sum(len(v) for k, v in stats.items() if k != "errors")
         print(f"\n{total} requests ({total / args.seconds:.0f}/s), {server_errors} 5xx; acknowledged edits lost: {lost} "
               f"(own playlists exact, shared {len(acked['shared'])} acknowledged, {len(shared)} present); "
               f"tracks after the import: {lib.track_count():,}")
