@@ -13,7 +13,6 @@ them to `search`, `ask`, `playlists`, `ingest`, `spaces` and `analysis`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -50,7 +49,6 @@ class Library:
         self._snapshot_key: Versions | None = None
         self._persisted: tuple | None = None
         self._model_tags: tuple[object, frozenset[str]] = (None, frozenset())
-        self._rebuilding = threading.Lock()  # one thread rebuilds a stale snapshot; the others wait for it
         self.keys = Keys(self.path, store.locks)  # API keys for `attune serve`
 
     @classmethod
@@ -174,10 +172,10 @@ class Library:
         old = self._snapshot
         if old is not None and key == self._snapshot_key:
             return old
-        with self._rebuilding:
-            if self._snapshot is not None and key == self._snapshot_key:
-                return self._snapshot
-            return self._rebuild(key, self._snapshot)
+        # No lock here: building a snapshot reads the playlists, which an edit holding the
+        # playlists' write lock may be changing while it asks for a snapshot itself; two
+        # threads that both find the snapshot stale both build one (the same data) instead.
+        return self._rebuild(key, old)
 
     def _rebuild(self, key: Versions, old: Snapshot | None) -> Snapshot:
         if old is not None and self._snapshot_key is not None and key.track_key == self._snapshot_key.track_key:

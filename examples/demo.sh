@@ -97,5 +97,14 @@ step "instrumental: vocalness<0.4" search "path:\"$AUDIO\" vocalness<0.4 sort:-e
 if [ "$AUDIO" = examples/audio ]; then
     expect "Hungarian Dance"
 fi
+step "quiet: energy<0.15" search "path:\"$AUDIO\" energy<0.15 sort:energy" --columns title,energy,energy_confidence
+if [ "$AUDIO" = examples/audio ]; then
+    expect "glacier-bay-humpback"    # the whale
+    refuse "Let's Go Fishin'"        # the folk band
+fi
+step "how sure: --explain" search --explain "path:\"$AUDIO\" sort:-valence limit:7"
+if [ "$AUDIO" = examples/audio ]; then
+    expect "tempo 180 (or 90)?"      # the 90 bpm trumpet loop: 180, or 90, not sure which
+fi
 
 printf '\ndemo finished: every step succeeded (library in %s, models in %s)\n' "$ATTUNE_LIBRARY" "$ATTUNE_MODELS"
