@@ -1,0 +1,140 @@
+"""Vector indexes in LanceDB for the audio space: build time, latency and recall@10 against an
+exact scan, with and without a 1% prefilter. Groundwork for the catalogue issue (16): the
+index type and its settings are chosen from these figures, not from defaults.
+
+    .venv/bin/python bench/bench_ann.py [--rows 1000000] [--dim 200] [--queries 100] [--hnsw]
+
+Data: N clustered unit vectors (2,000 Gaussian clusters of random sizes, as embeddings of
+a catalogue cluster by artist and style) with an integer `bucket` column 0..99 (bucket = 0
+is the 1% filter), written once into bench/.cache/ann-N-D. Queries are vectors of the
+table perturbed a little (a "more like this" of a track in the library). The exact answer
+is numpy's full scan (cosine, the same as the engine's whitened dot products up to scale).
+Each index is built on a copy of the table, so the builds do not see each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(path: Path, n: int, d: int, seed: int = 0) -> None:
+    import lancedb
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (2000, d)).astype(np.float32)
+    sizes = rng.pareto(1.5, 2000) + 1
+    owner = rng.choice(2000, size=n, p=sizes / sizes.sum())
+    db = lancedb.connect(path)
+    table = None
+    for start in range(0, n, 200_000):
+        idx = np.arange(start, min(n, start + 200_000))
+        x = centres[owner[idx]] + rng.normal(0, 0.6, (len(idx), d)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        batch = pa.table({"id": pa.array(idx, pa.int64()), "bucket": pa.array(idx % 100, pa.int32()),
+                          "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), d)})
+        table = db.create_table("v", batch) if table is None else table
+        if start:
+            table.add(batch)
+
+
+def exact(x: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    scores = x @ q
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    top = np.argpartition(-scores, k)[:k]
+    return top[np.argsort(-scores[top])], time.perf_counter() - t0
+
+
+def main() -> None:
+    import warnings
+
+    os.environ.setdefault("LANCE_LOG", "error")  # lance's deprecation chatter about _distance
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import lancedb
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dim", type=int, default=200)
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--hnsw", action="store_true", help="also build IVF_HNSW_SQ (minutes)")
+    args = ap.parse_args()
+    cache = ROOT / "bench" / ".cache" / f"ann-{args.rows}-{args.dim}"
+    if not cache.exists():
+        t0 = time.perf_counter()
+        generate(cache, args.rows, args.dim)
+        print(f"generated {args.rows:,} x {args.dim} in {time.perf_counter() - t0:.0f} s")
+    base = lancedb.connect(cache).open_table("v")
+    data = base.to_arrow()
+    x = np.asarray(data["vector"].combine_chunks().values.to_numpy()).reshape(len(data), args.dim)
+    ids = data["id"].to_numpy()
+    bucket = data["bucket"].to_numpy()
+    rng = np.random.default_rng(1)
+    picks = rng.choice(len(x), args.queries, replace=False)
+    queries = x[picks] + rng.normal(0, 0.02, (args.queries, args.dim)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    truth, truth_f, t_exact, t_exact_f = [], [], [], []
+    mask = bucket == 0
+    for q in queries:
+        top, t = exact(x, q, 10)
+        truth.append(set(ids[top]))
+        t_exact.append(t)
+        top, t = exact(x, q, 10, mask)
+        truth_f.append(set(ids[top]))
+        t_exact_f.append(t)
+    print(f"exact numpy scan: p50 {np.median(t_exact) * 1000:.1f} ms (1% filter: {np.median(t_exact_f) * 1000:.1f} ms)")
+
+    configs = [("IVF_FLAT", dict(index_type="IVF_FLAT", num_partitions=1024), [8, 16, 32]),
+               ("IVF_PQ", dict(index_type="IVF_PQ", num_partitions=1024, num_sub_vectors=args.dim // 8), [16, 32]),
+               ]
+    if args.hnsw:
+        configs.append(("IVF_HNSW_SQ", dict(index_type="IVF_HNSW_SQ", num_partitions=64), [4, 8]))
+    print(f"\n{'index':<12} {'build s':>8} {'nprobes':>7} {'refine':>6} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}   "
+          f"{'1% p50':>7} {'recall':>6}")
+    for name, config, probes in configs:
+        work = Path(tempfile.mkdtemp(prefix="attune-ann-"))
+        try:
+            shutil.copytree(cache, work / "db")
+            table = lancedb.connect(work / "db").open_table("v")
+            t0 = time.perf_counter()
+            table.create_index(metric="cosine", vector_column_name="vector", **config)
+            build = time.perf_counter() - t0
+            for nprobes in probes:
+                for refine in ([None, 4] if name == "IVF_PQ" else [None]):
+                    lat, lat_f, rec, rec_f = [], [], [], []
+                    for q, want, want_f in zip(queries, truth, truth_f):
+                        def query(where=None):
+                            s = table.search(q, vector_column_name="vector").metric("cosine").nprobes(nprobes).limit(10)
+                            if refine:
+                                s = s.refine_factor(refine)
+                            if where:
+                                s = s.where(where, prefilter=True)
+                            return s.select(["id"]).to_arrow()["id"].to_numpy()
+
+                        t0 = time.perf_counter()
+                        got = query()
+                        lat.append(time.perf_counter() - t0)
+                        rec.append(len(set(got) & want) / 10)
+                        t0 = time.perf_counter()
+                        got = query("bucket = 0")
+                        lat_f.append(time.perf_counter() - t0)
+                        rec_f.append(len(set(got) & want_f) / 10)
+                    print(f"{name:<12} {build:8.0f} {nprobes:7d} {refine or '-':>6} {np.median(lat) * 1000:7.1f} "
+                          f"{np.percentile(lat, 99) * 1000:7.1f} {np.mean(rec):9.3f}   {np.median(lat_f) * 1000:7.1f} "
+                          f"{np.mean(rec_f):6.3f}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
