@@ -243,22 +243,14 @@ def train(lib, labels_path: Path, *, models_path: Path | None = None) -> tuple[d
 
     Returns (quality, labels, tracks re-scored).
     """
-    import polars as pl
-
-    rows_read = lib.indexed_rows()
-    indexed = pl.DataFrame(rows_read) if rows_read else pl.DataFrame()
-    if indexed.height == 0:
-        raise TrainingError("no track in the library has an audio embedding; run `attune index` first")
-    backbones = indexed["backbone"].drop_nulls().unique().to_list()
-    if len(backbones) != 1:
-        raise TrainingError(f"the library mixes backbones ({', '.join(backbones)}); heads are trained per backbone")
-    known = {tid: tid for tid in indexed["track_id"].to_list()}
-    known.update({p: tid for p, tid in zip(indexed["path"].to_list(), indexed["track_id"].to_list()) if p})
+    rows_read, backbone = _indexed(lib)
+    known = {r["track_id"]: r["track_id"] for r in rows_read}
+    known.update({r["path"]: r["track_id"] for r in rows_read if r.get("path")})
     labels = read_labels(labels_path, known)
     if len(labels.track_ids) < 10:
         raise TrainingError(f"{len(labels.track_ids)} usable labelled tracks; at least 10 are needed")
-    rows = {tid: i for i, tid in enumerate(indexed["track_id"].to_list())}
-    embeddings = np.stack(indexed["embedding"].to_list()).astype(np.float32)
+    rows = {r["track_id"]: i for i, r in enumerate(rows_read)}
+    embeddings = np.stack([np.asarray(r["embedding"], dtype=np.float32) for r in rows_read])
     x = embeddings[[rows[t] for t in labels.track_ids]]
     vocabulary = sorted({g for gs in labels.genres if gs for g in gs})
     quality = cross_validate(x, labels, vocabulary)
@@ -266,8 +258,8 @@ def train(lib, labels_path: Path, *, models_path: Path | None = None) -> tuple[d
     confidence = {name: float(quality[metric]) for name, metric in (("energy", "energy accuracy (within 0.25)"),
                                                                     ("valence", "valence accuracy (within 0.33)"),
                                                                     ("vocalness", "vocalness precision")) if metric in quality}
-    heads = Heads(backbones[0], fitted, vocabulary, confidence=confidence, source="labels", tracks=len(labels.track_ids))
-    heads.save(heads_dir(backbones[0], models_path))
+    heads = Heads(backbone, fitted, vocabulary, confidence=confidence, source="labels", tracks=len(labels.track_ids))
+    heads.save(heads_dir(backbone, models_path))
     rescored = rescore(lib, heads, rows_read, embeddings)
     return quality, labels, rescored
 
