@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import LibraryError
 from .storage import now
@@ -46,21 +45,30 @@ def _digest(key: str) -> str:
 class Keys:
     """The keys of the library at `folder`."""
 
-    def __init__(self, folder: Path, locks=None) -> None:
-        self.path = Path(folder) / "access" / "keys.json"
+    def __init__(self, place, locks=None) -> None:
+        """`place`: the library's place (`storage.place`), or a folder."""
+        from .storage.place import Place, place_of
+
+        self.place = place if isinstance(place, Place) else place_of(place)
+        self.file = "access/keys.json"
+        self.path = f"{self.place}/{self.file}"  # for messages
         self._locks = locks
         self._seen: tuple[int, int] | None = None
         self._keys: list[Key] = []
         self._guard = threading.Lock()
+        self._stamped: tuple[float, tuple | None] | None = None
 
     # -- reading -------------------------------------------------------------------
 
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def _stamp(self) -> tuple | None:
+        """Changes when the file does. On object storage a HEAD request, made at most once
+        a second (a revoked key stops working within a second)."""
+        if self.place.local is not None:
+            return self.place.stamp(self.file)
+        clock = time.monotonic()
+        if self._stamped is None or clock - self._stamped[0] > 1.0:
+            self._stamped = (clock, self.place.stamp(self.file))
+        return self._stamped[1]
 
     def all(self) -> list[Key]:
         """The keys as the file says now (re-read only when it changed)."""
@@ -73,7 +81,10 @@ class Keys:
 
     def _read(self) -> list[Key]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.place.read(self.file)
+            if raw is None:
+                return []
+            data = json.loads(raw.decode("utf-8"))
             return [Key(k["name"], k["scope"], k["created"], k["sha256"]) for k in data.get("keys", [])]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # A damaged key file must never open the service: refuse every key instead.
@@ -104,7 +115,7 @@ class Keys:
             raise LibraryError(f"a key name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit: '{name}'")
         key = PREFIX + secrets.token_urlsafe(32)
         with self._writing():
-            keys = self._read() if self.path.exists() else []
+            keys = self._read()
             if any(k.name == name for k in keys):
                 raise LibraryError(f"a key named '{name}' exists; revoke it first or choose another name")
             keys.append(Key(name, scope, now().isoformat(timespec="seconds"), _digest(key)))
@@ -113,7 +124,7 @@ class Keys:
 
     def revoke(self, name: str) -> None:
         with self._writing():
-            keys = self._read() if self.path.exists() else []
+            keys = self._read()
             if not any(k.name == name for k in keys):
                 names = ", ".join(k.name for k in keys) or "none"
                 raise LibraryError(f"no key named '{name}' (keys: {names})")
@@ -125,12 +136,6 @@ class Keys:
         return self._locks.hold("keys") if self._locks is not None else nullcontext()
 
     def _write(self, keys: list[Key]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"keys": [{"name": k.name, "scope": k.scope, "created": k.created, "sha256": k.digest} for k in keys]}
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        self.place.write(self.file, json.dumps(data, indent=2).encode("utf-8"), private=True)
+        self._stamped = None

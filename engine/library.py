@@ -31,6 +31,7 @@ from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, fit_all, space, train_colisten
 from .storage import SCALAR_COLUMNS, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
+from .storage.place import place_of
 
 __all__ = ["ImportReport", "Library"]
 
@@ -49,34 +50,41 @@ class Library:
         self._snapshot_key: Versions | None = None
         self._persisted: tuple | None = None
         self._model_tags: tuple[object, frozenset[str]] = (None, frozenset())
-        self.keys = Keys(self.path, store.locks)  # API keys for `attune serve`
+        self.keys = Keys(store.place, store.locks)  # API keys for `attune serve`
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Library:
-        """Open the library at `path`; default: $ATTUNE_LIBRARY or the user data dir.
+    def open(cls, path: str | Path | None = None, *, create: bool = True,
+             storage_options: dict[str, str] | None = None) -> Library:
+        """Open the library at `path`: a folder, or a prefix on object storage
+        (`s3://bucket/prefix`, `gs://...`, `az://...`; see `storage/place.py` for
+        credentials and `storage_options`). Default: $ATTUNE_LIBRARY or the user data dir.
 
         A missing library is created, unless `create=False` (the command line's read
         commands): then it is an error, so a mistyped path never answers "0 results".
         """
-        target = Path(path).expanduser() if path is not None else default_library_path()
-        if target.exists() and not target.is_dir():
-            raise LibraryError(f"{target} is a file, not a library directory")
-        if not create:
-            cls.check_exists(target)
-        return cls(Store(target))
+        place = place_of(path if path is not None else default_library_path(), storage_options)
+        if place.local is not None and place.local.exists() and not place.local.is_dir():
+            raise LibraryError(f"{place.local} is a file, not a library directory")
+        if not create and not place.has_library():
+            cls._missing(place)
+        return cls(Store(place))
 
     @staticmethod
-    def exists(path: str | Path) -> bool:
-        """Whether an attune library is at `path`."""
-        return (Path(path).expanduser() / "meta.lance").is_dir()
+    def exists(path: str | Path, storage_options: dict[str, str] | None = None) -> bool:
+        """Whether an attune library is at `path` (a folder or an object-storage URI)."""
+        return place_of(path, storage_options).has_library()
 
     @classmethod
     def check_exists(cls, path: str | Path) -> None:
         if not cls.exists(path):
-            raise LibraryError(
-                f"no attune library at {path}; `attune import spotify FILE` or `attune index FOLDER` creates one "
-                "(or give --library PATH / set ATTUNE_LIBRARY)"
-            )
+            cls._missing(path)
+
+    @staticmethod
+    def _missing(path) -> None:
+        raise LibraryError(
+            f"no attune library at {path}; `attune import spotify FILE` or `attune index FOLDER` creates one "
+            "(or give --library PATH / set ATTUNE_LIBRARY)"
+        )
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r})"

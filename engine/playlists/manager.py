@@ -308,6 +308,8 @@ class PlaylistManager:
         slashes, dots or control characters never writes outside the folder.
         """
         playlist = self.resolve(name)
+        if folder is None and self.store.place.local is None:
+            raise LibraryError(f"the library at {self.store.path} is on object storage: name a local folder to export to")
         folder = Path(folder) if folder is not None else Path(self.store.path) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         stem = safe_filename(playlist.name)

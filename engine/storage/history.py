@@ -14,7 +14,6 @@ it can be undone too.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -46,7 +45,8 @@ class Entry:
 class _Store(Protocol):
     """What the history needs of the store (`store.Store`)."""
 
-    path: Path
+    path: Path | str
+    place: Any
     tables: dict[str, Any]
     locks: Any
 
@@ -58,7 +58,8 @@ class _Store(Protocol):
 class History:
     def __init__(self, store: _Store) -> None:
         self.store = store
-        self.file = Path(store.path) / "history.jsonl"
+        self.place = store.place
+        self.file = "history.jsonl"
         self._depth = threading.local()
 
     def versions(self, tables: Iterable[str] = RESTORED) -> dict[str, int]:
@@ -84,17 +85,14 @@ class History:
                 self._append(what, before, after)
 
     def _append(self, what: str, before: dict[str, int], after: dict[str, int]) -> None:
-        with self.store.locks.hold("history"), self.file.open("a+", encoding="utf-8") as handle:
-            number = _last_number(handle) + 1
+        with self.store.locks.hold("history"):
+            number = _last_number(self.place.tail(self.file, 4096)) + 1
             entry = {"number": number, "at": datetime.now(UTC).isoformat(), "what": what[:500], "before": before, "after": after}
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self.place.append(self.file, json.dumps(entry, ensure_ascii=False) + "\n")
 
     def entries(self, limit: int | None = 20) -> list[Entry]:
         """The most recent entries, newest first (a damaged line is skipped, not fatal)."""
-        try:
-            lines = self.file.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
+        lines = (self.place.read(self.file) or b"").decode("utf-8", errors="replace").splitlines()
         out = []
         for line in reversed(lines):
             try:
@@ -123,7 +121,7 @@ class History:
         for table in self.store.damaged:  # a damaged newest version cannot even be opened
             target = entry.before.get(table)
             if target is not None:
-                set_aside_newer(Path(self.store.path) / f"{table}.lance", target)
+                set_aside_newer(self.place, f"{table}.lance", target)
                 self.store.reopen(table)
                 changed[table] = target
         with self.record(f"restore to before #{number} ({entry.what})"):
@@ -139,31 +137,27 @@ class History:
         return changed
 
 
-def set_aside_newer(table_dir: Path, version: int) -> list[Path]:
+def set_aside_newer(place, table_dir: str, version: int) -> list[str]:
     """Move the manifests of versions newer than `version` out of the table's way (into
     `_versions/set-aside/`, never deleted), so a table whose newest manifest is damaged
     opens at `version` again. Lance names a version's manifest 2^64 - 1 - version."""
-    folder = table_dir / "_versions"
-    aside = folder / "set-aside"
+    folder = f"{table_dir}/_versions"
     moved = []
-    for manifest in folder.glob("*.manifest"):
-        if manifest.stem.isdigit() and 2**64 - 1 - int(manifest.stem) > version:
-            aside.mkdir(exist_ok=True)
-            moved.append(manifest.rename(aside / manifest.name))
-    hint = folder / "latest_version_hint.json"
-    if moved and hint.exists():
-        hint.rename(aside / hint.name)
+    for name in place.list(folder):
+        manifest = name.rsplit("/", 1)[-1]
+        stem = manifest.removesuffix(".manifest")
+        if name == f"{folder}/{manifest}" and manifest.endswith(".manifest") and stem.isdigit() and 2**64 - 1 - int(stem) > version:
+            place.rename(name, f"{folder}/set-aside/{manifest}")
+            moved.append(f"{folder}/set-aside/{manifest}")
+    hint = f"{folder}/latest_version_hint.json"
+    if moved and place.stamp(hint) is not None:
+        place.rename(hint, f"{folder}/set-aside/latest_version_hint.json")
     return moved
 
 
-def _last_number(handle) -> int:
-    """The number of the file's last entry (0 when empty), reading only its end."""
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    if size == 0:
-        return 0
-    handle.seek(max(0, size - 4096))
-    for line in reversed(handle.read().splitlines()):
+def _last_number(tail: bytes) -> int:
+    """The number of the last entry in the end of the journal (0 when empty)."""
+    for line in reversed(tail.decode("utf-8", errors="replace").splitlines()):
         try:
             return int(json.loads(line)["number"])
         except (ValueError, KeyError, TypeError):

@@ -22,6 +22,7 @@ import pyarrow as pa
 from ..errors import LibraryError
 from .history import History
 from .locks import Locks
+from .place import Place, is_uri, place_of
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
 
 #: How stale a view of the tables may be with respect to other processes' writes.
@@ -86,17 +87,17 @@ class Written(NamedTuple):
 
 
 class Store:
-    """The library directory: four LanceDB tables."""
+    """The library: its LanceDB tables, in a folder or on object storage (`place.py`)."""
 
-    def __init__(self, path: Path) -> None:
-        import lancedb
-
-        self.path = path
+    def __init__(self, place: Place | Path | str) -> None:
+        self.place = place if isinstance(place, Place) else place_of(place)
+        #: The folder of a local library; the URI (a string) of one on object storage.
+        self.path: Path | str = self.place.local if self.place.local is not None else str(self.place)
         self._versions: Versions | None = None
         self._checked = 0.0
-        path.mkdir(parents=True, exist_ok=True)
-        self.locks = Locks(path)
-        self.db = lancedb.connect(str(path))
+        self.place.prepare()
+        self.locks = Locks(self.place)
+        self.db = self.place.connect()
         self.tables = {}
         with self.locks.hold("library"):  # two processes creating one library take turns
             existing = set(self._table_names())
@@ -332,11 +333,11 @@ class Store:
                 raise
 
 
-def default_library_path() -> Path:
-    """$ATTUNE_LIBRARY, else the platform's user data directory."""
+def default_library_path() -> Path | str:
+    """$ATTUNE_LIBRARY (a folder or an object-storage URI), else the platform's user data directory."""
     env = os.environ.get("ATTUNE_LIBRARY")
     if env:
-        return Path(env).expanduser()
+        return env if is_uri(env) else Path(env).expanduser()
     from platformdirs import user_data_path
 
     return user_data_path("attune") / "library"

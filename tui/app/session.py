@@ -73,9 +73,10 @@ def _one_at_a_time(method):
 
 
 class Session:
-    def __init__(self, library: Library | None = None, *, library_path: Path | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, library: Library | None = None, *, library_path: Path | str | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self.lib = library
-        self.library_path = Path(library.path) if library is not None else library_path
+        #: A folder (Path), or an object-storage URI (str).
+        self.library_path = library.path if library is not None else library_path
         self.clock = clock
         self.opened: str | None = None
         self.undo_stack: list[tuple[str, tuple[str, ...]]] = []

@@ -87,11 +87,25 @@ QUERY_ARGS = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 # `--library` is taken before the command (`attune --library PATH search ...`, as beets
 # takes -l) and after it (`attune search ... --library PATH`); after wins. Neither: the
 # engine's default ($ATTUNE_LIBRARY, else the user data directory).
+class _LibraryPlace(click.ParamType):
+    """A library folder (a Path) or an object-storage URI (kept as text: s3://bucket/prefix)."""
+
+    name = "path|uri"
+
+    def convert(self, value, param, ctx):
+        from attune.engine.storage.place import is_uri
+
+        if isinstance(value, Path) or not is_uri(str(value)):
+            return click.Path(path_type=Path, file_okay=False).convert(value, param, ctx)
+        return str(value)
+
+
 library_option = click.option(
     "--library",
     "library_path",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Library directory (default: $ATTUNE_LIBRARY, else the user data directory).",
+    type=_LibraryPlace(),
+    help="Library folder, or s3://bucket/prefix (gs://, az://) on object storage "
+    "(default: $ATTUNE_LIBRARY, else the user data directory).",
 )
 
 
