@@ -13,6 +13,8 @@ them to `search`, `ask`, `playlists`, `ingest`, `spaces` and `analysis`.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -30,7 +32,8 @@ from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, fit_all, space, train_colisten
-from .storage import SCALAR_COLUMNS, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
+from .spaces.served import build_index, served
+from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
 
 __all__ = ["ImportReport", "Library"]
@@ -39,11 +42,33 @@ __all__ = ["ImportReport", "Library"]
 CLUSTER_SIMILARITY = 0.7
 
 
+_VECTOR_SHAPE = Key[tuple]("library.audio_shape", "tracks")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
+
+
+def parse_size(value: int | str | None) -> int | None:
+    """Bytes from an int or text such as "4GB", "512 MiB", "2e9" (None: no limit)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    match = _SIZE.fullmatch(str(value))
+    if not match:
+        try:
+            return int(float(value))
+        except ValueError:
+            raise LibraryError(f"cannot read '{value}' as a memory size; write it like 4GB, 512MB or 2000000000") from None
+    unit = (match.group(2) or "").lower().rstrip("b").rstrip("i")
+    return int(float(match.group(1)) * 1024 ** " kmgt".index(unit or " "))
+
+
 class Library:
     """A music library in a directory: tracks, segments, playlists and metadata in LanceDB."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, memory_budget: int | str | None = None) -> None:
         self.store = store
+        #: Bytes the in-memory snapshot may use (None: no limit); see `budget`.
+        self.memory_budget = parse_size(memory_budget if memory_budget is not None else os.environ.get("ATTUNE_MEMORY_BUDGET"))
         self.path = store.path
         self.playlists = PlaylistManager(store, self.snapshot)
         self._snapshot: Snapshot | None = None
@@ -54,10 +79,14 @@ class Library:
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True,
-             storage_options: dict[str, str] | None = None) -> Library:
+             storage_options: dict[str, str] | None = None, memory_budget: int | str | None = None) -> Library:
         """Open the library at `path`: a folder, or a prefix on object storage
         (`s3://bucket/prefix`, `gs://...`, `az://...`; see `storage/place.py` for
         credentials and `storage_options`). Default: $ATTUNE_LIBRARY or the user data dir.
+
+        `memory_budget` (bytes, or text such as "4GB"; default $ATTUNE_MEMORY_BUDGET, else
+        no limit): a space whose vectors would take the snapshot past it is served from
+        its LanceDB index instead (`attune optimize` builds it; `attune explain` says which).
 
         A missing library is created, unless `create=False` (the command line's read
         commands): then it is an error, so a mistyped path never answers "0 results".
@@ -67,7 +96,7 @@ class Library:
             raise LibraryError(f"{place.local} is a file, not a library directory")
         if not create and not place.has_library():
             cls._missing(place)
-        return cls(Store(place))
+        return cls(Store(place), memory_budget=memory_budget)
 
     @staticmethod
     def exists(path: str | Path, storage_options: dict[str, str] | None = None) -> bool:
@@ -210,7 +239,103 @@ class Library:
             loaded = self.snapshot()
         else:
             loaded = self._snapshot if self._snapshot is not None and self._snapshot_key == versions else None
-        return Source(self.snapshot, loaded, self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags())
+        return Source(self.snapshot, loaded, self.store, lambda: {p.name: p for p in self.playlists.all()}, self.model_tags(),
+                      served=self._served if self.memory_budget is not None else None, budget_notes=self._budget_notes)
+
+    # -- the memory budget -----------------------------------------------------------
+
+    def budget(self, snap: Snapshot | None = None) -> dict:
+        """How the snapshot sits in the memory budget: bytes of the track data and the
+        attribute space, what the audio space would take in memory (float64 raw + float32
+        whitened), as an int8 copy, and which path each takes."""
+        snap = snap or self.snapshot()
+        frame = int(snap.tracks.frame.estimated_size())
+        attr = len(snap) * 40 * 12
+        state = self.store.vectors.state("audio")
+        rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
+        audio_memory, audio_codes = rows * dims * 12, rows * dims + len(snap) * 9
+        budget = self.memory_budget
+        fits = budget is None or frame + attr + audio_memory <= budget
+        return {"budget": budget, "tracks": frame, "attr": attr, "audio_in_memory": audio_memory, "audio_int8": audio_codes,
+                "audio": "memory" if fits or state is None else "lance",
+                "int8_copy": budget is not None and not fits and frame + attr + audio_codes <= budget,
+                "index": state}
+
+    def _vector_shape(self, snap: Snapshot) -> tuple[int, int]:
+        """(tracks with an audio vector, its length), counted in LanceDB once per tracks version."""
+        def count() -> tuple[int, int]:
+            rows = self.store.count("tracks", "array_length(embedding) > 0")
+            if not rows:
+                return 0, 0
+            first = next(iter(self.store.batches("tracks", ["embedding"], "array_length(embedding) > 0", size=1)), None)
+            return rows, len(first.column(0)[0]) if first is not None and first.num_rows else 0
+
+        return snap.memo(_VECTOR_SHAPE, count)
+
+    def _served(self, snap: Snapshot, name: str):
+        if name != "audio":
+            return None
+        plan = self.budget(snap)
+        if plan["audio"] != "lance":
+            return None
+        space = served(snap, self.store, name, fresh_since=self._fresh_since)
+        if space is not None:
+            space.use_codes = bool(plan["int8_copy"])
+        return space
+
+    def _budget_notes(self, name: str) -> list[str]:
+        if name != "audio" or self.memory_budget is None:
+            return []
+        plan = self.budget()
+        if plan["index"] is None and plan["tracks"] + plan["attr"] + plan["audio_in_memory"] > plan["budget"]:
+            return [f"the audio space needs about {plan['audio_in_memory'] / 2**30:.1f} GiB, past the memory budget, but it has "
+                    "no index yet: it is loaded into memory; `attune optimize` builds the index"]
+        return []
+
+    def _fresh_since(self, state) -> tuple[list[str], np.ndarray]:
+        """Tracks whose audio vector was written after the index was built: (ids, raw vectors)."""
+        if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
+            return [], np.zeros((0, state.dims))
+        where = f"updated_at > TIMESTAMP '{state.built_at[:26].replace('+00:00', '')}' AND array_length(embedding) > 0"
+        table = self.store.read("tracks", ["track_id", "embedding"], where=where)
+        ids = table["track_id"].to_pylist()
+        if not ids:
+            return [], np.zeros((0, state.dims))
+        x = np.asarray(table["embedding"].combine_chunks().values.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return ids, x.reshape(len(ids), -1)
+
+    def optimize(self, *, progress=None) -> dict:
+        """Build or refresh the indexes: the audio space's table and IVF_FLAT index (its
+        whitening refitted on the whole library, streamed) and the scalar indexes of the
+        tracks table. `progress(stage, rows)` is told what is done. Returns what was built
+        and how long each part took."""
+        import time as _time
+
+        snap = self.snapshot()
+        done: dict = {}
+        started = _time.perf_counter()
+        if self.store.count("tracks", "array_length(embedding) > 0"):
+            versions = self.store.versions()
+
+            def batches():
+                for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
+                    ids = batch.column(0).to_pylist()
+                    values = batch.column(1).values.to_numpy(zero_copy_only=False)
+                    yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
+
+            def members(track_ids: list[str]) -> tuple[list[str], np.ndarray]:
+                frame = self._vectors("embedding")
+                frame = frame.filter(pl.col("track_id").is_in(track_ids))
+                ids = frame["track_id"].to_list()
+                return ids, np.asarray(frame["embedding"].to_list(), dtype=np.float64).reshape(len(ids), -1)
+
+            state = build_index(snap, self.store, "audio", batches=batches, members=members, versions=versions,
+                                progress=(lambda n: progress("audio", n)) if progress else None)
+            done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started}
+        started = _time.perf_counter()
+        built = self.store.vectors.scalar_indexes(progress=(lambda c: progress("scalar", 1)) if progress else None)
+        done["scalar"] = {"indexes": built, "seconds": _time.perf_counter() - started}
+        return done
 
     def model_tags(self) -> frozenset[str]:
         """The installed backbones' tags, as the indexer recorded them (read once per version

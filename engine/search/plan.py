@@ -47,6 +47,13 @@ class Source:
     store: Store | None = None
     playlists: Callable[[], dict[str, Playlist]] | None = None
     model_tags: frozenset[str] = frozenset()
+    #: (snapshot, space) -> the space served from its LanceDB index, when the library is over
+    #: its memory budget (`spaces.served`), else None (the in-memory space).
+    served: Callable[[Snapshot, str], object | None] | None = None
+    #: Why a space that is over the budget is still in memory (no index yet), by space.
+    budget_notes: Callable[[str], list[str]] | None = None
+    #: Whether the served spaces may keep an int8 copy in memory (the budget allows it).
+    codes: bool = False
 
     @classmethod
     def of(cls, snap: Snapshot, *, model_tags: frozenset[str] = frozenset()) -> Source:
@@ -87,6 +94,10 @@ class Plan:
     versions: dict[int, list[str]] = field(default_factory=dict)
     #: How the rows are ordered when it is not the query's own order (expansion's score).
     ordering: str | None = None
+    #: The space served from LanceDB (`spaces.served.ServedSpace`), None: in memory.
+    served: object | None = None
+    #: How the served space found its rows (filled in by the search).
+    served_how: str | None = None
 
     def describe(self) -> str:
         lines = [f"query:      {render(self.query) or '(everything)'}"]
@@ -103,7 +114,18 @@ class Plan:
                 lines.append(f"  SQL part: {self.sql or '(none)'}")
                 if self.post:
                     lines.append("  not SQL:  " + " AND ".join(render(p) for p in self.post))
-        if self.targets:
+        if self.targets and self.served is not None:
+            st = self.served.state  # type: ignore[attr-defined]
+            lines.append(f"space:      {self.space} (whitened squared distance), served from LanceDB: the library is over "
+                         f"its memory budget")
+            lines.append(f"  index:    IVF_FLAT over {st.rows:,} tracks, {st.partitions} partitions, nprobes {st.nprobes}, "
+                         f"built {st.built_at[:19]} (whitening as of then)")
+            lines.append("  path:     " + (self.served_how or "IVF index for broad filters; exact over the passing tracks "
+                                           "for filters that pass few"))
+            for t in self.targets:
+                lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
+            lines.append(f"  seeds excluded from results: {len(self.exclude)}")
+        elif self.targets:
             lines.append(f"space:      {self.space} (whitened squared distance)")
             for t in self.targets:
                 lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
@@ -148,8 +170,19 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
         targets = [resolve(snap, like, text, model_tags=source.model_tags) for like in query.likes]
         exclude = seeds_to_exclude(where, targets)
     notes = [n for t in targets for n in t.notes]
+    served = None
+    if query.likes and source.served is not None:
+        assert snap is not None
+        served = source.served(snap, space)
+        if served is not None:
+            notes += list(served.notes)  # type: ignore[attr-defined]
+            if snap.key is not None and getattr(served.state, "playlists_version", -1) not in (-1, snap.key.playlists):  # type: ignore[attr-defined]
+                notes.append(f"the playlists changed since the {space} index was built; its whitening is the one of then "
+                             "(`attune optimize` refits it)")
+        elif source.budget_notes is not None:
+            notes += source.budget_notes(space)
     if space == "colisten":
         notes += [f"{t.label} in the co-listen space: artists that share playlists with it come first"
                   for t in targets if t.like.kind == "artist"]
     return Plan(query, text, space, sql, post, targets, exclude, limit, executor, notes, snapshot=snap, matcher=matcher,
-                where=where, deadline=deadline)
+                where=where, deadline=deadline, served=served)

@@ -21,6 +21,7 @@ from ..execution import NumpyBackend, PolarsBackend
 from ..spaces import computed as computed_space
 from ..spaces import space as space_of
 from ..spaces.related import related_artists
+from ..spaces.served import ServedSpace, nearest, seed_vectors
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
 from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
 from .plan import Plan, Source, plan
@@ -105,6 +106,8 @@ def _dimension_mask(space, target: Target) -> np.ndarray | None:
 
 
 def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
+    if p.served is not None:
+        return _rank_served(snap, p, mask)
     try:
         space = space_of(snap, p.space)
     except KeyError:
@@ -139,6 +142,46 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(centres)
     results = _results(p, _order(p, picked, scores, ranked=True))
     results.centres, results.weights, results.space = centres, w, space
+    return results
+
+
+def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
+    """Rank in a space served from LanceDB (`spaces.served`): the like and unlike terms fold
+    into one centre (sum_l s_l |z - c_l|^2 = S |z - c|^2 + const, S = sum_l s_l, c = sum_l s_l c_l / S),
+    so one nearest-neighbour search answers them."""
+    sp = p.served
+    assert isinstance(sp, ServedSpace)
+    if _weights(sp.dims, p.query) is not None:
+        raise NotAvailableError(f"weights in the {p.space} space need the whole space in memory, and this library is over "
+                                "its memory budget (raise ATTUNE_MEMORY_BUDGET)")
+    centres = []
+    for t in p.targets:
+        rows = t.rows[sp.has[t.rows]]
+        if len(rows) == 0:
+            raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
+        centres.append(Centre(t.sign, seed_vectors(sp, rows).mean(axis=0)))
+    total = sum(c.sign for c in centres)
+    if total <= 0:
+        raise NotAvailableError(f"a query with as many unlike as like terms in the {p.space} space needs the whole space in "
+                                "memory, and this library is over its memory budget (raise ATTUNE_MEMORY_BUDGET)")
+    centre = sum(c.sign * c.vector for c in centres) / total
+    constant = sum(c.sign * float(c.vector @ c.vector) for c in centres) - total * float(centre @ centre)
+    eligible = mask.copy()
+    eligible[p.exclude] = False
+    unranked = int((mask & ~sp.has).sum())
+    if unranked:
+        p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
+    shaped = p.query.options.per is not None or _collapsing(p)
+    want = p.limit * (2 if shaped else 1)
+    while True:
+        rows, d, how = nearest(sp, centre.astype(np.float32), eligible, want)
+        if len(rows) < want or not shaped or _shape(p, snap.gather(rows))[0].height >= p.limit:
+            break
+        want *= 4
+    p.served_how = how
+    scores = -(total * d.astype(np.float64) + constant) / len(centres)
+    results = _results(p, _order(p, snap.gather(rows), scores, ranked=True))
+    results.centres = centres
     return results
 
 

@@ -24,6 +24,7 @@ from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
+from .vectors import VectorIndexes
 
 #: How stale a view of the tables may be with respect to other processes' writes.
 CONSISTENCY_SECONDS = 1.0
@@ -113,6 +114,7 @@ class Store:
             self._check_schema_version(fresh=not existing)
             self._add_missing_columns()
         self.history = History(self)
+        self.vectors = VectorIndexes(self)  # the space tables and their indexes (`attune optimize`)
 
     @property
     def damaged(self) -> list[str]:
@@ -311,6 +313,14 @@ class Store:
         """Rows of a table (that match `where`)."""
         with self.reading(table):
             return self.tables[table].count_rows(where) if where else self.tables[table].count_rows()
+
+    def batches(self, table: str, columns: Iterable[str], where: str | None = None, size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Rows of a table a batch at a time (a big table is never read whole)."""
+        with self.reading(table):
+            query = self.tables[table].search()
+            if where:
+                query = query.where(where)
+            yield from query.select(list(columns)).limit(max(self.tables[table].count_rows(), 1)).to_batches(size)
 
     def read(self, table: str, columns: Iterable[str] | None = None, where: str | None = None,
              *, timeout: float | None = None) -> pa.Table:

@@ -34,6 +34,37 @@ def fit_command(library_path) -> None:
         click.echo(f"{name}: {len(w.dims)} dimensions, {how}")
 
 
+@cli.command("optimize")
+@library_option
+def optimize_command(library_path) -> None:
+    """Build or refresh the indexes: the audio space's vector index and the filters' scalar indexes.
+
+    Run it after big imports or index runs. A library over its memory budget
+    (ATTUNE_MEMORY_BUDGET) serves the audio space from this index; `attune explain` says
+    when the index is behind the library (the newest tracks are then ranked exactly beside it).
+    """
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    lib = open_library(library_path)
+    rows = lib.store.count("tracks", "array_length(embedding) > 0")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(file=sys.stderr), transient=True) as bar:
+        tasks = {"audio": bar.add_task("audio vectors", total=rows or None, visible=bool(rows)),
+                 "scalar": bar.add_task("scalar indexes", total=None)}
+        done = lib.optimize(progress=lambda stage, n: bar.advance(tasks[stage], n))
+    if "audio" in done:
+        a = done["audio"]
+        how = f"IVF_FLAT, {a['partitions']} partitions" if a["partitions"] else "too few rows for an IVF index: exact scans"
+        click.echo(f"audio: {a['rows']:,} tracks written and indexed ({how}) in {a['seconds']:.1f} s")
+    else:
+        click.echo("audio: no indexed audio in this library (attune index FOLDER adds it)")
+    s = done["scalar"]
+    click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
+
+
 @cli.command("analyze")
 @library_option
 @click.option("--spaces", default="attr,audio", show_default=True, help="Comma-separated: attr, audio, colisten.")

@@ -1,0 +1,231 @@
+"""A space served from LanceDB: for libraries whose vectors do not fit the memory budget.
+
+    served(snap, store, "audio")     # ServedSpace, or None when the space has no index
+
+`attune optimize` writes each track's whitened vector to the space's own table and
+indexes it (`storage/vectors.py`). A search then needs in memory only, per track, where
+its vector is in that table (8 bytes) and, for filters that pass few tracks, an int8 copy
+of the vectors (d bytes per track, 12 x less than the float64 + float32 the in-memory
+space holds) when the budget allows it:
+
+- a filter that passes more than EXACT_ROWS tracks: the IVF index in LanceDB gives the
+  nearest candidates to the query's centre, as many as the filter's share needs to leave
+  `k` (widened until it does), and the filter mask keeps those that pass;
+- a filter that passes at most EXACT_ROWS: every passing track is ranked, on the int8 copy
+  (then the best 4k again on their exact vectors), or on their exact vectors read from
+  LanceDB when there is no copy (slower: about 20 us a row).
+
+The whitening is the one the index was built under (a playlist edit does not rewrite
+millions of vectors; `attune optimize` refits it and rebuilds). Tracks indexed or changed
+after the index was built are read from the tracks table and ranked exactly beside it, so
+the newest rows are always found; the plan says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..storage import Key, Snapshot
+from ..storage.vectors import IndexState
+from .whitening import Whitener
+
+#: At most this many passing tracks: rank them all (exact), not through the IVF index.
+EXACT_ROWS = 200_000
+#: Candidates re-ranked on exact vectors after the int8 scan, per result asked for.
+RERANK = 4
+
+
+@dataclass
+class ServedSpace:
+    name: str
+    dims: tuple[str, ...]
+    whitener: Whitener
+    state: IndexState
+    offsets: np.ndarray  # (N,) int64: the row's place in the space table; -1: not there (or stale)
+    has: np.ndarray  # (N,) bool: the row has a vector (in the table or fresh)
+    fresh_rows: np.ndarray  # rows whose vector is newer than the index
+    fresh_z: np.ndarray  # their whitened vectors
+    snap: Snapshot = field(repr=False, default=None)  # type: ignore[assignment]
+    store: object = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
+    #: Whether an int8 copy may be kept in memory (the budget allows it).
+    use_codes: bool = False
+    codes: np.ndarray | None = None  # (table rows, d) int8, when loaded
+    scale: np.ndarray | None = None  # (d,) float32: z ~ codes * scale
+
+
+_SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}") for name in ("audio", "colisten")}
+
+
+def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | None:
+    """The space served from its LanceDB index (None when it has none). `fresh_since(state)`
+    gives the (track ids, raw vectors) written after the index was built."""
+    return snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
+
+
+def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
+    state = store.vectors.state(name)
+    if state is None:
+        return None
+    whitener = Whitener.from_json(state.whitener)
+    ids = np.asarray(store.vectors.track_ids(name), dtype=object)
+    n = len(snap)
+    offsets = np.full(n, -1, dtype=np.int64)
+    rows = _rows_or_missing(snap, ids)
+    found = rows >= 0
+    offsets[rows[found]] = np.flatnonzero(found)
+    notes = []
+    fresh_ids, fresh_x = fresh_since(state)
+    fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)
+    if len(fresh_rows) != len(fresh_ids):  # ids the snapshot lacks (deleted since): drop them
+        keep = _rows_or_missing(snap, np.asarray(fresh_ids, dtype=object)) >= 0
+        fresh_x = fresh_x[keep]
+    fresh_z = whitener.transform(fresh_x) if len(fresh_rows) else np.zeros((0, len(whitener.dims)), dtype=np.float32)
+    offsets[fresh_rows] = -1
+    has = offsets >= 0
+    has[fresh_rows] = True
+    if len(fresh_rows):
+        notes.append(f"{len(fresh_rows)} tracks indexed or changed since the {name} index was built are ranked "
+                     "exactly beside it; `attune optimize` brings the index up to date")
+    return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, has, fresh_rows,
+                       np.asarray(fresh_z, dtype=np.float32), snap, store, notes)
+
+
+def _rows_or_missing(snap: Snapshot, ids: np.ndarray) -> np.ndarray:
+    """The snapshot row of each id (-1 where the snapshot has no such track)."""
+    sorted_ids, order = snap.tracks._ids()
+    if not len(ids) or not len(sorted_ids):
+        return np.full(len(ids), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[at] == ids, order[at], -1).astype(np.int64)
+
+
+def load_codes(space: ServedSpace, store) -> None:
+    """Read the space table once into an int8 copy (a scale per dimension)."""
+    if space.codes is not None:
+        return
+    table = store.vectors._table(space.name)
+    d = len(space.dims)
+    parts = []
+    scale = None
+    for batch in table.search().select(["z"]).limit(max(table.count_rows(), 1)).to_batches(65_536):
+        z = np.asarray(batch.column("z").values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, d)
+        if scale is None:  # whitened dimensions are about unit scale: 6 sigma of the first batch, fixed
+            scale = np.maximum(np.abs(z).max(axis=0), 1e-6).astype(np.float32) / 127.0
+        parts.append(np.clip(np.rint(z / scale), -127, 127).astype(np.int8))
+    space.codes = np.concatenate(parts) if parts else np.zeros((0, d), dtype=np.int8)
+    space.scale = scale if scale is not None else np.ones(d, dtype=np.float32)
+
+
+def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
+    """Whitened vectors of some rows that have one (seed tracks): fresh ones from memory,
+    the others read from the space table."""
+    out = np.zeros((len(rows), len(space.dims)), dtype=np.float32)
+    offs = space.offsets[rows]
+    indexed = offs >= 0
+    if indexed.any():
+        out[indexed] = space.store.vectors.take(space.name, offs[indexed], len(space.dims))  # type: ignore[attr-defined]
+    if (~indexed).any():
+        where = {int(r): i for i, r in enumerate(space.fresh_rows)}
+        out[~indexed] = space.fresh_z[[where[int(r)] for r in rows[~indexed]]]
+    return out
+
+
+def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The k rows nearest `centre` (squared whitened distance) among those `mask` passes:
+    (rows, distances, how). See the module docstring for the two paths."""
+    store, codes = space.store, space.use_codes
+    eligible = mask & space.has
+    passing = int(eligible.sum())
+    if passing == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "nothing passes the filter"
+    fresh = np.zeros(len(mask), dtype=bool)
+    fresh[space.fresh_rows] = True
+    rows_f = space.fresh_rows[eligible[space.fresh_rows]]
+    z_f = space.fresh_z[eligible[space.fresh_rows]]
+    indexed = eligible & ~fresh
+    if passing <= EXACT_ROWS or space.state.partitions == 0:
+        rows = np.flatnonzero(indexed)
+        offs = space.offsets[rows]
+        if codes:
+            load_codes(space, store)
+            assert space.codes is not None and space.scale is not None
+            approx = space.codes[offs].astype(np.float32) * space.scale
+            d = np.einsum("ij,ij->i", approx - centre, approx - centre)
+            keep = np.argsort(d, kind="stable")[: RERANK * k]
+            rows, offs = rows[keep], offs[keep]
+            how = f"exact over the {passing:,} passing tracks (int8 copy, best {len(rows):,} re-ranked on exact vectors)"
+        else:
+            how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
+        z = store.vectors.take(space.name, offs, len(space.dims))
+        rows, z = np.concatenate([rows, rows_f]), np.concatenate([z, z_f])
+    else:
+        share = passing / max(int(space.has.sum()), 1)
+        want = int(min(max(4 * k / share, 2 * k), 50_000))
+        while True:
+            ids, z = store.vectors.search(space.name, centre, want, space.state.nprobes)
+            got = _rows_or_missing(space.snap, np.asarray(ids, dtype=object))
+            ok = got >= 0
+            ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
+            if ok.sum() >= k or want >= 50_000 or len(ids) < want:
+                break
+            want *= 4
+        rows, z = np.concatenate([got[ok], rows_f]), np.concatenate([z[ok], z_f])
+        how = (f"IVF_FLAT index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
+               f"{want:,} candidates for a filter passing {share:.1%})")
+    d = np.einsum("ij,ij->i", z - centre, z - centre).astype(np.float32)
+    order = np.argsort(d, kind="stable")[:k]
+    return rows[order], d[order], how
+
+
+
+def build_index(snap: Snapshot, store, name: str, *, batches, members, versions, progress=None) -> IndexState:
+    """Fit the space's whitening from the whole library (streamed: the vectors are never all
+    in memory) and its playlists, and write and index its whitened vectors.
+
+    `batches()`: an iterator of (track ids, raw vectors) over every track with a vector;
+    `members(track_ids)`: (track ids, raw vectors) of those ids; `versions`: the tables'
+    versions the index is built from; `progress(rows)` is called per batch written."""
+    from datetime import UTC, datetime
+
+    from .whitening import group_scatter, whitener_from
+
+    total = squares = None
+    n = 0
+    for _, x in batches():
+        x = np.asarray(x, dtype=np.float64)
+        if total is None:
+            total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+        total += x.sum(axis=0)
+        squares += (x * x).sum(axis=0)
+        n += len(x)
+    if total is None or n == 0:
+        raise ValueError(f"no track has a vector in the {name} space")
+    d = len(total)
+    mean = total / n
+    sigma = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
+    in_playlists = sorted({t for p in snap.playlists.values() for t in p.track_ids})
+    ids, x = members(in_playlists) if in_playlists else ([], np.zeros((0, d)))
+    where = {t: i for i, t in enumerate(ids)}
+    scatter, entries, groups = np.zeros((d, d)), 0, 0
+    for p in snap.playlists.values():
+        rows = [where[t] for t in p.track_ids if t in where]
+        if len(rows) >= 2:
+            scatter += group_scatter(x[rows])
+            entries, groups = entries + len(rows), groups + 1
+    dims = tuple(f"{name}{i}" for i in range(d))
+    whitener = whitener_from(mean, sigma, scatter, entries, groups, dims)
+
+    def whitened():
+        for batch_ids, raw in batches():
+            yield batch_ids, whitener.transform(np.asarray(raw))
+
+    built_at = datetime.now(UTC).isoformat()
+
+    def state(rows: int, partitions: int) -> IndexState:
+        return IndexState(name, rows, d, partitions, versions.tracks, versions.segments, whitener.to_json(), built_at,
+                          versions.playlists)
+
+    return store.vectors.write(name, whitened(), d, state=state, progress=progress)

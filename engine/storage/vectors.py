@@ -1,0 +1,198 @@
+"""Vector and scalar indexes in LanceDB, for libraries larger than the memory budget.
+
+A space served from LanceDB has its own table, `space_<name>`: one row per track with a
+vector, (track_id, z) with z the whitened vector (float32, fixed size), written in whole
+by `attune optimize` and indexed with IVF_FLAT. IVF_FLAT because it was the only index
+that reached recall@10 0.95 on clustered 200-d embeddings here (`bench/bench_ann.py`:
+nprobes 16 of 1,024 partitions gave 0.98 at 9.6 ms on 1M rows; IVF_PQ stayed under 0.6
+even with refinement; IVF_HNSW_SQ took minutes to build). Scalar indexes (BTREE on
+numbers, LABEL_LIST on genre and tag lists) serve filters LanceDB evaluates.
+
+What an index was built from is recorded in the meta table (`index.<space>`): the tracks
+version, the rows, the whitening, when. A search compares that with the library's
+tables and says in its plan when the index is behind (the newest rows are then found by
+an exact scan beside it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+#: Numeric and list fields given scalar indexes by `attune optimize`.
+BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
+LABEL_LIST_COLUMNS = ("genres", "tags")
+#: Partitions of the IVF index: about sqrt(N), within these bounds.
+MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
+#: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
+#: 16 of 1,024 gave recall@10 0.98 at 1M rows (bench_ann.py).
+NPROBES_SHARE, NPROBES_MIN = 1 / 64, 8
+
+
+def table_name(space: str) -> str:
+    return f"space_{space}"
+
+
+def partitions_for(rows: int) -> int:
+    return int(min(MAX_PARTITIONS, max(MIN_PARTITIONS, round(math.sqrt(max(rows, 1))))))
+
+
+def nprobes_for(partitions: int) -> int:
+    return int(min(partitions, max(NPROBES_MIN, math.ceil(partitions * NPROBES_SHARE))))
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What `index.<space>` in the meta table says about a space's index."""
+
+    space: str
+    rows: int
+    dims: int
+    partitions: int
+    tracks_version: int
+    segments_version: int
+    whitener: dict
+    built_at: str
+    playlists_version: int = -1
+
+    @property
+    def nprobes(self) -> int:
+        return nprobes_for(self.partitions)
+
+    @classmethod
+    def from_meta(cls, space: str, data: dict | None) -> IndexState | None:
+        if not data:
+            return None
+        try:
+            return cls(space, int(data["rows"]), int(data["dims"]), int(data["partitions"]), int(data["tracks_version"]),
+                       int(data.get("segments_version", 0)), dict(data["whitener"]), str(data["built_at"]),
+                       int(data.get("playlists_version", -1)))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def to_meta(self) -> dict:
+        return {"rows": self.rows, "dims": self.dims, "partitions": self.partitions, "tracks_version": self.tracks_version,
+                "segments_version": self.segments_version, "whitener": self.whitener, "built_at": self.built_at,
+                "playlists_version": self.playlists_version}
+
+
+class VectorIndexes:
+    """The space tables of one store (`store.vectors`)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._open: dict = {}
+
+    def state(self, space: str) -> IndexState | None:
+        return IndexState.from_meta(space, self.store.get_meta(f"index.{space}"))
+
+    def _table(self, space: str):
+        name = table_name(space)
+        if name not in self._open:
+            if name not in self.store._table_names():
+                return None
+            self._open[name] = self.store.db.open_table(name)
+        table = self._open[name]
+        table.checkout_latest()
+        return table
+
+    def write(self, space: str, batches: Iterator[tuple[list[str], np.ndarray]], dims: int, *,
+              state: Callable[[int, int], IndexState], progress: Callable[[int], None] | None = None) -> IndexState:
+        from lancedb.index import IvfFlat
+
+        """Write the space's table anew from (track ids, whitened vectors) batches, index it,
+        and record `state(rows, partitions)` in meta. Readers keep the old table until the
+        new one is committed (LanceDB's overwrite is one commit)."""
+        schema = pa.schema([pa.field("track_id", pa.string(), nullable=False),
+                            pa.field("z", pa.list_(pa.float32(), dims))])
+        name = table_name(space)
+        rows = 0
+        table = None
+        with self.store.locks.hold(name):
+            for ids, z in batches:
+                data = pa.table({"track_id": pa.array(ids, pa.string()),
+                                 "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), dims)},
+                                schema=schema)
+                if table is None:
+                    table = self.store.db.create_table(name, data, schema=schema, mode="overwrite")
+                    self._open[name] = table
+                else:
+                    table.add(data)
+                rows += len(ids)
+                if progress:
+                    progress(len(ids))
+            if table is None:
+                table = self.store.db.create_table(name, schema=schema, mode="overwrite")
+                self._open[name] = table
+            partitions = partitions_for(rows)
+            if rows >= 256:  # LanceDB needs some rows per partition to train an IVF index
+                table.create_index("z", replace=True,
+                                   config=IvfFlat(distance_type="l2", num_partitions=partitions))
+            else:
+                partitions = 0
+            result = state(rows, partitions)
+            self.store.set_meta(f"index.{space}", result.to_meta())
+        return result
+
+    def track_ids(self, space: str) -> list[str]:
+        """The space table's track ids, in table order (its offsets)."""
+        table = self._table(space)
+        if table is None:
+            return []
+        return table.search().select(["track_id"]).limit(max(table.count_rows(), 1)).to_arrow()["track_id"].to_pylist()
+
+    def search(self, space: str, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
+        """The k nearest rows to `centre` (squared L2): their track ids and vectors."""
+        table = self._table(space)
+        if table is None:
+            return [], np.zeros((0, len(centre)), dtype=np.float32)
+        query = table.search(np.asarray(centre, dtype=np.float32), vector_column_name="z").metric("l2").limit(k)
+        query = query.nprobes(nprobes).select(["track_id", "z", "_distance"])
+        found = query.to_arrow()
+        return found["track_id"].to_pylist(), _matrix(found["z"], len(centre))
+
+    def take(self, space: str, offsets: np.ndarray, dims: int) -> np.ndarray:
+        """Vectors of the rows at these offsets of the space table, in the order given."""
+        table = self._table(space)
+        if table is None or not len(offsets):
+            return np.zeros((0, dims), dtype=np.float32)
+        order = np.argsort(offsets, kind="stable")
+        got = _matrix(table.take_offsets(np.asarray(offsets)[order].tolist()).select(["z"]).to_arrow()["z"], dims)
+        out = np.empty_like(got)
+        out[order] = got
+        return out
+
+    def scalar_indexes(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """BTREE and LABEL_LIST indexes on the tracks table's filter columns (replacing old ones)."""
+        from lancedb.index import BTree, LabelList
+
+        table = self.store.tables["tracks"]
+        have = set(table.schema.names)
+        built = []
+        with self.store.writing("tracks"):
+            for column in BTREE_COLUMNS:
+                if column in have:
+                    table.create_index(column, replace=True, config=BTree())
+                    built.append(f"{column} (BTREE)")
+                    if progress:
+                        progress(column)
+            for column in LABEL_LIST_COLUMNS:
+                if column in have:
+                    table.create_index(column, replace=True, config=LabelList())
+                    built.append(f"{column} (LABEL_LIST)")
+                    if progress:
+                        progress(column)
+        self.store.changed()
+        return built
+
+
+def _matrix(column: pa.ChunkedArray | pa.Array, dims: int) -> np.ndarray:
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return np.zeros((0, dims), dtype=np.float32)
+    return np.asarray(array.values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(array), dims)
+

@@ -1,0 +1,121 @@
+"""The memory budget: a library over it serves the audio space from its LanceDB index.
+
+The fixture's index is made exact (every IVF partition searched), so the budgeted path must
+return the same rows as the in-memory path, for broad filters (through the index), for
+selective ones (exact over the passing tracks, with and without the int8 copy), for
+several like/unlike terms, and for tracks indexed after the index was built.
+"""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from attune.engine import Library, LibraryError
+from attune.engine.library import parse_size
+from attune.engine.storage import TRACKS_SCHEMA
+from attune.engine.storage import vectors as vector_indexes
+
+N, D = 900, 12
+
+
+def _rows(start: int, n: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(0, 3, (9, D))
+    out = []
+    for i in range(start, start + n):
+        cluster = i % 9
+        x = centres[cluster] + rng.normal(0, 1, D)
+        out.append(dict.fromkeys(TRACKS_SCHEMA.names) | {
+            "updated_at": datetime.now(UTC),  # as the importer and the indexer stamp what they write
+            "track_id": f"t{i:04d}", "title": f"Song {i}", "artist": f"Artist {i % 40}", "source": "test",
+            "energy": float(rng.uniform()), "valence": float(rng.uniform()), "popularity": int(rng.integers(0, 100)),
+            "embedding": x.astype(np.float32).tolist()})
+    return out
+
+
+@pytest.fixture
+def budget_lib(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_indexes, "NPROBES_SHARE", 1.0)  # search every partition: the index is exact
+    path = tmp_path / "lib"
+    lib = Library.open(path)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, N, 1), schema=TRACKS_SCHEMA))
+    for p in range(6):
+        lib.playlists.create(f"List {p}", [f"t{i:04d}" for i in range(p, N, 37)][:20])
+    done = lib.optimize()
+    assert done["audio"]["rows"] == N and done["audio"]["partitions"] == 30
+    return path
+
+
+QUERIES = [  # (query, the path the budgeted search takes)
+    ('like:track("t0005") in:audio limit:25', "IVF_FLAT"),
+    ('like:track("t0005") in:audio energy>0.3 limit:25', "IVF_FLAT"),  # broad: through the index
+    ('like:track("t0010") in:audio artist:"Artist 7" limit:10', "exact over the 23 passing"),  # selective
+    ('like:playlist("List 2") in:audio limit:30', "IVF_FLAT"),
+    ('like:track("t0001") like:track("t0100") unlike:track("t0200") in:audio limit:20', "IVF_FLAT"),
+    ('like:track("t0007") in:audio per:artist=1 limit:15', "IVF_FLAT"),
+    ('like:track("t0007") in:audio energy>0.95 limit:15', "exact over the"),
+]
+
+
+@pytest.mark.parametrize(("query", "path"), QUERIES)
+def test_the_budgeted_path_returns_the_in_memory_rows(budget_lib, query, path, monkeypatch):
+    from attune.engine.spaces import served as served_module
+
+    monkeypatch.setattr(served_module, "EXACT_ROWS", 100)  # the fixture is small: filters passing more take the index
+    memory = Library.open(budget_lib).search(query)
+    served = Library.open(budget_lib, memory_budget="1KB").search(query)
+    assert served.plan.served is not None and memory.plan.served is None
+    assert path in served.plan.served_how
+    assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+    np.testing.assert_allclose(served.frame["score"].to_numpy(), memory.frame["score"].to_numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_selective_filters_with_the_int8_copy_rerank_to_the_same_rows(budget_lib):
+    query = 'like:track("t0010") in:audio artist:"Artist 7" limit:10'
+    memory = Library.open(budget_lib).search(query)
+    sizes = Library.open(budget_lib).budget()
+    between = sizes["tracks"] + sizes["attr"] + sizes["audio_int8"]  # the int8 copy fits, the full space does not
+    assert between < sizes["tracks"] + sizes["attr"] + sizes["audio_in_memory"]
+    lib = Library.open(budget_lib, memory_budget=between)
+    assert lib.budget()["audio"] == "lance" and lib.budget()["int8_copy"]
+    served = lib.search(query)
+    assert "int8 copy" in (served.plan.served_how or "")
+    assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+
+
+def test_tracks_indexed_after_the_index_are_still_found_and_the_plan_says_so(budget_lib):
+    lib = Library.open(budget_lib)
+    new = _rows(N, 30, 7)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(new, schema=TRACKS_SCHEMA))
+    query = 'like:track("t0905") in:audio limit:120'
+    memory = Library.open(budget_lib).search(query)
+    budgeted = Library.open(budget_lib, memory_budget="1KB")
+    served = budgeted.search(query)
+    got = served.frame["track_id"].to_list()
+    assert any(t >= f"t{N:04d}" for t in got)  # the newest rows are ranked too
+    assert set(got) == set(memory.frame["track_id"].to_list())
+    text = budgeted.explain(query)
+    assert "served from LanceDB" in text and "since the audio index was built" in text and "attune optimize" in text
+
+
+def test_the_plan_says_which_path_and_why(budget_lib):
+    text = Library.open(budget_lib, memory_budget="1KB").explain('like:track("t0005") in:audio energy>0.3')
+    assert "served from LanceDB" in text and "IVF_FLAT over 900 tracks" in text
+    assert "served from LanceDB" not in Library.open(budget_lib).explain('like:track("t0005") in:audio')
+    assert "served from LanceDB" not in Library.open(budget_lib, memory_budget="8GB").explain('like:track("t0005") in:audio')
+
+
+def test_over_the_budget_without_an_index_the_plan_says_to_optimize(tmp_path):
+    lib = Library.open(tmp_path / "lib", memory_budget="1KB")
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, 50, 1), schema=TRACKS_SCHEMA))
+    text = lib.explain('like:track("t0001") in:audio')
+    assert "no index yet" in text and "attune optimize" in text
+    assert len(lib.search('like:track("t0001") in:audio limit:5')) == 5  # still answered, from memory
+
+
+def test_memory_sizes_are_read_like_people_write_them():
+    assert parse_size("4GB") == 4 * 2**30 and parse_size("512 MiB") == 512 * 2**20 and parse_size("2e9") == 2_000_000_000
+    assert parse_size(None) is None and parse_size(1234) == 1234 and parse_size("100") == 100
+    with pytest.raises(LibraryError, match="memory size"):
+        parse_size("lots")
