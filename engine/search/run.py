@@ -58,9 +58,9 @@ def run(
     needed |= {"genres" if opts.per.field == "genre" else opts.per.field} if opts.per else set()
     rows = np.flatnonzero(mask)
     if opts.per and opts.per.field == "genre":
-        narrow = snap.gather(rows).select([c for c in snap.tracks.frame.columns if c in needed])
+        narrow = snap.gather(rows).select([c for c in snap.tracks.columns if c in needed])
     else:
-        narrow = snap.tracks.frame.select([c for c in snap.tracks.frame.columns if c in needed])[rows]
+        narrow = snap.tracks.select([c for c in snap.tracks.columns if c in needed])[rows]
     ordered = _order(p, narrow, None, ranked=False)
     return _results(p, snap.gather(ordered["_row"].to_numpy()).with_columns(ordered["score"]))
 

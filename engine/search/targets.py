@@ -58,7 +58,7 @@ def resolve(snap: Snapshot, like: Like, text: str, *, model_tags: frozenset[str]
             raise QueryError.unknown("artist", like.target, snap.artists(), query=text, position=pos)
         return Target(like, rows, f'artist("{like.target}")', sign)
     row = _track_row(snap, like.target, text, pos)
-    return Target(like, np.array([row], dtype=np.int64), f'track("{snap.tracks.frame["track_id"][row]}")', sign)
+    return Target(like, np.array([row], dtype=np.int64), f'track("{snap.tracks.column("track_id")[row]}")', sign)
 
 
 def _track_row(snap: Snapshot, target: str, text: str, pos: int) -> int:
@@ -69,7 +69,7 @@ def _track_row(snap: Snapshot, target: str, text: str, pos: int) -> int:
         index = snap.text_index(field_name)
         rows = np.flatnonzero(index.rows_where(index.matching("exact", target)))
         if field_name == "title" and len(rows) > 1:
-            ids = snap.tracks.frame["track_id"].gather(rows[:3]).to_list()
+            ids = snap.tracks.column("track_id").gather(rows[:3]).to_list()
             raise QueryError(f"{len(rows)} tracks are titled '{target}'", query=text, position=pos,
                              hint="name the track by its id: " + ", ".join(ids))
         if len(rows):

@@ -23,12 +23,12 @@ def attribute_matrix(snap: Snapshot) -> tuple[np.ndarray, tuple[str, ...]]:
     neither pulls a track towards nor away from anything; a track with no genre
     at all gets the library's mean genre profile for the same reason.
     """
-    frame = snap.tracks.frame
-    dims = [d for d in SPACE_DIMS if d in frame.columns and frame[d].null_count() < frame.height]
+    tracks = snap.tracks
+    dims = [d for d in SPACE_DIMS if d in tracks.columns and tracks.column(d).null_count() < len(tracks)]
     index = snap.text_index("genre")
     counts = index.counts()
     top = sorted(range(len(counts)), key=lambda c: (-counts[c], index.values[c]))[:MAX_GENRE_DIMS]
-    x = np.empty((frame.height, len(dims) + len(top)), dtype=np.float32)
+    x = np.empty((len(tracks), len(dims) + len(top)), dtype=np.float32)
     for j, dim in enumerate(dims):
         offset, scale = SPACE_DIMS[dim]
         values = (snap.numbers(dim) - offset) / scale

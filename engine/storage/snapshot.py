@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -46,38 +47,120 @@ def lower(column_name: str) -> pl.Expr:
     return pl.col(column_name).fill_null("").str.to_lowercase()
 
 
-class TrackData:
-    """The tracks of a library in memory; see the module docstring."""
+class Columns(Protocol):
+    """Reads a tracks table at one version a column at a time (`store.Columns`)."""
 
-    def __init__(self, frame: pl.DataFrame, *, vectors: Callable[[str], pl.DataFrame] | None = None, key: object = None) -> None:
-        # One chunk per column (from_arrow already gives that for a read library):
-        # gathers of a few rows then stay sub-millisecond.
-        if frame.width and max(frame.n_chunks("all")) > 1:
-            frame = frame.rechunk()
-        if "_row" not in frame.columns:
-            frame = frame.with_row_index("_row")
-        self.frame = frame
+    rows: int
+    names: Sequence[str]
+
+    def read(self, name: str) -> pl.Series: ...
+    def take(self, rows: np.ndarray) -> pl.DataFrame: ...
+
+
+class TrackData:
+    """The tracks of a library in memory; see the module docstring.
+
+    Built from a whole frame (evaluation, tests), or lazily from a `Columns` reader: then
+    nothing is read at open but the row count, each column is read from LanceDB the first
+    time a query needs it, and whole rows for results are taken by position (at the
+    snapshot's table version, so every column lines up). `frame` still gives every column
+    (reading those not read yet) for the code that wants them all.
+    """
+
+    def __init__(self, frame: pl.DataFrame | None = None, *, vectors: Callable[[str], pl.DataFrame] | None = None,
+                 key: object = None, columns: Columns | None = None) -> None:
         self.key = key
         self.cache = Memo()
         self._read_vectors = vectors
         self._text: dict[str, TextIndex] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None
+        self._reader = columns
+        self._loaded: dict[str, pl.Series] = {}
+        self._frame: pl.DataFrame | None = None
+        if frame is not None:
+            # One chunk per column (from_arrow already gives that for a read library):
+            # gathers of a few rows then stay sub-millisecond.
+            if frame.width and max(frame.n_chunks("all")) > 1:
+                frame = frame.rechunk()
+            if "_row" not in frame.columns:
+                frame = frame.with_row_index("_row")
+            self._frame = frame
+            self._height = frame.height
+            self._names = [c for c in frame.columns if c != "_row"]
+        else:
+            assert columns is not None
+            self._height = columns.rows
+            self._names = list(columns.names)
+
+    @property
+    def lazy(self) -> bool:
+        """True while some columns are still only in LanceDB."""
+        return self._frame is None
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names (nothing is read)."""
+        return ["_row", *self._names]
+
+    def column(self, name: str) -> pl.Series:
+        """One column, read on first use when lazy."""
+        if self._frame is not None:
+            return self._frame[name]
+        if name == "_row":
+            return pl.Series("_row", np.arange(self._height, dtype=np.uint32))
+        if name not in self._loaded:
+            if name not in self._names:
+                raise pl.exceptions.ColumnNotFoundError(name)
+            assert self._reader is not None
+            self._loaded[name] = self._reader.read(name).rechunk()
+        return self._loaded[name]
+
+    def select(self, names: Sequence[str]) -> pl.DataFrame:
+        """Some whole columns as a frame."""
+        if self._frame is not None:
+            return self._frame.select(names)
+        return pl.DataFrame([self.column(n) for n in names])
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """Every column (those not read yet are read now)."""
+        if self._frame is None:
+            self._frame = pl.DataFrame([self.column(n) for n in self.columns])
+            self._loaded.clear()
+        return self._frame
+
+    def take(self, rows: np.ndarray | Sequence[int]) -> pl.DataFrame:
+        """Whole rows, in this order (taken from LanceDB by position when lazy)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._frame is not None:
+            return self._frame[rows]
+        assert self._reader is not None
+        if not len(rows):
+            return pl.DataFrame([self.column(n).head(0) for n in self.columns])
+        taken = self._reader.take(rows)
+        return taken.with_columns(pl.Series("_row", rows.astype(np.uint32))).select(self.columns)
+
+    def nbytes(self) -> int:
+        """Bytes of the columns read so far."""
+        if self._frame is not None:
+            return int(self._frame.estimated_size())
+        return int(sum(s.estimated_size() for s in self._loaded.values()))
 
     def __len__(self) -> int:
-        return self.frame.height
+        return self._height
 
     def text_index(self, field_name: str) -> TextIndex:
         """The dictionary encoding of a text field's own values (artist, ..., genre, tag)."""
         if field_name not in self._text:
-            series = self.frame[column(field_name)]
+            series = self.column(column(field_name))
             self._text[field_name] = TextIndex.of_lists(series) if field_name in LIST_FIELDS else TextIndex.of_scalars(series)
         return self._text[field_name]
 
     def numbers(self, column_name: str) -> np.ndarray:
         """A numeric column as float64 with NaN where unknown."""
         if column_name not in self._numbers:
-            self._numbers[column_name] = self.frame[column_name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            self._numbers[column_name] = self.column(column_name).cast(pl.Float64).fill_null(np.nan).to_numpy()
         return self._numbers[column_name]
 
     def known(self, column_name: str) -> np.ndarray:
@@ -102,7 +185,7 @@ class TrackData:
     def _ids(self) -> tuple[np.ndarray, np.ndarray]:
         """The track ids sorted, and the row of each (binary search over them)."""
         if self._sorted_ids is None:
-            ids = self.frame["track_id"].to_numpy().astype(object)
+            ids = self.column("track_id").to_numpy().astype(object)
             order = np.argsort(ids, kind="stable")
             self._sorted_ids = (ids[order], order)
         return self._sorted_ids
@@ -112,13 +195,13 @@ class TrackData:
         return self.cache.get(_VECTORS[column_name], lambda: self._load_vectors(column_name))
 
     def _load_vectors(self, column_name: str) -> tuple[np.ndarray, np.ndarray]:
-        if column_name in self.frame.columns:
-            frame = self.frame.select("_row", column_name)
+        if column_name in self.columns:
+            frame = self.select(["_row", column_name])
         elif self._read_vectors is not None:
             read = self._read_vectors(column_name)
             rows = self.rows_of(read["track_id"].to_list())
             frame = pl.DataFrame({"_row": rows, column_name: read[column_name]}) if len(rows) == read.height else (
-                read.join(self.frame.select("track_id", "_row"), on="track_id", how="inner").select("_row", column_name)
+                read.join(self.select(["track_id", "_row"]), on="track_id", how="inner").select("_row", column_name)
             )
         else:
             return np.zeros((len(self), 0)), np.zeros(len(self), dtype=bool)
@@ -241,7 +324,7 @@ class Snapshot:
     def gather(self, rows: np.ndarray | Sequence[int]) -> pl.DataFrame:
         """These rows (in this order), genres including those inherited from playlists."""
         rows = np.asarray(rows, dtype=np.int64)
-        picked = self.tracks.frame[rows]
+        picked = self.tracks.take(rows)
         if not self.inherits_genres or not len(rows):
             return picked
         inh_rows, inh_genres = self.memo(_INHERITED, self._inherited)
@@ -263,7 +346,7 @@ class Snapshot:
         return self.tracks.row_of_id(track_id)
 
     def artists(self) -> list[str]:
-        return self.tracks.frame["artist"].drop_nulls().unique().to_list()
+        return self.tracks.column("artist").drop_nulls().unique().to_list()
 
     def text_index(self, field_name: str) -> TextIndex:
         """The dictionary encoding of a text field; `genre` includes inherited genres."""
@@ -305,7 +388,7 @@ class Snapshot:
                 names.append(np.full(len(found), name, dtype=object))
                 rows.append(found)
             row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-            ids = self.tracks.frame["track_id"].to_numpy()[row] if len(row) else np.zeros(0, dtype=object)
+            ids = self.tracks.column("track_id").to_numpy()[row] if len(row) else np.zeros(0, dtype=object)
             return pl.DataFrame(
                 {"playlist": np.concatenate(names) if names else [], "track_id": ids, "_row": row},
                 schema={"playlist": pl.String, "track_id": pl.String, "_row": pl.UInt32},
@@ -329,7 +412,7 @@ class Snapshot:
         return row[order], genre[order]
 
     def _genre_index(self) -> TextIndex:
-        own = TextIndex.pairs(self.tracks.frame["genres"])
+        own = TextIndex.pairs(self.tracks.column("genres"))
         rows, genres = self.memo(_INHERITED, self._inherited)
         inherited = pl.DataFrame({"row": rows, "v": genres}, schema={"row": pl.Int64, "v": pl.String})
         return TextIndex.of_pairs(pl.concat([own, inherited]), len(self))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -322,6 +323,13 @@ class Store:
                 query = query.where(where)
             yield from query.select(list(columns)).limit(max(self.tables[table].count_rows(), 1)).to_batches(size)
 
+    def columns(self, table: str, version: int, names: Iterable[str]) -> Columns:
+        """A table at one version, to be read a column at a time (a lazy snapshot's reader)."""
+        with self.reading(table):
+            pinned = self.db.open_table(table)
+            pinned.checkout(version)
+            return Columns(self, table, pinned, list(names))
+
     def read(self, table: str, columns: Iterable[str] | None = None, where: str | None = None,
              *, timeout: float | None = None) -> pa.Table:
         """Rows of a table (those that match `where`), all or some columns.
@@ -336,11 +344,56 @@ class Store:
                 query = query.select(list(columns))
             limit = self.tables[table].count_rows()
             try:
-                return query.limit(max(limit, 1)).to_arrow(timeout=timedelta(seconds=timeout) if timeout else None)
+                return _table(query.limit(max(limit, 1)), timeout)
             except RuntimeError as exc:
                 if timeout and ("timeout" in str(exc).lower() or "timed out" in str(exc).lower()):
                     raise QueryTimeout(f"LanceDB did not answer within {timeout:g} s; make the filter narrower") from None
                 raise
+
+
+#: Rows per batch when reading a whole table or column: LanceDB's default batches (about a
+#: thousand rows) make a 1M-row column read 15x slower (335 ms against 20 ms here).
+READ_BATCH = 1 << 20
+
+
+def _table(query, timeout: float | None) -> pa.Table:
+    """A query's rows as one Arrow table, read in large batches."""
+    reader = query.to_batches(READ_BATCH, timeout=timedelta(seconds=timeout) if timeout else None)
+    return pa.Table.from_batches(list(reader), schema=reader.schema)
+
+
+class Columns:
+    """One table at one version, read a column at a time or a few rows at a time by position
+    (`snapshot.TrackData` when lazy). A later write by anyone does not move it."""
+
+    def __init__(self, store: Store, name: str, table: Any, names: list[str]) -> None:
+        self.store, self.name, self.table = store, name, table
+        self.names = [n for n in names if n in set(table.schema.names)]
+        self.rows = table.count_rows()
+        self._lock = threading.Lock()
+
+    def read(self, name: str):
+        import polars as pl
+
+        with self.store.reading(self.name), self._lock:
+            data = _table(self.table.search().select([name]).limit(max(self.rows, 1)), None)
+        if data.num_rows != self.rows:
+            raise DamagedError(f"the {self.name} table of {self.store.path} gave {data.num_rows} rows of {name}, "
+                               f"not {self.rows}; reopen the library")
+        return pl.from_arrow(data).to_series().alias(name)
+
+    def take(self, rows):
+        import numpy as np
+        import polars as pl
+
+        order = np.argsort(rows, kind="stable")
+        with self.store.reading(self.name), self._lock:
+            data = self.table.take_offsets(np.asarray(rows)[order].tolist()).select(self.names).to_arrow()
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return frame[back]
 
 
 def default_library_path() -> Path | str:

@@ -1,0 +1,34 @@
+"""A library's snapshot loads lazily: nothing but the row count at open, each column the
+first time a query needs it, whole rows for results taken by position at the snapshot's
+version (deleted rows and later writes included)."""
+
+import numpy as np
+import polars as pl
+from attune.engine import Library
+
+
+def test_open_reads_no_column_and_a_filter_reads_only_its_own(tmp_path, fixture_csv):
+    Library.open(tmp_path / "lib").import_spotify([fixture_csv])
+    lib = Library.open(tmp_path / "lib")
+    snap = lib.snapshot()
+    assert snap.tracks.lazy and snap.tracks.nbytes() == 0 and len(snap) == 12
+    found = lib.search("energy>0.5 limit:3")
+    assert len(found) == 3
+    assert snap.tracks.lazy and set(snap.tracks._loaded) <= {"energy", "popularity", "artist", "title", "track_id", "genres"}
+    assert "album" not in snap.tracks._loaded
+    assert found.frame["album"].null_count() < 3  # whole rows came back for the results all the same
+
+
+def test_rows_taken_by_position_match_the_whole_frame_after_deletes_and_later_writes(tmp_path, fixture_csv):
+    lib = Library.open(tmp_path / "lib")
+    lib.import_spotify([fixture_csv])
+    lib.store.delete("tracks", "track_id IN ('t03', 't07')")
+    snap = lib.snapshot()
+    rows = np.array([9, 0, 4, 4, 2])
+    lazy = snap.tracks.take(rows)
+    eager = pl.from_arrow(lib.store.read("tracks", snap.tracks.columns[1:])).with_row_index("_row")[rows]
+    assert lazy.columns == eager.columns
+    assert lazy.drop("_row").equals(eager.drop("_row")) and lazy["_row"].to_list() == rows.tolist()
+    lib.store.delete("tracks", "track_id = 't01'")  # a write after the snapshot: it still reads its own version
+    assert snap.tracks.take(rows).drop("_row").equals(eager.drop("_row"))
+    assert snap.tracks.column("track_id").len() == 10
