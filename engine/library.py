@@ -42,6 +42,9 @@ __all__ = ["ImportReport", "Library"]
 CLUSTER_SIMILARITY = 0.7
 
 
+#: About what one track's scalar columns take in memory (a Spotify-imported library of 1M
+#: tracks: 259.5 MB).
+TRACK_BYTES = 260
 _VECTOR_SHAPE = Key[tuple]("library.audio_shape", "tracks")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
 
@@ -220,7 +223,9 @@ class Library:
         else:
             # Nothing is read here but the row count: each column is read when a query first needs it.
             columns = self.store.columns("tracks", key.tracks, SCALAR_COLUMNS)
-            tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns), None
+            # Whole rows in memory unless they would take more than half the budget.
+            whole = self.memory_budget is None or columns.rows * TRACK_BYTES * 2 <= self.memory_budget
+            tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole), None
         self._snapshot = Snapshot(
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
@@ -249,9 +254,8 @@ class Library:
         attribute space, what the audio space would take in memory (float64 raw + float32
         whitened), as an int8 copy, and which path each takes."""
         snap = snap or self.snapshot()
-        # The track data: measured when every column is read, else about 260 bytes a track
-        # (the scalar columns of a Spotify-imported library at 1M tracks: 259.5 MB).
-        frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * 260)
+        # The track data: measured when every column is read, else estimated.
+        frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * TRACK_BYTES)
         attr = len(snap) * 40 * 12
         state = self.store.vectors.state("audio")
         rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
@@ -325,13 +329,7 @@ class Library:
                     values = batch.column(1).values.to_numpy(zero_copy_only=False)
                     yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
 
-            def members(track_ids: list[str]) -> tuple[list[str], np.ndarray]:
-                frame = self._vectors("embedding")
-                frame = frame.filter(pl.col("track_id").is_in(track_ids))
-                ids = frame["track_id"].to_list()
-                return ids, np.asarray(frame["embedding"].to_list(), dtype=np.float64).reshape(len(ids), -1)
-
-            state = build_index(snap, self.store, "audio", batches=batches, members=members, versions=versions,
+            state = build_index(snap, self.store, "audio", batches=batches, versions=versions,
                                 progress=(lambda n: progress("audio", n)) if progress else None)
             done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started}
         started = _time.perf_counter()

@@ -8,12 +8,12 @@ its vector is in that table (8 bytes) and, for filters that pass few tracks, an 
 of the vectors (d bytes per track, 12 x less than the float64 + float32 the in-memory
 space holds) when the budget allows it:
 
-- a filter that passes more than EXACT_ROWS tracks: the IVF index in LanceDB gives the
-  nearest candidates to the query's centre, as many as the filter's share needs to leave
-  `k` (widened until it does), and the filter mask keeps those that pass;
-- a filter that passes at most EXACT_ROWS: every passing track is ranked, on the int8 copy
-  (then the best 4k again on their exact vectors), or on their exact vectors read from
-  LanceDB when there is no copy (slower: about 20 us a row).
+- a filter that passes few tracks (EXACT_ROWS with the int8 copy, EXACT_ROWS_READ without):
+  every passing track is ranked, on the int8 copy (then the best 4k again on their exact
+  vectors), or on their exact vectors read from LanceDB (about 20 us a row);
+- any other: the IVF index in LanceDB gives the nearest candidates to the query's centre,
+  as many as the filter's share needs to leave `k` (widened until it does), and the filter
+  mask keeps those that pass.
 
 The whitening is the one the index was built under (a playlist edit does not rewrite
 millions of vectors; `attune optimize` refits it and rebuilds). Tracks indexed or changed
@@ -31,8 +31,11 @@ from ..storage import Key, Snapshot
 from ..storage.vectors import IndexState
 from .whitening import Whitener
 
-#: At most this many passing tracks: rank them all (exact), not through the IVF index.
+#: At most this many passing tracks: rank them all (exact), not through the IVF index, when
+#: the int8 copy is in memory (200,000 x 200 bytes: tens of milliseconds)...
 EXACT_ROWS = 200_000
+#: ... and without it, when their vectors are read from LanceDB (about 20 us a row).
+EXACT_ROWS_READ = 5_000
 #: Candidates re-ranked on exact vectors after the int8 scan, per result asked for.
 RERANK = 4
 
@@ -70,7 +73,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     if state is None:
         return None
     whitener = Whitener.from_json(state.whitener)
-    ids = np.asarray(store.vectors.track_ids(name), dtype=object)
+    ids = store.vectors.track_ids(name)
     n = len(snap)
     offsets = np.full(n, -1, dtype=np.int64)
     rows = _rows_or_missing(snap, ids)
@@ -80,7 +83,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     fresh_ids, fresh_x = fresh_since(state)
     fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)
     if len(fresh_rows) != len(fresh_ids):  # ids the snapshot lacks (deleted since): drop them
-        keep = _rows_or_missing(snap, np.asarray(fresh_ids, dtype=object)) >= 0
+        keep = _rows_or_missing(snap, fresh_ids) >= 0
         fresh_x = fresh_x[keep]
     fresh_z = whitener.transform(fresh_x) if len(fresh_rows) else np.zeros((0, len(whitener.dims)), dtype=np.float32)
     offsets[fresh_rows] = -1
@@ -93,13 +96,9 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
                        np.asarray(fresh_z, dtype=np.float32), snap, store, notes)
 
 
-def _rows_or_missing(snap: Snapshot, ids: np.ndarray) -> np.ndarray:
+def _rows_or_missing(snap: Snapshot, ids) -> np.ndarray:
     """The snapshot row of each id (-1 where the snapshot has no such track)."""
-    sorted_ids, order = snap.tracks._ids()
-    if not len(ids) or not len(sorted_ids):
-        return np.full(len(ids), -1, dtype=np.int64)
-    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return np.where(sorted_ids[at] == ids, order[at], -1).astype(np.int64)
+    return snap.tracks.rows_or_missing(ids)
 
 
 def load_codes(space: ServedSpace, store) -> None:
@@ -146,7 +145,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
     rows_f = space.fresh_rows[eligible[space.fresh_rows]]
     z_f = space.fresh_z[eligible[space.fresh_rows]]
     indexed = eligible & ~fresh
-    if passing <= EXACT_ROWS or space.state.partitions == 0:
+    if passing <= (EXACT_ROWS if codes else EXACT_ROWS_READ) or space.state.partitions == 0:
         rows = np.flatnonzero(indexed)
         offs = space.offsets[rows]
         if codes:
@@ -166,7 +165,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
         want = int(min(max(4 * k / share, 2 * k), 50_000))
         while True:
             ids, z = store.vectors.search(space.name, centre, want, space.state.nprobes)
-            got = _rows_or_missing(space.snap, np.asarray(ids, dtype=object))
+            got = _rows_or_missing(space.snap, ids)
             ok = got >= 0
             ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
             if ok.sum() >= k or want >= 50_000 or len(ids) < want:
@@ -181,34 +180,40 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
 
 
 
-def build_index(snap: Snapshot, store, name: str, *, batches, members, versions, progress=None) -> IndexState:
+def build_index(snap: Snapshot, store, name: str, *, batches, versions, progress=None) -> IndexState:
     """Fit the space's whitening from the whole library (streamed: the vectors are never all
     in memory) and its playlists, and write and index its whitened vectors.
 
-    `batches()`: an iterator of (track ids, raw vectors) over every track with a vector;
-    `members(track_ids)`: (track ids, raw vectors) of those ids; `versions`: the tables'
-    versions the index is built from; `progress(rows)` is called per batch written."""
+    `batches()`: an iterator of (track ids, raw vectors) over every track with a vector (read
+    twice: once to fit, once to write); `versions`: the tables' versions the index is built
+    from; `progress(rows)` is called per batch written."""
     from datetime import UTC, datetime
 
     from .whitening import group_scatter, whitener_from
 
+    in_playlists = {t for p in snap.playlists.values() for t in p.track_ids}
     total = squares = None
     n = 0
-    for _, x in batches():
+    member_ids: list[str] = []
+    member_x: list[np.ndarray] = []
+    for ids, x in batches():
         x = np.asarray(x, dtype=np.float64)
         if total is None:
             total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
         total += x.sum(axis=0)
         squares += (x * x).sum(axis=0)
         n += len(x)
+        keep = [i for i, t in enumerate(ids) if t in in_playlists]  # playlist members: for the scatter
+        if keep:
+            member_ids += [ids[i] for i in keep]
+            member_x.append(x[keep])
     if total is None or n == 0:
         raise ValueError(f"no track has a vector in the {name} space")
     d = len(total)
     mean = total / n
     sigma = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
-    in_playlists = sorted({t for p in snap.playlists.values() for t in p.track_ids})
-    ids, x = members(in_playlists) if in_playlists else ([], np.zeros((0, d)))
-    where = {t: i for i, t in enumerate(ids)}
+    x = np.concatenate(member_x) if member_x else np.zeros((0, d))
+    where = {t: i for i, t in enumerate(member_ids)}
     scatter, entries, groups = np.zeros((d, d)), 0, 0
     for p in snap.playlists.values():
         rows = [where[t] for t in p.track_ids if t in where]

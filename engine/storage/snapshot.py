@@ -47,6 +47,10 @@ def lower(column_name: str) -> pl.Expr:
     return pl.col(column_name).fill_null("").str.to_lowercase()
 
 
+#: Seed of the id hashes (any fixed value: only equality within one process matters).
+_SEED = 0x5EED
+
+
 class Columns(Protocol):
     """Reads a tracks table at one version a column at a time (`store.Columns`)."""
 
@@ -68,8 +72,11 @@ class TrackData:
     """
 
     def __init__(self, frame: pl.DataFrame | None = None, *, vectors: Callable[[str], pl.DataFrame] | None = None,
-                 key: object = None, columns: Columns | None = None) -> None:
+                 key: object = None, columns: Columns | None = None, whole_rows: bool = True) -> None:
         self.key = key
+        #: Lazy only: read every column the first time whole rows are wanted (results), so
+        #: later gathers are in memory; False (over the memory budget): take rows from LanceDB.
+        self.whole_rows = whole_rows
         self.cache = Memo()
         self._read_vectors = vectors
         self._text: dict[str, TextIndex] = {}
@@ -133,6 +140,8 @@ class TrackData:
     def take(self, rows: np.ndarray | Sequence[int]) -> pl.DataFrame:
         """Whole rows, in this order (taken from LanceDB by position when lazy)."""
         rows = np.asarray(rows, dtype=np.int64)
+        if self._frame is None and self.whole_rows:
+            self.frame  # noqa: B018 - reads the remaining columns once
         if self._frame is not None:
             return self._frame[rows]
         assert self._reader is not None
@@ -169,25 +178,46 @@ class TrackData:
 
     def rows_of(self, track_ids: Iterable[str]) -> np.ndarray:
         """Rows of the given track ids that exist, in the order given (unknown ids left out)."""
-        ids = np.asarray(list(track_ids), dtype=object)
-        if not len(ids):
-            return np.zeros(0, dtype=np.int64)
-        sorted_ids, order = self._ids()
-        at = np.searchsorted(sorted_ids, ids)
-        at = np.minimum(at, len(sorted_ids) - 1) if len(sorted_ids) else at
-        found = (sorted_ids[at] == ids) if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
-        return order[at[found]].astype(np.int64)
+        rows = self.rows_or_missing(track_ids)
+        return rows[rows >= 0]
+
+    def rows_or_missing(self, track_ids: Iterable[str]) -> np.ndarray:
+        """The row of each id, in the order given; -1 where there is no such track.
+
+        A binary search over the ids' 64-bit hashes (16 bytes a track: 160 MB at 10M,
+        where an array of the ids as Python strings took 680 MB), each hit checked against
+        the id itself, so a hash collision never returns a wrong row."""
+        query = pl.Series("q", list(track_ids) if not isinstance(track_ids, pl.Series) else track_ids, dtype=pl.String)
+        out = np.full(len(query), -1, dtype=np.int64)
+        if not len(query) or not len(self):
+            return out
+        hashes, order = self._ids()
+        want = query.hash(_SEED).to_numpy()
+        lo, hi = np.searchsorted(hashes, want, "left"), np.searchsorted(hashes, want, "right")
+        one = hi - lo == 1
+        if one.any():
+            at = np.flatnonzero(one)
+            rows = order[lo[at]]
+            same = (self.column("track_id").gather(rows) == query.gather(at)).fill_null(False).to_numpy()
+            out[at[same]] = rows[same]
+        ids = self.column("track_id")
+        for i in np.flatnonzero(hi - lo > 1):  # several tracks share this hash (rare): compare each
+            for row in order[lo[i]:hi[i]]:
+                if ids[int(row)] == query[int(i)]:
+                    out[i] = row
+                    break
+        return out
 
     def row_of_id(self, track_id: str) -> int | None:
         rows = self.rows_of([track_id])
         return int(rows[0]) if len(rows) else None
 
     def _ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """The track ids sorted, and the row of each (binary search over them)."""
+        """The track ids' hashes sorted, and the row of each."""
         if self._sorted_ids is None:
-            ids = self.column("track_id").to_numpy().astype(object)
-            order = np.argsort(ids, kind="stable")
-            self._sorted_ids = (ids[order], order)
+            hashes = self.column("track_id").hash(_SEED).to_numpy()
+            order = np.argsort(hashes, kind="stable")
+            self._sorted_ids = (hashes[order], order.astype(np.int64))
         return self._sorted_ids
 
     def vectors(self, column_name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -138,12 +138,15 @@ class VectorIndexes:
             self.store.set_meta(f"index.{space}", result.to_meta())
         return result
 
-    def track_ids(self, space: str) -> list[str]:
-        """The space table's track ids, in table order (its offsets)."""
+    def track_ids(self, space: str):
+        """The space table's track ids, in table order (its offsets), as a polars Series."""
+        import polars as pl
+
         table = self._table(space)
         if table is None:
-            return []
-        return table.search().select(["track_id"]).limit(max(table.count_rows(), 1)).to_arrow()["track_id"].to_pylist()
+            return pl.Series("track_id", [], dtype=pl.String)
+        reader = table.search().select(["track_id"]).limit(max(table.count_rows(), 1)).to_batches(1 << 20)
+        return pl.from_arrow(pa.Table.from_batches(list(reader), schema=reader.schema)["track_id"]).alias("track_id")
 
     def search(self, space: str, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
         """The k nearest rows to `centre` (squared L2): their track ids and vectors."""

@@ -62,7 +62,7 @@ QUERIES = [  # (query, the path the budgeted search takes)
 def test_the_budgeted_path_returns_the_in_memory_rows(budget_lib, query, path, monkeypatch):
     from attune.engine.spaces import served as served_module
 
-    monkeypatch.setattr(served_module, "EXACT_ROWS", 100)  # the fixture is small: filters passing more take the index
+    monkeypatch.setattr(served_module, "EXACT_ROWS_READ", 100)  # the fixture is small: filters passing more take the index
     memory = Library.open(budget_lib).search(query)
     served = Library.open(budget_lib, memory_budget="1KB").search(query)
     assert served.plan.served is not None and memory.plan.served is None

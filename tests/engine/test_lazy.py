@@ -9,7 +9,7 @@ from attune.engine import Library
 
 def test_open_reads_no_column_and_a_filter_reads_only_its_own(tmp_path, fixture_csv):
     Library.open(tmp_path / "lib").import_spotify([fixture_csv])
-    lib = Library.open(tmp_path / "lib")
+    lib = Library.open(tmp_path / "lib", memory_budget="1KB")  # over the budget: whole rows stay in LanceDB
     snap = lib.snapshot()
     assert snap.tracks.lazy and snap.tracks.nbytes() == 0 and len(snap) == 12
     found = lib.search("energy>0.5 limit:3")
@@ -32,3 +32,25 @@ def test_rows_taken_by_position_match_the_whole_frame_after_deletes_and_later_wr
     lib.store.delete("tracks", "track_id = 't01'")  # a write after the snapshot: it still reads its own version
     assert snap.tracks.take(rows).drop("_row").equals(eager.drop("_row"))
     assert snap.tracks.column("track_id").len() == 10
+
+
+def test_without_a_budget_the_first_results_read_every_column_once(tmp_path, fixture_csv):
+    Library.open(tmp_path / "lib").import_spotify([fixture_csv])
+    lib = Library.open(tmp_path / "lib")
+    snap = lib.snapshot()
+    assert snap.tracks.lazy
+    lib.search("energy>0.5 limit:3")
+    assert not snap.tracks.lazy  # later result rows are gathered in memory
+
+
+def test_ids_are_found_by_hash_and_checked_so_a_collision_never_gives_a_wrong_row(monkeypatch):
+    from attune.engine.storage import TrackData
+
+    ids = [f"id{i}" for i in range(500)]
+    tracks = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
+    assert tracks.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
+    assert tracks.rows_of(["nope", "id1"]).tolist() == [498]
+    # Every id hashing alike: the lookups must still be exact.
+    monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series(np.zeros(len(self), dtype=np.uint64)))
+    colliding = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
+    assert colliding.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
