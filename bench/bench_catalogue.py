@@ -191,7 +191,7 @@ def recall(path: str, result: dict, env: dict | None = None) -> None:
 def report(r: dict) -> None:
     print(f"\n{r['label']}: {r['tracks']:,} tracks, budget {r['budget']['budget'] / 2**30:.1f} GiB; audio space "
           f"{'served from LanceDB' if r['served'] else 'in memory'}"
-          f"{' (int8 copy in memory)' if r['budget'].get('int8_copy') else ''}")
+          f"{' (product-quantisation codes in memory)' if r['budget'].get('pq_codes') else ''}")
     print(f"  open (Library.open + snapshot): {r['open_s']:.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB")
     print(f"  {'query':<18} {'first ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9}")
     for name in ("filter", "attr_like", "audio_like", "audio_like_1pct"):

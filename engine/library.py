@@ -252,19 +252,20 @@ class Library:
     def budget(self, snap: Snapshot | None = None) -> dict:
         """How the snapshot sits in the memory budget: bytes of the track data and the
         attribute space, what the audio space would take in memory (float64 raw + float32
-        whitened), as an int8 copy, and which path each takes."""
+        whitened) and as product-quantisation codes, and which path each takes."""
         snap = snap or self.snapshot()
         # The track data: measured when every column is read, else estimated.
         frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * TRACK_BYTES)
         attr = len(snap) * 40 * 12
         state = self.store.vectors.state("audio")
         rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
-        audio_memory, audio_codes = rows * dims * 12, rows * dims + len(snap) * 9
+        audio_memory, audio_codes = rows * dims * 12, rows * -(-dims // 8) + len(snap) * 9
         budget = self.memory_budget
         fits = budget is None or frame + attr + audio_memory <= budget
-        return {"budget": budget, "tracks": frame, "attr": attr, "audio_in_memory": audio_memory, "audio_int8": audio_codes,
+        return {"budget": budget, "tracks": frame, "attr": attr, "audio_in_memory": audio_memory, "audio_pq": audio_codes,
                 "audio": "memory" if fits or state is None else "lance",
-                "int8_copy": budget is not None and not fits and frame + attr + audio_codes <= budget,
+                "pq_codes": budget is not None and not fits and frame + attr + audio_codes <= budget
+                and state is not None and state.pq is not None,
                 "index": state}
 
     def _vector_shape(self, snap: Snapshot) -> tuple[int, int]:
@@ -286,7 +287,7 @@ class Library:
             return None
         space = served(snap, self.store, name, fresh_since=self._fresh_since)
         if space is not None:
-            space.use_codes = bool(plan["int8_copy"])
+            space.use_codes = bool(plan["pq_codes"])
         return space
 
     def _budget_notes(self, name: str) -> list[str]:
@@ -330,6 +331,7 @@ class Library:
                     yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
 
             state = build_index(snap, self.store, "audio", batches=batches, versions=versions,
+                                estimated_rows=self.store.count("tracks", "array_length(embedding) > 0"),
                                 progress=(lambda n: progress("audio", n)) if progress else None)
             done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started}
         started = _time.perf_counter()

@@ -52,8 +52,6 @@ class Source:
     served: Callable[[Snapshot, str], object | None] | None = None
     #: Why a space that is over the budget is still in memory (no index yet), by space.
     budget_notes: Callable[[str], list[str]] | None = None
-    #: Whether the served spaces may keep an int8 copy in memory (the budget allows it).
-    codes: bool = False
 
     @classmethod
     def of(cls, snap: Snapshot, *, model_tags: frozenset[str] = frozenset()) -> Source:

@@ -4,13 +4,13 @@
 
 `attune optimize` writes each track's whitened vector to the space's own table and
 indexes it (`storage/vectors.py`). A search then needs in memory only, per track, where
-its vector is in that table (8 bytes) and, for filters that pass few tracks, an int8 copy
-of the vectors (d bytes per track, 12 x less than the float64 + float32 the in-memory
-space holds) when the budget allows it:
+its vector is in that table (8 bytes) and, for filters that pass few tracks, the vectors'
+product-quantisation codes (`pq.py`: d/8 bytes a track, 96 x less than the float64 +
+float32 the in-memory space holds) when the budget allows them:
 
-- a filter that passes few tracks (EXACT_ROWS with the int8 copy, EXACT_ROWS_READ without):
-  every passing track is ranked, on the int8 copy (then the best 4k again on their exact
-  vectors), or on their exact vectors read from LanceDB (about 20 us a row);
+- a filter that passes few tracks (EXACT_ROWS with the codes, EXACT_ROWS_READ without):
+  every passing track is ranked, on the codes (then the best few hundred again on their
+  exact vectors), or on their exact vectors read from LanceDB (about 20 us a row);
 - any other: the IVF index in LanceDB gives the nearest candidates to the query's centre,
   as many as the filter's share needs to leave `k` (widened until it does), and the filter
   mask keeps those that pass.
@@ -31,13 +31,14 @@ from ..storage import Key, Snapshot
 from ..storage.vectors import IndexState
 from .whitening import Whitener
 
-#: At most this many passing tracks: rank them all (exact), not through the IVF index, when
-#: the int8 copy is in memory (200,000 x 200 bytes: tens of milliseconds)...
+#: At most this many passing tracks: rank them all, not through the IVF index, when the
+#: codes are in memory (200,000 tracks: about 40 ms of table lookups)...
 EXACT_ROWS = 200_000
 #: ... and without it, when their vectors are read from LanceDB (about 20 us a row).
 EXACT_ROWS_READ = 5_000
-#: Candidates re-ranked on exact vectors after the int8 scan, per result asked for.
-RERANK = 4
+#: Candidates ranked again on their exact vectors after the codes: RERANK per result asked
+#: for, at least RERANK_MIN (recall@10 1.0 from 50 candidates of 100,000 clustered 200-d vectors).
+RERANK, RERANK_MIN = 8, 200
 
 
 @dataclass
@@ -53,10 +54,9 @@ class ServedSpace:
     snap: Snapshot = field(repr=False, default=None)  # type: ignore[assignment]
     store: object = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
-    #: Whether an int8 copy may be kept in memory (the budget allows it).
+    #: Whether the codes may be kept in memory (the budget allows them).
     use_codes: bool = False
-    codes: np.ndarray | None = None  # (table rows, d) int8, when loaded
-    scale: np.ndarray | None = None  # (d,) float32: z ~ codes * scale
+    codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}") for name in ("audio", "colisten")}
@@ -102,20 +102,14 @@ def _rows_or_missing(snap: Snapshot, ids) -> np.ndarray:
 
 
 def load_codes(space: ServedSpace, store) -> None:
-    """Read the space table once into an int8 copy (a scale per dimension)."""
+    """Read the space table's product-quantisation codes once."""
     if space.codes is not None:
         return
     table = store.vectors._table(space.name)
-    d = len(space.dims)
-    parts = []
-    scale = None
-    for batch in table.search().select(["z"]).limit(max(table.count_rows(), 1)).to_batches(65_536):
-        z = np.asarray(batch.column("z").values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, d)
-        if scale is None:  # whitened dimensions are about unit scale: 6 sigma of the first batch, fixed
-            scale = np.maximum(np.abs(z).max(axis=0), 1e-6).astype(np.float32) / 127.0
-        parts.append(np.clip(np.rint(z / scale), -127, 127).astype(np.int8))
-    space.codes = np.concatenate(parts) if parts else np.zeros((0, d), dtype=np.int8)
-    space.scale = scale if scale is not None else np.ones(d, dtype=np.float32)
+    m = space.state.pq_codec().subspaces
+    parts = [np.asarray(batch.column("pq").values.to_numpy(zero_copy_only=False), dtype=np.uint8).reshape(-1, m)
+             for batch in table.search().select(["pq"]).limit(max(table.count_rows(), 1)).to_batches(1 << 20)]
+    space.codes = np.concatenate(parts) if parts else np.zeros((0, m), dtype=np.uint8)
 
 
 def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
@@ -148,14 +142,15 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
     if passing <= (EXACT_ROWS if codes else EXACT_ROWS_READ) or space.state.partitions == 0:
         rows = np.flatnonzero(indexed)
         offs = space.offsets[rows]
-        if codes:
+        if codes and len(offs) > max(RERANK * k, RERANK_MIN):
             load_codes(space, store)
-            assert space.codes is not None and space.scale is not None
-            approx = space.codes[offs].astype(np.float32) * space.scale
-            d = np.einsum("ij,ij->i", approx - centre, approx - centre)
-            keep = np.argsort(d, kind="stable")[: RERANK * k]
+            assert space.codes is not None
+            pq = space.state.pq_codec()
+            d = pq.distances(pq.table(centre), space.codes[offs])
+            keep = np.argpartition(d, max(RERANK * k, RERANK_MIN))[: max(RERANK * k, RERANK_MIN)]
             rows, offs = rows[keep], offs[keep]
-            how = f"exact over the {passing:,} passing tracks (int8 copy, best {len(rows):,} re-ranked on exact vectors)"
+            how = (f"every one of the {passing:,} passing tracks, on product-quantisation codes in memory; "
+                   f"the best {len(rows):,} again on exact vectors")
         else:
             how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
         z = store.vectors.take(space.name, offs, len(space.dims))
@@ -180,7 +175,11 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
 
 
 
-def build_index(snap: Snapshot, store, name: str, *, batches, versions, progress=None) -> IndexState:
+#: Vectors the product quantiser is trained on.
+PQ_SAMPLE = 25_000
+
+
+def build_index(snap: Snapshot, store, name: str, *, batches, versions, estimated_rows: int, progress=None) -> IndexState:
     """Fit the space's whitening from the whole library (streamed: the vectors are never all
     in memory) and its playlists, and write and index its whitened vectors.
 
@@ -196,6 +195,8 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, progress
     n = 0
     member_ids: list[str] = []
     member_x: list[np.ndarray] = []
+    sample: list[np.ndarray] = []  # for the product quantiser: about PQ_SAMPLE rows, spread over the library
+    rng = np.random.default_rng(0)
     for ids, x in batches():
         x = np.asarray(x, dtype=np.float64)
         if total is None:
@@ -203,6 +204,7 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, progress
         total += x.sum(axis=0)
         squares += (x * x).sum(axis=0)
         n += len(x)
+        sample.append(x[rng.random(len(x)) < PQ_SAMPLE / max(estimated_rows, 1)])
         keep = [i for i, t in enumerate(ids) if t in in_playlists]  # playlist members: for the scatter
         if keep:
             member_ids += [ids[i] for i in keep]
@@ -223,14 +225,20 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, progress
     dims = tuple(f"{name}{i}" for i in range(d))
     whitener = whitener_from(mean, sigma, scatter, entries, groups, dims)
 
+    from .pq import train as train_pq
+
+    drawn = np.concatenate(sample) if sample else np.zeros((0, d))
+    pq = train_pq(whitener.transform(drawn[:PQ_SAMPLE])) if len(drawn) >= 256 else None
+
     def whitened():
         for batch_ids, raw in batches():
-            yield batch_ids, whitener.transform(np.asarray(raw))
+            z = whitener.transform(np.asarray(raw))
+            yield batch_ids, z, (pq.encode(z) if pq is not None else None)
 
     built_at = datetime.now(UTC).isoformat()
 
     def state(rows: int, partitions: int) -> IndexState:
         return IndexState(name, rows, d, partitions, versions.tracks, versions.segments, whitener.to_json(), built_at,
-                          versions.playlists)
+                          versions.playlists, pq.to_json() if pq is not None else None)
 
     return store.vectors.write(name, whitened(), d, state=state, progress=progress)

@@ -58,6 +58,14 @@ class IndexState:
     whitener: dict
     built_at: str
     playlists_version: int = -1
+    pq: dict | None = None  # the product quantiser (`spaces.pq.PQ.to_json`), when trained
+
+    def pq_codec(self):
+        from ..spaces.pq import PQ
+
+        if self.pq is None:
+            raise ValueError("this index has no product-quantisation codes")
+        return PQ.from_json(self.pq)
 
     @property
     def nprobes(self) -> int:
@@ -70,14 +78,14 @@ class IndexState:
         try:
             return cls(space, int(data["rows"]), int(data["dims"]), int(data["partitions"]), int(data["tracks_version"]),
                        int(data.get("segments_version", 0)), dict(data["whitener"]), str(data["built_at"]),
-                       int(data.get("playlists_version", -1)))
+                       int(data.get("playlists_version", -1)), data.get("pq"))
         except (KeyError, TypeError, ValueError):
             return None
 
     def to_meta(self) -> dict:
         return {"rows": self.rows, "dims": self.dims, "partitions": self.partitions, "tracks_version": self.tracks_version,
                 "segments_version": self.segments_version, "whitener": self.whitener, "built_at": self.built_at,
-                "playlists_version": self.playlists_version}
+                "playlists_version": self.playlists_version, "pq": self.pq}
 
 
 class VectorIndexes:
@@ -100,25 +108,28 @@ class VectorIndexes:
         table.checkout_latest()
         return table
 
-    def write(self, space: str, batches: Iterator[tuple[list[str], np.ndarray]], dims: int, *,
+    def write(self, space: str, batches: Iterator[tuple[list[str], np.ndarray, np.ndarray | None]], dims: int, *,
               state: Callable[[int, int], IndexState], progress: Callable[[int], None] | None = None) -> IndexState:
         from lancedb.index import IvfFlat
 
-        """Write the space's table anew from (track ids, whitened vectors) batches, index it,
+        """Write the space's table anew from (track ids, whitened vectors, codes) batches, index it,
         and record `state(rows, partitions)` in meta. Readers keep the old table until the
         new one is committed (LanceDB's overwrite is one commit)."""
-        schema = pa.schema([pa.field("track_id", pa.string(), nullable=False),
-                            pa.field("z", pa.list_(pa.float32(), dims))])
         name = table_name(space)
         rows = 0
         table = None
+        schema = None
         with self.store.locks.hold(name):
-            for ids, z in batches:
-                data = pa.table({"track_id": pa.array(ids, pa.string()),
-                                 "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), dims)},
-                                schema=schema)
+            for ids, z, codes in batches:
+                columns = {"track_id": pa.array(ids, pa.string()),
+                           "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), dims)}
+                if codes is not None:
+                    columns["pq"] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(codes).ravel(), pa.uint8()),
+                                                                      codes.shape[1])
+                data = pa.table(columns)
+                schema = schema or data.schema
                 if table is None:
-                    table = self.store.db.create_table(name, data, schema=schema, mode="overwrite")
+                    table = self.store.db.create_table(name, data, mode="overwrite")
                     self._open[name] = table
                 else:
                     table.add(data)
@@ -126,6 +137,7 @@ class VectorIndexes:
                 if progress:
                     progress(len(ids))
             if table is None:
+                schema = pa.schema([pa.field("track_id", pa.string()), pa.field("z", pa.list_(pa.float32(), dims))])
                 table = self.store.db.create_table(name, schema=schema, mode="overwrite")
                 self._open[name] = table
             partitions = partitions_for(rows)

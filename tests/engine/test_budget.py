@@ -2,7 +2,7 @@
 
 The fixture's index is made exact (every IVF partition searched), so the budgeted path must
 return the same rows as the in-memory path, for broad filters (through the index), for
-selective ones (exact over the passing tracks, with and without the int8 copy), for
+selective ones (every passing track, on product-quantisation codes or exact vectors), for
 several like/unlike terms, and for tracks indexed after the index was built.
 """
 
@@ -71,16 +71,19 @@ def test_the_budgeted_path_returns_the_in_memory_rows(budget_lib, query, path, m
     np.testing.assert_allclose(served.frame["score"].to_numpy(), memory.frame["score"].to_numpy(), rtol=1e-3, atol=1e-3)
 
 
-def test_selective_filters_with_the_int8_copy_rerank_to_the_same_rows(budget_lib):
-    query = 'like:track("t0010") in:audio artist:"Artist 7" limit:10'
+def test_selective_filters_rank_every_passing_track_on_codes_then_exactly(budget_lib, monkeypatch):
+    from attune.engine.spaces import served as served_module
+
+    monkeypatch.setattr(served_module, "RERANK_MIN", 20)  # the fixture is small: make the codes do the first cut
+    query = 'like:track("t0010") in:audio energy<0.5 limit:10'
     memory = Library.open(budget_lib).search(query)
     sizes = Library.open(budget_lib).budget()
-    between = sizes["tracks"] + sizes["attr"] + sizes["audio_int8"]  # the int8 copy fits, the full space does not
+    between = sizes["tracks"] + sizes["attr"] + sizes["audio_pq"]  # the codes fit, the full space does not
     assert between < sizes["tracks"] + sizes["attr"] + sizes["audio_in_memory"]
     lib = Library.open(budget_lib, memory_budget=between)
-    assert lib.budget()["audio"] == "lance" and lib.budget()["int8_copy"]
+    assert lib.budget()["audio"] == "lance" and lib.budget()["pq_codes"]
     served = lib.search(query)
-    assert "int8 copy" in (served.plan.served_how or "")
+    assert "product-quantisation codes" in (served.plan.served_how or "") and "best 160 again" in served.plan.served_how
     assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
 
 
