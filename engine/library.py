@@ -32,7 +32,7 @@ from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, fit_all, space, train_colisten
-from .spaces.served import build_index, served
+from .spaces.served import build_index, refresh_index, served
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
 
@@ -311,32 +311,53 @@ class Library:
         x = np.asarray(table["embedding"].combine_chunks().values.to_numpy(zero_copy_only=False), dtype=np.float64)
         return ids, x.reshape(len(ids), -1)
 
-    def optimize(self, *, progress=None) -> dict:
-        """Build or refresh the indexes: the audio space's table and IVF_FLAT index (its
-        whitening refitted on the whole library, streamed) and the scalar indexes of the
-        tracks table. `progress(stage, rows)` is told what is done. Returns what was built
-        and how long each part took."""
+    def optimize(self, *, full: bool = False, progress=None) -> dict:
+        """Build or refresh the indexes: the audio space's table and IVF_FLAT index and the
+        scalar indexes of the tracks table. `progress(stage, rows)` is told what is done.
+        Returns what was done and how long each part took.
+
+        Incremental when it can be: if the playlists are those the index's whitening was
+        fitted on, only the tracks written since the index was built are whitened, coded
+        and added, and LanceDB adds them to the IVF index (`Table.optimize`). Otherwise
+        (or with `full`) the whitening is refitted on the whole library (streamed) and
+        the space table is written anew."""
         import time as _time
 
-        snap = self.snapshot()
+        started = _time.perf_counter()
         done: dict = {}
-        started = _time.perf_counter()
-        if self.store.count("tracks", "array_length(embedding) > 0"):
-            versions = self.store.versions()
-
-            def batches():
-                for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
-                    ids = batch.column(0).to_pylist()
-                    values = batch.column(1).values.to_numpy(zero_copy_only=False)
-                    yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
-
-            state = build_index(snap, self.store, "audio", batches=batches, versions=versions,
-                                estimated_rows=self.store.count("tracks", "array_length(embedding) > 0"),
-                                progress=(lambda n: progress("audio", n)) if progress else None)
-            done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started}
-        started = _time.perf_counter()
+        # Scalar indexes first: building them makes a new version of the tracks table, and the
+        # audio index records the versions it is current for.
         built = self.store.vectors.scalar_indexes(progress=(lambda c: progress("scalar", 1)) if progress else None)
         done["scalar"] = {"indexes": built, "seconds": _time.perf_counter() - started}
+        snap = self.snapshot()
+        started = _time.perf_counter()
+        if not self.store.count("tracks", "array_length(embedding) > 0"):
+            return done
+        versions = self.store.versions()
+        state = self.store.vectors.state("audio")
+        if not full and state is not None and state.playlists_version == versions.playlists:
+            if (state.tracks_version, state.segments_version) == versions.track_key:
+                done["audio"] = {"rows": state.rows, "partitions": state.partitions, "added": 0, "seconds": 0.0, "current": True}
+            else:
+                ids, x = self._fresh_since(state)
+                new = refresh_index(self.store, "audio", state, ids, x, versions)
+                if progress:
+                    progress("audio", len(ids))
+                done["audio"] = {"rows": new.rows, "partitions": new.partitions, "added": len(ids),
+                                 "seconds": _time.perf_counter() - started}
+            return done
+
+        def batches():
+            for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
+                ids = batch.column(0).to_pylist()
+                values = batch.column(1).values.to_numpy(zero_copy_only=False)
+                yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
+
+        state = build_index(snap, self.store, "audio", batches=batches, versions=versions,
+                            estimated_rows=self.store.count("tracks", "array_length(embedding) > 0"),
+                            progress=(lambda n: progress("audio", n)) if progress else None)
+        done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
+                         "rebuilt": True}
         return done
 
     def model_tags(self) -> frozenset[str]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..storage import Key, Snapshot
+from ..storage import Key, Snapshot, TrackData
 from ..storage.vectors import IndexState
 from .whitening import Whitener
 
@@ -51,7 +51,7 @@ class ServedSpace:
     has: np.ndarray  # (N,) bool: the row has a vector (in the table or fresh)
     fresh_rows: np.ndarray  # rows whose vector is newer than the index
     fresh_z: np.ndarray  # their whitened vectors
-    snap: Snapshot = field(repr=False, default=None)  # type: ignore[assignment]
+    tracks: TrackData = field(repr=False, default=None)  # type: ignore[assignment]
     store: object = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
     #: Whether the codes may be kept in memory (the budget allows them).
@@ -59,17 +59,22 @@ class ServedSpace:
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
 
 
-_SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}") for name in ("audio", "colisten")}
+_SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
 
 
 def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | None:
     """The space served from its LanceDB index (None when it has none). `fresh_since(state)`
-    gives the (track ids, raw vectors) written after the index was built."""
-    return snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
+    gives the (track ids, raw vectors) written after the index was built. Kept with the
+    track data (a playlist edit does not rebuild it) until the index itself changes."""
+    found = snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
+    if (found.state if found is not None else None) != store.vectors.state(name, max_age=1.0):
+        snap.forget(_SERVED[name])  # `attune optimize` ran since (here or in another process)
+        found = snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
+    return found
 
 
 def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
-    state = store.vectors.state(name)
+    state = store.vectors.state(name, max_age=0.0)
     if state is None:
         return None
     whitener = Whitener.from_json(state.whitener)
@@ -93,12 +98,12 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
         notes.append(f"{len(fresh_rows)} tracks indexed or changed since the {name} index was built are ranked "
                      "exactly beside it; `attune optimize` brings the index up to date")
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, has, fresh_rows,
-                       np.asarray(fresh_z, dtype=np.float32), snap, store, notes)
+                       np.asarray(fresh_z, dtype=np.float32), snap.tracks, store, notes)
 
 
-def _rows_or_missing(snap: Snapshot, ids) -> np.ndarray:
+def _rows_or_missing(snap: Snapshot | TrackData, ids) -> np.ndarray:
     """The snapshot row of each id (-1 where the snapshot has no such track)."""
-    return snap.tracks.rows_or_missing(ids)
+    return (snap.tracks if isinstance(snap, Snapshot) else snap).rows_or_missing(ids)
 
 
 def load_codes(space: ServedSpace, store) -> None:
@@ -160,7 +165,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
         want = int(min(max(4 * k / share, 2 * k), 50_000))
         while True:
             ids, z = store.vectors.search(space.name, centre, want, space.state.nprobes)
-            got = _rows_or_missing(space.snap, ids)
+            got = _rows_or_missing(space.tracks, ids)
             ok = got >= 0
             ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
             if ok.sum() >= k or want >= 50_000 or len(ids) < want:
@@ -242,3 +247,21 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, estimate
                           versions.playlists, pq.to_json() if pq is not None else None)
 
     return store.vectors.write(name, whitened(), d, state=state, progress=progress)
+
+
+def refresh_index(store, name: str, state: IndexState, ids: list[str], raw: np.ndarray, versions) -> IndexState:
+    """Add the tracks written since the index was built (their vectors whitened as the index
+    was, and coded), replacing their old rows; LanceDB then adds them to the IVF index."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    whitener = Whitener.from_json(state.whitener)
+    z = whitener.transform(raw) if len(ids) else np.zeros((0, state.dims), dtype=np.float32)
+    codes = state.pq_codec().encode(z) if state.pq is not None and len(ids) else None
+    new = replace(state, tracks_version=versions.tracks, segments_version=versions.segments,
+                  built_at=datetime.now(UTC).isoformat())
+    rows = store.vectors.append(name, ids, z, codes)
+    new = replace(new, rows=rows)
+    store.set_meta(f"index.{name}", new.to_meta())
+    store.vectors._states.pop(name, None)
+    return new

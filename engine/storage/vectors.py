@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,13 @@ MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
 #: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
 #: 16 of 1,024 gave recall@10 0.98 at 1M rows (bench_ann.py).
 NPROBES_SHARE, NPROBES_MIN = 1 / 64, 8
+
+
+#: `optimize` never removes a version of the library's own tables younger than this (all of them).
+KEEP_VERSIONS = timedelta(days=365 * 100)
+#: Versions of a space table (derived data, written anew by each full `attune optimize`) are
+#: removed after this long: a reader still on an older one has long finished.
+KEEP_SPACE_VERSIONS = timedelta(hours=1)
 
 
 def table_name(space: str) -> str:
@@ -94,9 +102,20 @@ class VectorIndexes:
     def __init__(self, store) -> None:
         self.store = store
         self._open: dict = {}
+        self._states: dict[str, tuple[float, IndexState | None]] = {}
 
-    def state(self, space: str) -> IndexState | None:
-        return IndexState.from_meta(space, self.store.get_meta(f"index.{space}"))
+    def state(self, space: str, *, max_age: float = 0.0) -> IndexState | None:
+        """What the meta table says about the space's index (read again when older than
+        `max_age` seconds: another process may have run `attune optimize`)."""
+        import time
+
+        clock = time.monotonic()
+        seen = self._states.get(space)
+        if seen is None or clock - seen[0] > max_age:
+            self.store.latest_version("meta")  # see what other processes wrote
+            seen = (clock, IndexState.from_meta(space, self.store.get_meta(f"index.{space}")))
+            self._states[space] = seen
+        return seen[1]
 
     def _table(self, space: str):
         name = table_name(space)
@@ -148,7 +167,30 @@ class VectorIndexes:
                 partitions = 0
             result = state(rows, partitions)
             self.store.set_meta(f"index.{space}", result.to_meta())
+            self._states.pop(space, None)
+            table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)  # the files of earlier builds, once no reader needs them
         return result
+
+    def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> int:
+        """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);
+        returns the table's rows."""
+        from .store import sql_string
+
+        table = self._table(space)
+        assert table is not None
+        with self.store.locks.hold(table_name(space)):
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                table.delete("track_id IN (" + ", ".join(sql_string(t) for t in chunk) + ")")
+            if len(ids):
+                columns = {"track_id": pa.array(ids, pa.string()),
+                           "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), z.shape[1])}
+                if "pq" in table.schema.names and codes is not None:
+                    columns["pq"] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(codes).ravel(), pa.uint8()),
+                                                                      codes.shape[1])
+                table.add(pa.table(columns).cast(table.schema))
+                table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
+        return table.count_rows()
 
     def track_ids(self, space: str):
         """The space table's track ids, in table order (its offsets), as a polars Series."""
@@ -182,27 +224,30 @@ class VectorIndexes:
         return out
 
     def scalar_indexes(self, progress: Callable[[str], None] | None = None) -> list[str]:
-        """BTREE and LABEL_LIST indexes on the tracks table's filter columns (replacing old ones)."""
+        """BTREE and LABEL_LIST indexes on the tracks table's filter columns: those missing are
+        built, and LanceDB folds rows written since into the existing ones (its `optimize`,
+        with no old version removed: `attune history` and `attune restore` still reach them).
+        Returns the indexes, each marked new or updated."""
         from lancedb.index import BTree, LabelList
 
         table = self.store.tables["tracks"]
         have = set(table.schema.names)
-        built = []
+        indexed = {c for i in table.list_indices() for c in i.columns}
+        out = []
         with self.store.writing("tracks"):
-            for column in BTREE_COLUMNS:
-                if column in have:
-                    table.create_index(column, replace=True, config=BTree())
-                    built.append(f"{column} (BTREE)")
-                    if progress:
-                        progress(column)
-            for column in LABEL_LIST_COLUMNS:
-                if column in have:
-                    table.create_index(column, replace=True, config=LabelList())
-                    built.append(f"{column} (LABEL_LIST)")
-                    if progress:
-                        progress(column)
+            wanted = [(c, "BTREE", BTree) for c in BTREE_COLUMNS] + [(c, "LABEL_LIST", LabelList) for c in LABEL_LIST_COLUMNS]
+            for column, kind, config in wanted:
+                if column not in have:
+                    continue
+                if column not in indexed:
+                    table.create_index(column, replace=True, config=config())
+                out.append(f"{column} ({kind}{', new' if column not in indexed else ''})")
+                if progress:
+                    progress(column)
+            if indexed:
+                table.optimize(cleanup_older_than=KEEP_VERSIONS)
         self.store.changed()
-        return built
+        return out
 
 
 def _matrix(column: pa.ChunkedArray | pa.Array, dims: int) -> np.ndarray:

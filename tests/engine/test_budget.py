@@ -6,6 +6,7 @@ selective ones (every passing track, on product-quantisation codes or exact vect
 several like/unlike terms, and for tracks indexed after the index was built.
 """
 
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -122,3 +123,30 @@ def test_memory_sizes_are_read_like_people_write_them():
     assert parse_size(None) is None and parse_size(1234) == 1234 and parse_size("100") == 100
     with pytest.raises(LibraryError, match="memory size"):
         parse_size("lots")
+
+
+def test_optimize_adds_new_tracks_to_the_index_and_refits_after_playlist_edits(budget_lib):
+    lib = Library.open(budget_lib)
+    assert lib.optimize()["audio"].get("current")  # nothing changed since the fixture's optimize
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(N, 40, 7), schema=TRACKS_SCHEMA))
+    done = lib.optimize()["audio"]
+    assert done["added"] == 40 and done["rows"] == N + 40 and not done.get("rebuilt")
+    budgeted = Library.open(budget_lib, memory_budget="1KB")
+    query = 'like:track("t0905") in:audio limit:120'
+    assert "since the audio index was built" not in budgeted.explain(query)  # the index is current again
+    assert set(budgeted.search(query).frame["track_id"].to_list()) == set(Library.open(budget_lib).search(query).frame["track_id"].to_list())
+    lib.playlists.add("List 0", ["t0003"])
+    assert "playlists changed since the audio index was built" in budgeted.explain(query)
+    assert lib.optimize()["audio"].get("rebuilt")  # new playlists: the whitening is refitted, the table written anew
+    time.sleep(1.1)  # another process's optimize is seen within a second
+    assert "playlists changed" not in budgeted.explain(query)
+
+
+def test_attune_optimize_on_the_command_line(budget_lib):
+    from attune.tui.cli import cli
+    from click.testing import CliRunner
+
+    out = CliRunner().invoke(cli, ["optimize", "--library", str(budget_lib), "--full"])
+    assert out.exit_code == 0, out.output
+    assert "audio: 900 tracks written and indexed (IVF_FLAT, 30 partitions)" in out.output
+    assert "scalar indexes (energy (BTREE)" in out.output

@@ -36,7 +36,8 @@ def fit_command(library_path) -> None:
 
 @cli.command("optimize")
 @library_option
-def optimize_command(library_path) -> None:
+@click.option("--full", is_flag=True, help="Refit the whitening and write the audio index anew, even when adding would do.")
+def optimize_command(library_path, full) -> None:
     """Build or refresh the indexes: the audio space's vector index and the filters' scalar indexes.
 
     Run it after big imports or index runs. A library over its memory budget
@@ -54,15 +55,20 @@ def optimize_command(library_path) -> None:
                   console=Console(file=sys.stderr), transient=True) as bar:
         tasks = {"audio": bar.add_task("audio vectors", total=rows or None, visible=bool(rows)),
                  "scalar": bar.add_task("scalar indexes", total=None)}
-        done = lib.optimize(progress=lambda stage, n: bar.advance(tasks[stage], n))
+        done = lib.optimize(full=full, progress=lambda stage, n: bar.advance(tasks[stage], n))
+    s = done["scalar"]
+    click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
     if "audio" in done:
         a = done["audio"]
         how = f"IVF_FLAT, {a['partitions']} partitions" if a["partitions"] else "too few rows for an IVF index: exact scans"
-        click.echo(f"audio: {a['rows']:,} tracks written and indexed ({how}) in {a['seconds']:.1f} s")
+        if a.get("current"):
+            click.echo(f"audio: the index of {a['rows']:,} tracks is current")
+        elif a.get("rebuilt"):
+            click.echo(f"audio: {a['rows']:,} tracks written and indexed ({how}) in {a['seconds']:.1f} s")
+        else:
+            click.echo(f"audio: {a['added']:,} tracks added to the index ({a['rows']:,} in all, {how}) in {a['seconds']:.1f} s")
     else:
         click.echo("audio: no indexed audio in this library (attune index FOLDER adds it)")
-    s = done["scalar"]
-    click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
 
 
 @cli.command("analyze")
