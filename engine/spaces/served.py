@@ -29,6 +29,7 @@ import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
 from ..storage.vectors import IndexState
+from .pq import PQ
 from .whitening import Whitener
 
 #: At most this many passing tracks: rank them all, not through the IVF index, when the
@@ -106,12 +107,18 @@ def _rows_or_missing(snap: Snapshot | TrackData, ids) -> np.ndarray:
     return (snap.tracks if isinstance(snap, Snapshot) else snap).rows_or_missing(ids)
 
 
+def _codec(state: IndexState) -> PQ:
+    if state.pq is None:
+        raise ValueError("this index has no product-quantisation codes")
+    return PQ.from_json(state.pq)
+
+
 def load_codes(space: ServedSpace, store) -> None:
     """Read the space table's product-quantisation codes once."""
     if space.codes is not None:
         return
     table = store.vectors._table(space.name)
-    m = space.state.pq_codec().subspaces
+    m = _codec(space.state).subspaces
     parts = [np.asarray(batch.column("pq").values.to_numpy(zero_copy_only=False), dtype=np.uint8).reshape(-1, m)
              for batch in table.search().select(["pq"]).limit(max(table.count_rows(), 1)).to_batches(1 << 20)]
     space.codes = np.concatenate(parts) if parts else np.zeros((0, m), dtype=np.uint8)
@@ -150,7 +157,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
         if codes and len(offs) > max(RERANK * k, RERANK_MIN):
             load_codes(space, store)
             assert space.codes is not None
-            pq = space.state.pq_codec()
+            pq = _codec(space.state)
             d = pq.distances(pq.table(centre), space.codes[offs])
             keep = np.argpartition(d, max(RERANK * k, RERANK_MIN))[: max(RERANK * k, RERANK_MIN)]
             rows, offs = rows[keep], offs[keep]
@@ -257,7 +264,7 @@ def refresh_index(store, name: str, state: IndexState, ids: list[str], raw: np.n
 
     whitener = Whitener.from_json(state.whitener)
     z = whitener.transform(raw) if len(ids) else np.zeros((0, state.dims), dtype=np.float32)
-    codes = state.pq_codec().encode(z) if state.pq is not None and len(ids) else None
+    codes = _codec(state).encode(z) if state.pq is not None and len(ids) else None
     new = replace(state, tracks_version=versions.tracks, segments_version=versions.segments,
                   built_at=datetime.now(UTC).isoformat())
     rows = store.vectors.append(name, ids, z, codes)

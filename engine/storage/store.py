@@ -25,6 +25,7 @@ from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
+from .sqltext import sql_string
 from .vectors import VectorIndexes
 
 #: How stale a view of the tables may be with respect to other processes' writes.
@@ -33,17 +34,6 @@ CONSISTENCY_SECONDS = 1.0
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def sql_string(value: str) -> str:
-    """The one way a string reaches a LanceDB filter: a single-quoted SQL literal.
-
-    LanceDB's SQL reads backslashes literally, so doubling single quotes is the
-    whole escape. NUL cannot appear in a SQL literal and is refused.
-    """
-    if "\x00" in value:
-        raise ValueError("a filter value cannot contain a NUL character")
-    return "'" + value.replace("'", "''") + "'"
 
 
 class Versions(NamedTuple):

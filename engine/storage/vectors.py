@@ -24,6 +24,8 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
+from .sqltext import sql_string
+
 #: Numeric and list fields given scalar indexes by `attune optimize`.
 BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
 LABEL_LIST_COLUMNS = ("genres", "tags")
@@ -67,13 +69,6 @@ class IndexState:
     built_at: str
     playlists_version: int = -1
     pq: dict | None = None  # the product quantiser (`spaces.pq.PQ.to_json`), when trained
-
-    def pq_codec(self):
-        from ..spaces.pq import PQ
-
-        if self.pq is None:
-            raise ValueError("this index has no product-quantisation codes")
-        return PQ.from_json(self.pq)
 
     @property
     def nprobes(self) -> int:
@@ -174,8 +169,6 @@ class VectorIndexes:
     def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> int:
         """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);
         returns the table's rows."""
-        from .store import sql_string
-
         table = self._table(space)
         assert table is not None
         with self.store.locks.hold(table_name(space)):
