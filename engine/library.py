@@ -31,7 +31,7 @@ from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .search import Results, Source
-from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, fit_all, space, train_colisten
+from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, computed, fit_all, space, train_colisten
 from .spaces.served import build_index, refresh_index, served
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
@@ -45,6 +45,10 @@ CLUSTER_SIMILARITY = 0.7
 #: About what one track's scalar columns take in memory (a Spotify-imported library of 1M
 #: tracks: 259.5 MB).
 TRACK_BYTES = 260
+#: ... and what the columns queries read take over the budget (ids' hashes, a few numbers, genres).
+QUERY_BYTES = 100
+#: Dimensions of the attribute space before it is built (attributes and up to 32 genres).
+ATTR_DIMS = 40
 _VECTOR_SHAPE = Key[tuple]("library.audio_shape", "tracks")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
 
@@ -254,10 +258,13 @@ class Library:
         attribute space, what the audio space would take in memory (float64 raw + float32
         whitened) and as product-quantisation codes, and which path each takes."""
         snap = snap or self.snapshot()
-        # The track data: measured when every column is read, else estimated.
-        frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * TRACK_BYTES)
-        attr = len(snap) * 40 * 12
-        state = self.store.vectors.state("audio")
+        # The track data: measured when every column is read, else estimated (whole rows, or
+        # the few columns filters read); the attribute space: float32 raw and whitened.
+        per_track = TRACK_BYTES if snap.tracks.whole_rows else QUERY_BYTES
+        frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * per_track)
+        attr_space = computed(snap, "attr")
+        attr = len(snap) * (attr_space.z.shape[1] if attr_space is not None else ATTR_DIMS) * 8
+        state = self.store.vectors.state("audio", max_age=1.0)
         rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
         audio_memory, audio_codes = rows * dims * 12, rows * -(-dims // 8) + len(snap) * 9
         budget = self.memory_budget
