@@ -476,7 +476,10 @@ class Library:
         """The plan a query compiles to: pushed-down filter, post-filters, vector terms, space."""
         from .search import plan
 
-        return plan(self.source(), self.parse(query), query).describe()
+        compiled = plan(self.source(), self.parse(query), query)
+        if compiled.served is not None:  # which path a served space takes depends on the filter's count: run it
+            return self.search(query).plan.describe()
+        return compiled.describe()
 
     def recipe(self, name: str, *, cluster: bool = False) -> Recipe:
         """The playlist's recipe; `str(recipe)` is an editable query.

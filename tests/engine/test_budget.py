@@ -106,6 +106,7 @@ def test_tracks_indexed_after_the_index_are_still_found_and_the_plan_says_so(bud
 def test_the_plan_says_which_path_and_why(budget_lib):
     text = Library.open(budget_lib, memory_budget="1KB").explain('like:track("t0005") in:audio energy>0.3')
     assert "served from LanceDB" in text and "IVF_FLAT over 900 tracks" in text
+    assert "path:     exact over the" in text  # the path this query takes (900 tracks: few enough to rank all)
     assert "served from LanceDB" not in Library.open(budget_lib).explain('like:track("t0005") in:audio')
     assert "served from LanceDB" not in Library.open(budget_lib, memory_budget="8GB").explain('like:track("t0005") in:audio')
 
