@@ -30,6 +30,8 @@ from .errors import LibraryError
 from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PER_ARTIST, PlaylistManager, Recipe
+from .playlists.sequence import Sequenced
+from .playlists.sequence import sequence as sequence_playlist
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, computed, fit_all, space, train_colisten
 from .spaces.served import build_index, refresh_index, served
@@ -498,6 +500,20 @@ class Library:
             related = [g for g, sim in self.tags().related(top, limit=8) if sim >= CLUSTER_SIMILARITY]
             recipe.cluster = [top, *related[:4]]
         return recipe
+
+    def sequence(self, name: str, *, arc: str = "peak", by: str = "energy", space: str = "attr", save: bool = False) -> Sequenced:
+        """The playlist in a new order: `by` follows the arc (rise, fall, peak, valley, flat)
+        as closely as its values allow, and within that the steps in `space` are short
+        (`playlists/sequence.py`). `save` rewrites the playlist's order (one edit, undoable
+        with `attune restore`); tracks the library lacks keep their place at the end."""
+        snap = self.snapshot()
+        playlist = self.playlists.resolve(name)
+        done = sequence_playlist(snap, playlist.name, arc=arc, by=by, space=space)
+        if save:
+            placed = set(done.track_ids)
+            rest = [t for t in playlist.track_ids if t not in placed]
+            self.playlists.set_tracks(playlist.name, [*done.track_ids, *rest])
+        return done
 
     def expand(self, name: str, *, limit: int = 50, discover: bool = False, include: str | None = None,
                exclude: str | None = None, per_artist: int | None = PER_ARTIST, versions: bool = False) -> Results:

@@ -13,6 +13,16 @@ import polars as pl
 FORMATS = ("table", "json", "csv", "m3u")
 _TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
 
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values) -> str:
+    """Values as a row of block characters, scaled to the largest."""
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))] for v in values)
+
 
 def result_rows(results, columns: Sequence[str] | None = None) -> list[dict]:
     """The results as plain rows (NaN as None), as the json format writes them."""

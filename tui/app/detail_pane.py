@@ -6,7 +6,7 @@ from attune.query.fields import CONFIDENCE_OF, LOW_CONFIDENCE
 from attune.query.fields import DETAIL_BARS as BARS
 from textual.widgets import Static
 
-SPARK = "▁▂▃▄▅▆▇█"
+from ..output import sparkline
 
 
 def bar(value, width: int = 20) -> str:
@@ -14,13 +14,6 @@ def bar(value, width: int = 20) -> str:
         return "-" * width
     filled = int(round(max(0.0, min(1.0, value)) * width))
     return "█" * filled + "·" * (width - filled)
-
-
-def sparkline(values) -> str:
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))] for v in values)
 
 
 def confidence_note(row: dict, name: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from attune.engine.playlists import PER_ARTIST
 
-from ..output import FORMATS, render_results
+from ..output import FORMATS, render_results, sparkline
 from .common import Group, cli, columns_option, library_option, open_library
 
 
@@ -41,6 +41,31 @@ def expand_command(name, library_path, limit, discover, include, exclude, per_ar
     results = open_library(library_path).expand(name, limit=limit, discover=discover, include=include, exclude=exclude,
                                                 per_artist=per_artist or None, versions=versions)
     click.echo(results.explain() if explain else render_results(results, fmt, columns))
+
+
+@cli.command("sequence")
+@click.argument("name")
+@library_option
+@click.option("--arc", type=click.Choice(["rise", "fall", "peak", "valley", "flat"]), default="peak", show_default=True,
+              help="The shape the attribute follows from the first track to the last.")
+@click.option("--by", default="energy", show_default=True, help="The attribute that follows the arc (energy, valence, tempo, ...).")
+@click.option("--space", type=click.Choice(["attr", "audio", "colisten"]), default="attr", show_default=True,
+              help="Where steps between consecutive tracks are measured (kept short within the arc).")
+@click.option("--save", is_flag=True, help="Rewrite the playlist in this order (undo with `attune restore`).")
+def sequence_command(name, library_path, arc, by, space, save) -> None:
+    """Order a playlist: an arc of one attribute (an opening, a build, a peak, a cool-down),
+    with short steps between consecutive tracks."""
+    lib = open_library(library_path)
+    done = lib.sequence(name, arc=arc, by=by, space=space, save=save)
+    rows = {r["track_id"]: r for r in (lib.track(t) or {"track_id": t} for t in done.track_ids)}
+    for i, (tid, value) in enumerate(zip(done.track_ids, done.values), start=1):
+        row = rows.get(tid, {})
+        click.echo(f"{i:>4}. {value:6.2f}  {row.get('artist') or '?'} - {row.get('title') or '?'}\t{tid}")
+    click.echo(f"{by}: {sparkline(done.values)}  ({arc})")
+    click.echo(f"mean step in {space}: {done.mean_step:.2f} (the playlist's own order: {done.mean_step_before:.2f}; "
+               f"a plain sort into the arc: {sum(done.sorted_steps) / max(len(done.sorted_steps), 1):.2f})")
+    if save:
+        click.echo(f"saved: {name} is in this order now (`attune history` lists the edit, `attune restore N` undoes it)")
 
 
 @cli.group("playlist", cls=Group)
