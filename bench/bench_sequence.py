@@ -1,0 +1,91 @@
+"""Sequencing: the arc and the steps on real playlists, and the time it takes at 1M tracks.
+
+    python bench/bench_sequence.py [--library bench/.cache/dev-library] [--tracks 1000000]
+
+1. On the dev playlists (the Spotify library `make demo` imports; built into
+   bench/.cache/dev-library if missing): every playlist of 30+ tracks sequenced with
+   `--arc peak --by energy` in the attribute space. Reported: the share of playlists whose
+   highest-energy third lands exactly in the middle third, and the mean step distance
+   (whitened attribute space) of the new order against the playlist's own order.
+2. At 1M tracks (bench_search.py's library): sequencing a 100-track playlist, warm, p50 and
+   p99 over 20 playlists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def dev(path: Path) -> None:
+    from attune.engine import Library
+
+    if not (path / "tracks.lance").exists():
+        data = HERE.parent / "examples" / "data" / "spotify_playlists_dev.csv.gz"
+        Library.open(path).import_spotify([data])
+    lib = Library.open(path)
+    snap = lib.snapshot()
+    middle, lowered, before, after, times = 0, 0, [], [], []
+    names = [n for n, p in snap.playlists.items() if len(snap.playlist_rows(n)) >= 30]
+    for name in names:
+        t0 = time.perf_counter()
+        done = lib.sequence(name, arc="peak", by="energy")
+        times.append((time.perf_counter() - t0) * 1000)
+        n = len(done.values)
+        third = n // 3
+        top = set(np.argsort(-np.array(done.values), kind="stable")[:third])
+        middle += top <= set(range((n - third) // 2, (n - third) // 2 + third)) or top <= set(range(third, n - third))
+        lowered += done.mean_step < done.mean_step_before
+        before.append(done.mean_step_before)
+        after.append(done.mean_step)
+    print(f"dev playlists of 30+ tracks: {len(names)}")
+    print(f"  highest-energy third in the middle third: {middle}/{len(names)} ({middle / len(names):.0%})")
+    print(f"  mean step (whitened attribute space): own order {np.mean(before):.3f} -> sequenced {np.mean(after):.3f} "
+          f"({np.mean(np.array(after) / np.array(before)):.2f}x on average); lowered in {lowered}/{len(names)}")
+    print(f"  time per playlist: p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms")
+
+
+def at_scale(tracks: int) -> None:
+    from attune.engine import Library
+    from attune.engine.playlists.sequence import sequence
+    from attune.engine.storage import Playlist, Snapshot
+
+    path = HERE / ".cache" / f"lib-{tracks}"
+    if not (path / "tracks.lance").exists():
+        subprocess.run([sys.executable, str(HERE / "bench_search.py"), "--tracks", str(tracks), "--repeat", "2"], check=True)
+    lib = Library.open(path)
+    snap = lib.snapshot()
+    rng = np.random.default_rng(0)
+    ids = snap.tracks.column("track_id")
+    extra = [Playlist(f"seq{k}", f"Seq {k}", tuple(ids.gather(rng.integers(0, len(snap), 100)).to_list())) for k in range(20)]
+    view = Snapshot(snap.tracks, [*snap.playlists.values(), *extra])
+    t0 = time.perf_counter()
+    sequence(view, "Seq 0", arc="peak")  # builds the attribute space for this view (cold)
+    cold = (time.perf_counter() - t0) * 1000
+    times = []
+    for p in extra:
+        t0 = time.perf_counter()
+        sequence(view, p.name, arc="peak")
+        times.append((time.perf_counter() - t0) * 1000)
+    print(f"{len(snap):,} tracks: sequencing a 100-track playlist (peak, energy, attr): first {cold:.0f} ms (builds the "
+          f"space), then p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", type=Path, default=HERE / ".cache" / "dev-library")
+    ap.add_argument("--tracks", type=int, default=1_000_000)
+    args = ap.parse_args()
+    dev(args.library)
+    at_scale(args.tracks)
+
+
+if __name__ == "__main__":
+    main()
