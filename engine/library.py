@@ -312,13 +312,21 @@ class Library:
         """Tracks whose audio vector was written after the index was built: (ids, raw vectors)."""
         if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
             return [], np.zeros((0, state.dims))
-        where = f"updated_at > TIMESTAMP '{state.built_at[:26].replace('+00:00', '')}' AND array_length(embedding) > 0"
-        table = self.store.read("tracks", ["track_id", "embedding"], where=where)
-        ids = table["track_id"].to_pylist()
+        # The write time alone first (a column of 8 bytes a track; testing the embeddings
+        # themselves would read every vector), then the vectors of those tracks only.
+        since = f"updated_at > TIMESTAMP '{state.built_at[:26].replace('+00:00', '')}'"
+        newer = self.store.read("tracks", ["track_id"], where=since)["track_id"].to_pylist()
+        ids, parts = [], []
+        for start in range(0, len(newer), 1000):
+            chunk = ", ".join(sql_string(t) for t in newer[start : start + 1000])
+            table = self.store.read("tracks", ["track_id", "embedding"], where=f"track_id IN ({chunk}) AND array_length(embedding) > 0")
+            if table.num_rows:
+                ids += table["track_id"].to_pylist()
+                parts.append(np.asarray(table["embedding"].combine_chunks().values.to_numpy(zero_copy_only=False),
+                                        dtype=np.float64).reshape(table.num_rows, -1))
         if not ids:
             return [], np.zeros((0, state.dims))
-        x = np.asarray(table["embedding"].combine_chunks().values.to_numpy(zero_copy_only=False), dtype=np.float64)
-        return ids, x.reshape(len(ids), -1)
+        return ids, np.concatenate(parts)
 
     def optimize(self, *, full: bool = False, progress=None) -> dict:
         """Build or refresh the indexes: the audio space's table and IVF_FLAT index and the

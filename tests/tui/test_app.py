@@ -113,6 +113,28 @@ async def test_mark_add_remove_undo(lib):
     assert Library.open(lib.path).playlists.get("Mine").track_ids == ("t12", "t01", "t02")
 
 
+async def test_sequence_key_orders_the_open_playlist_along_an_arc_and_undoes(lib):
+    lib.playlists.create("Arc", ["t10", "t12", "t05", "t01", "t04", "t11"])
+    before = lib.playlists.get("Arc").track_ids
+    app = AttuneApp(lib)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_playlist("Arc")
+        await settle(pilot, app)
+        app.table.focus()
+        await pilot.press("A")  # peak
+        await settle(pilot, app)
+        energies = [lib.track(t)["energy"] for t in lib.playlists.get("Arc").track_ids]
+        assert max(energies) in energies[2:4] and "(peak)" in app.last_status and "energy" in app.last_status
+        await pilot.press("A")  # rise
+        await settle(pilot, app)
+        energies = [lib.track(t)["energy"] for t in lib.playlists.get("Arc").track_ids]
+        assert energies == sorted(energies) and "(rise)" in app.last_status
+        await pilot.press("u", "u")
+        await settle(pilot, app)
+        assert lib.playlists.get("Arc").track_ids == before
+
+
 async def test_expand_edit_recipe_and_add(lib):
     app = AttuneApp(lib)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -68,6 +68,7 @@ class AttuneApp(App):
         Binding("x", "delete_playlist", "delete", show=False),
         Binding("o", "open_playlist", "open", show=False),
         Binding("e", "expand", "expand"),
+        Binding("A", "sequence", "arc", show=False),
         Binding("s", "switch_space", "space"),
         Binding("m", "export", "export", show=False),
         Binding("p", "play", "play", show=False),
@@ -411,6 +412,17 @@ class AttuneApp(App):
         if self.opened == message.name and self.notice == _recipe_notice(message.name):
             self.notice = _recipe_notice(message.name, message.cluster)
             self.status(self.notice)
+
+    def action_sequence(self) -> None:
+        """Sequence the open playlist along the next arc (peak, rise, fall, valley, flat), saved."""
+        if not self.ready:
+            return
+        if not self.opened:
+            self.status("open a playlist to sequence it")
+            return
+        arcs = ("peak", "rise", "fall", "valley", "flat")
+        self._arc = arcs[(arcs.index(getattr(self, "_arc", "flat")) + 1) % len(arcs)]
+        self._edit("sequence", self._arc)
 
     def action_switch_space(self) -> None:
         if self.ready:

@@ -54,6 +54,8 @@ u            undo the last playlist edit
 n            new playlist       r  rename it      x  delete it (asks first)
 o            open the playlist highlighted in the sidebar
 e            expand the open playlist: its recipe goes to the query bar and runs
+A            sequence the open playlist along an arc of energy (peak, rise, fall, valley,
+             flat: press again for the next); saved, u undoes
 s            switch the space (attribute / audio)
 i            show / hide the detail pane (hidden below 120 columns)
 t            light / dark theme

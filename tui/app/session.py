@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from attune.query import AttuneError
 
+from ..output import sparkline
+
 if TYPE_CHECKING:
     from attune.engine import Library, Results
     from attune.engine.ask import Answer
@@ -70,6 +72,7 @@ def _one_at_a_time(method):
             return method(self, *args, **kwargs)
 
     return serialised
+
 
 
 class Session:
@@ -174,6 +177,22 @@ class Session:
             return Edit("", changed=False)
         index = ids.index(track_id) + step
         return self.edit("moved", lambda name: self.lib.playlists.move(name, track_id, index))
+
+    @_one_at_a_time
+    def sequence(self, arc: str, by: str = "energy") -> Edit:
+        """Reorder the open playlist along an arc of `by` (saved; u undoes); the status line
+        shows the arc it now follows."""
+        shown: list[str] = []
+
+        def change(name: str):
+            done = self.lib.sequence(name, arc=arc, by=by, save=True)
+            shown.append(f"{by} {sparkline(done.values)} ({arc}); mean step {done.mean_step:.2f}, was {done.mean_step_before:.2f}")
+            return self.lib.playlists.get(name)
+
+        edit = self.edit("sequenced", change)
+        if edit.changed and shown:
+            edit = Edit(f"{edit.message.split(';')[0]}: {shown[0]} (u undoes)")
+        return edit
 
     @_one_at_a_time
     def undo(self) -> Edit:
