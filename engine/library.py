@@ -523,6 +523,26 @@ class Library:
             self.playlists.set_tracks(playlist.name, [*done.track_ids, *rest])
         return done
 
+    def path_between(self, a: str, b: str, *, steps: int = 10, space: str = "attr", where: str | None = None):
+        """N tracks stepping from track `a` to track `b` in `space` (ids, file paths or
+        unique titles): A first, B last, each step nearer to B and farther from A than the
+        one before, no artist twice (`search/path.py`). `where`: a filter of the language
+        the steps must pass (`genre:soul year>=1970`). Returns a `Path`: `.frame` (the rows
+        in order, with `to_start` and `to_end`, squared whitened distances), `.track_ids`,
+        `.notes` (why it is shorter than asked, when it is)."""
+        from .execution import NumpyBackend
+        from .search.path import path_between
+        from .search.targets import _track_row
+
+        snap = self.snapshot()
+        start, end = _track_row(snap, a, a, 0), _track_row(snap, b, b, 0)
+        filt = self._steering(where, "where")
+        mask = NumpyBackend(snap).mask(filt) if filt is not None else None
+        found = path_between(snap, start, end, steps=steps, space=space, mask=mask)
+        frame = snap.gather(np.asarray(found.rows, dtype=np.int64))
+        found.frame = frame.with_columns(pl.Series("to_start", found.to_a), pl.Series("to_end", found.to_b))
+        return found
+
     def expand(self, name: str, *, limit: int = 50, discover: bool = False, include: str | None = None,
                exclude: str | None = None, per_artist: int | None = PER_ARTIST, versions: bool = False) -> Results:
         """Tracks to add to the playlist, best first, each explained: by default a mix of its

@@ -68,6 +68,25 @@ def sequence_command(name, library_path, arc, by, space, save) -> None:
         click.echo(f"saved: {name} is in this order now (`attune history` lists the edit, `attune restore N` undoes it)")
 
 
+@cli.command("path", context_settings={"ignore_unknown_options": True})
+@click.argument("start")
+@click.argument("end")
+@library_option
+@click.option("--steps", type=click.IntRange(min=2), default=10, show_default=True, help="Tracks in the path, both ends included.")
+@click.option("--space", type=click.Choice(["attr", "audio", "colisten"]), default="attr", show_default=True)
+@click.option("--where", metavar="QUERY", help='A filter every step in between must pass, e.g. "genre:soul year>=1970".')
+def path_command(start, end, library_path, steps, space, where) -> None:
+    """Tracks stepping from START to END (ids, file paths or unique titles): each nearer to
+    END and farther from START than the one before, no artist twice."""
+    found = open_library(library_path).path_between(start, end, steps=steps, space=space, where=where)
+    assert found.frame is not None
+    for i, row in enumerate(found.frame.iter_rows(named=True), start=1):
+        click.echo(f"{i:>4}. {row['artist'] or '?'} - {row['title'] or '?'}\t{row['track_id']}\t"
+                   f"to start {row['to_start']:.2f}  to end {row['to_end']:.2f}")
+    for note in found.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 @cli.group("playlist", cls=Group)
 def playlist_group() -> None:
     """Create, edit, import and export playlists."""
