@@ -175,12 +175,13 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     want = p.limit * (2 if shaped else 1)
     while True:
         rows, d, how = nearest(sp, centre.astype(np.float32), eligible, want)
-        if len(rows) < want or not shaped or _shape(p, snap.gather(rows))[0].height >= p.limit:
+        picked = snap.gather(rows)  # whole rows: taken from LanceDB over the budget, so once per round
+        if len(rows) < want or not shaped or _shape(p, picked)[0].height >= p.limit:
             break
         want *= 4
     p.served_how = how
     scores = -(total * d.astype(np.float64) + constant) / len(centres)
-    results = _results(p, _order(p, snap.gather(rows), scores, ranked=True))
+    results = _results(p, _order(p, picked, scores, ranked=True))
     results.centres = centres
     return results
 

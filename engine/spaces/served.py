@@ -55,9 +55,17 @@ class ServedSpace:
     tracks: TrackData = field(repr=False, default=None)  # type: ignore[assignment]
     store: object = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
+    @property
+    def with_vectors(self) -> int:
+        """Tracks with a vector (counted once)."""
+        if self._count is None:
+            self._count = int(self.has.sum())
+        return self._count
+
     #: Whether the codes may be kept in memory (the budget allows them).
     use_codes: bool = False
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
+    _count: int | None = None
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
@@ -124,6 +132,11 @@ def load_codes(space: ServedSpace, store) -> None:
     space.codes = np.concatenate(parts) if parts else np.zeros((0, m), dtype=np.uint8)
 
 
+def _squared(z: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    diff = np.asarray(z, dtype=np.float32) - centre
+    return np.einsum("ij,ij->i", diff, diff).astype(np.float32)
+
+
 def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     """Whitened vectors of some rows that have one (seed tracks): fresh ones from memory,
     the others read from the space table."""
@@ -146,11 +159,12 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
     passing = int(eligible.sum())
     if passing == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "nothing passes the filter"
-    fresh = np.zeros(len(mask), dtype=bool)
-    fresh[space.fresh_rows] = True
     rows_f = space.fresh_rows[eligible[space.fresh_rows]]
     z_f = space.fresh_z[eligible[space.fresh_rows]]
-    indexed = eligible & ~fresh
+    indexed = eligible
+    if len(space.fresh_rows):
+        indexed = eligible.copy()
+        indexed[space.fresh_rows] = False
     if passing <= (EXACT_ROWS if codes else EXACT_ROWS_READ) or space.state.partitions == 0:
         rows = np.flatnonzero(indexed)
         offs = space.offsets[rows]
@@ -166,22 +180,23 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
         else:
             how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
         z = store.vectors.take(space.name, offs, len(space.dims))
-        rows, z = np.concatenate([rows, rows_f]), np.concatenate([z, z_f])
+        rows = np.concatenate([rows, rows_f])
+        d = _squared(np.concatenate([z, z_f]), centre)
     else:
-        share = passing / max(int(space.has.sum()), 1)
+        share = passing / max(space.with_vectors, 1)
         want = int(min(max(4 * k / share, 2 * k), 50_000))
         while True:
-            ids, z = store.vectors.search(space.name, centre, want, space.state.nprobes)
+            ids, dist = store.vectors.search(space.name, centre, want, space.state.nprobes)
             got = _rows_or_missing(space.tracks, ids)
             ok = got >= 0
             ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
             if ok.sum() >= k or want >= 50_000 or len(ids) < want:
                 break
             want *= 4
-        rows, z = np.concatenate([got[ok], rows_f]), np.concatenate([z[ok], z_f])
+        rows = np.concatenate([got[ok], rows_f])
+        d = np.concatenate([dist[ok], _squared(z_f, centre)])
         how = (f"IVF_FLAT index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
                f"{want:,} candidates for a filter passing {share:.1%})")
-    d = np.einsum("ij,ij->i", z - centre, z - centre).astype(np.float32)
     order = np.argsort(d, kind="stable")[:k]
     return rows[order], d[order], how
 
