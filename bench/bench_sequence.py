@@ -8,7 +8,7 @@
    highest-energy third lands exactly in the middle third, and the mean step distance
    (whitened attribute space) of the new order against the playlist's own order.
 2. At 1M tracks (bench_search.py's library): sequencing a 100-track playlist, warm, p50 and
-   p99 over 20 playlists.
+   p99 over 20 playlists; a 10-step path between a low- and a high-energy track, warm.
 """
 
 from __future__ import annotations
@@ -76,6 +76,18 @@ def at_scale(tracks: int) -> None:
         times.append((time.perf_counter() - t0) * 1000)
     print(f"{len(snap):,} tracks: sequencing a 100-track playlist (peak, energy, attr): first {cold:.0f} ms (builds the "
           f"space), then p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms")
+    from attune.engine.search.path import path_between
+
+    e = snap.numbers("energy")
+    low, high = np.flatnonzero(e < 0.1), np.flatnonzero(e > 0.9)
+    times, lengths = [], []
+    for k in range(21):
+        t0 = time.perf_counter()
+        found = path_between(snap, int(low[k]), int(high[k]), steps=10)
+        times.append((time.perf_counter() - t0) * 1000)
+        lengths.append(len(found.rows))
+    print(f"{len(snap):,} tracks: a 10-step path (attr): p50 {np.percentile(times[1:], 50):.1f} ms, "
+          f"p99 {np.percentile(times[1:], 99):.1f} ms (first {times[0]:.0f} ms); {np.mean(lengths):.1f} steps on average")
 
 
 def main() -> None:
