@@ -58,28 +58,30 @@ def path_between(snap: Snapshot, a: int, b: int, *, steps: int = 10, space: str 
         between &= mask
     between[[a, b]] = False
     rows = np.flatnonzero(between)
-    artists = snap.tracks.column("artist").fill_null("").to_numpy()
-    used = {artists[a], artists[b]} - {""}
-    zr = z[rows].astype(np.float64)
+    index = snap.text_index("artist")  # one code per track (lower case); "" for none
+    nobody = int(index.values.index_of("")) if len(index.values) and index.values[0] == "" else -1
+    codes = index.codes[rows]
+    blocked = np.zeros(len(rows), dtype=bool)  # taken, or an artist already on the path
+    for used in {int(index.codes[a]), int(index.codes[b])} - {nobody}:
+        blocked |= codes == used
     ra, rb = to_a[rows], to_b[rows]
+    # Distances of every candidate to every step's target point in one product (the
+    # |target|^2 term is the same for every row of a step and left out).
+    targets = np.stack([za + (zb - za) * (k / (steps - 1)) for k in range(1, steps - 1)]).astype(z.dtype) \
+        if steps > 2 else np.zeros((0, z.shape[1]), dtype=z.dtype)
+    to_targets = sq[rows][:, None] - 2.0 * (z[rows] @ targets.T)
     chosen = [a]
     last_a, last_b = 0.0, d_ab
-    taken = np.zeros(len(rows), dtype=bool)
     for k in range(1, steps - 1):
-        target = za + (zb - za) * (k / (steps - 1))
-        ok = ~taken & (ra > last_a) & (rb < last_b)
-        if used:
-            ok &= ~np.isin(artists[rows], list(used))
+        ok = ~blocked & (ra > last_a) & (rb < last_b)
         if not ok.any():
             break
-        cand = np.flatnonzero(ok)
-        d = ((zr[cand] - target) ** 2).sum(axis=1)
-        pick = int(cand[int(np.argmin(d))])
-        taken[pick] = True
+        pick = int(np.argmin(np.where(ok, to_targets[:, k - 1], np.inf)))
         chosen.append(int(rows[pick]))
         last_a, last_b = float(ra[pick]), float(rb[pick])
-        if artists[rows[pick]]:
-            used.add(artists[rows[pick]])
+        blocked[pick] = True
+        if int(codes[pick]) != nobody:
+            blocked |= codes == codes[pick]
     chosen.append(b)
     notes = []
     if len(chosen) < steps:
