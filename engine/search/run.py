@@ -105,6 +105,17 @@ def _dimension_mask(space, target: Target) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
+def _centres(p: Plan, has: np.ndarray, vectors_of, mask_of=lambda t: None) -> list[Centre]:
+    """One centre per like/unlike term: the mean vector of its seed rows that have one."""
+    centres = []
+    for t in p.targets:
+        rows = t.rows[has[t.rows]]
+        if len(rows) == 0:
+            raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
+        centres.append(Centre(t.sign, vectors_of(rows).mean(axis=0), mask_of(t)))
+    return centres
+
+
 def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if p.served is not None:
         return _rank_served(snap, p, mask)
@@ -120,12 +131,7 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if space.estimated is not None and space.estimated.any():
         p.notes.append(f"{int(space.estimated.sum())} tracks in no playlist are placed in the co-listen space "
                        "by the cold-start mapping (from their attributes and artist)")
-    centres = []
-    for t in p.targets:
-        rows = t.rows[space.has[t.rows]]
-        if len(rows) == 0:
-            raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
-        centres.append(Centre(t.sign, space.z[rows].mean(axis=0), _dimension_mask(space, t)))
+    centres = _centres(p, space.has, lambda rows: space.z[rows], lambda t: _dimension_mask(space, t))
     w = _weights(space.dims, p.query)
     d = partial_distances(space.z, space.sqnorm, centres, w)
     if space.name == "colisten":
@@ -154,12 +160,7 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if _weights(sp.dims, p.query) is not None:
         raise NotAvailableError(f"weights in the {p.space} space need the whole space in memory, and this library is over "
                                 "its memory budget (raise ATTUNE_MEMORY_BUDGET)")
-    centres = []
-    for t in p.targets:
-        rows = t.rows[sp.has[t.rows]]
-        if len(rows) == 0:
-            raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
-        centres.append(Centre(t.sign, seed_vectors(sp, rows).mean(axis=0)))
+    centres = _centres(p, sp.has, lambda rows: seed_vectors(sp, rows))
     total = sum(c.sign for c in centres)
     if total <= 0:
         raise NotAvailableError(f"a query with as many unlike as like terms in the {p.space} space needs the whole space in "
