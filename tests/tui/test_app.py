@@ -135,6 +135,28 @@ async def test_sequence_key_orders_the_open_playlist_along_an_arc_and_undoes(lib
         assert lib.playlists.get("Arc").track_ids == before
 
 
+async def test_the_genre_cluster_shows_when_the_playlist_refresh_finishes_after_it(lib, monkeypatch):
+    """Under load the playlists refresh that shows the recipe's notice can finish after the
+    worker that names the cluster; the cluster was then dropped (seen once in CI)."""
+    import time as clock
+
+    app = AttuneApp(lib)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        app.open_playlist("Gym")
+        await settle(pilot, app)
+        slow = app.session.playlist_names
+
+        def late():
+            clock.sleep(1.5)  # the cluster is named first
+            return slow()
+
+        monkeypatch.setattr(app.session, "playlist_names", late)
+        await pilot.press("e")
+        await settle(pilot, app)
+        assert "recipe of 'Gym' (genre cluster: " in app.notice
+
+
 async def test_expand_edit_recipe_and_add(lib):
     app = AttuneApp(lib)
     async with app.run_test(size=(140, 40)) as pilot:

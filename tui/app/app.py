@@ -89,6 +89,7 @@ class AttuneApp(App):
         self.player = Player()
         self.last_status = ""
         self.notice = ""  # the last edit's message, kept beside the results summary
+        self._named_cluster: tuple[str, list[str]] | None = None  # the last recipe's genre cluster
         self.results_serial = 0
         self.detail_for: str | None = None  # the track the detail pane shows
 
@@ -292,9 +293,13 @@ class AttuneApp(App):
 
     def on_playlists_changed(self, message: PlaylistsChanged) -> None:
         self.query_one(PlaylistSidebar).show(message.names, message.opened)
-        if message.status:
-            self.notice = message.status
-            self.status(message.status)
+        status = message.status
+        if status:
+            named = self._named_cluster
+            if named is not None and status == _recipe_notice(named[0]):  # the cluster came first
+                status = _recipe_notice(*named)
+            self.notice = status
+            self.status(status)
 
     @on(OptionList.OptionSelected, "#playlists")
     def playlist_selected(self, event: OptionList.OptionSelected) -> None:
@@ -409,6 +414,9 @@ class AttuneApp(App):
         self.refresh_playlists(_recipe_notice(message.name))
 
     def on_cluster_named(self, message: ClusterNamed) -> None:
+        # The recipe's notice may not be shown yet (the playlists refresh that shows it can
+        # finish after this worker): keep the cluster for it.
+        self._named_cluster = (message.name, message.cluster)
         if self.opened == message.name and self.notice == _recipe_notice(message.name):
             self.notice = _recipe_notice(message.name, message.cluster)
             self.status(self.notice)
