@@ -160,6 +160,7 @@ def measure(path: str, args, label: str) -> dict:
             results.append(r)
         out[name] = {"first_ms": times[0], "p50_ms": float(np.percentile(times[1:], 50)),
                      "p99_ms": float(np.percentile(times[1:], 99))}
+        print(f"  ({label}) {name}: first {times[0]:.0f} ms, p50 {out[name]['p50_ms']:.1f} ms", flush=True)
         return results
 
     run("filter", ["genre:=rock energy:0.2..0.4 year:1990..1999 limit:50"] * (args.queries + 1))
