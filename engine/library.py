@@ -37,6 +37,8 @@ from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, computed, fit_all
 from .spaces.served import build_index, refresh_index, served
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
+from .storage.reads import matrix
+from .storage.sqltext import chunks, sql_in
 
 __all__ = ["ImportReport", "Library"]
 
@@ -317,13 +319,11 @@ class Library:
         since = f"updated_at > TIMESTAMP '{state.built_at[:26].replace('+00:00', '')}'"
         newer = self.store.read("tracks", ["track_id"], where=since)["track_id"].to_pylist()
         ids, parts = [], []
-        for start in range(0, len(newer), 1000):
-            chunk = ", ".join(sql_string(t) for t in newer[start : start + 1000])
-            table = self.store.read("tracks", ["track_id", "embedding"], where=f"track_id IN ({chunk}) AND array_length(embedding) > 0")
+        for chunk in chunks(newer, 1000):
+            table = self.store.read("tracks", ["track_id", "embedding"], where=f"{sql_in('track_id', chunk)} AND array_length(embedding) > 0")
             if table.num_rows:
                 ids += table["track_id"].to_pylist()
-                parts.append(np.asarray(table["embedding"].combine_chunks().values.to_numpy(zero_copy_only=False),
-                                        dtype=np.float64).reshape(table.num_rows, -1))
+                parts.append(matrix(table["embedding"], dtype=np.float64))
         if not ids:
             return [], np.zeros((0, state.dims))
         return ids, np.concatenate(parts)
@@ -348,7 +348,8 @@ class Library:
         done["scalar"] = {"indexes": built, "seconds": _time.perf_counter() - started}
         snap = self.snapshot()
         started = _time.perf_counter()
-        if not self.store.count("tracks", "array_length(embedding) > 0"):
+        with_audio = self.store.count("tracks", "array_length(embedding) > 0")
+        if not with_audio:
             return done
         versions = self.store.versions()
         state = self.store.vectors.state("audio")
@@ -366,12 +367,9 @@ class Library:
 
         def batches():
             for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
-                ids = batch.column(0).to_pylist()
-                values = batch.column(1).values.to_numpy(zero_copy_only=False)
-                yield ids, np.asarray(values, dtype=np.float64).reshape(len(ids), -1)
+                yield batch.column(0).to_pylist(), matrix(batch.column(1), dtype=np.float64)
 
-        state = build_index(snap, self.store, "audio", batches=batches, versions=versions,
-                            estimated_rows=self.store.count("tracks", "array_length(embedding) > 0"),
+        state = build_index(snap, self.store, "audio", batches=batches, versions=versions, estimated_rows=with_audio,
                             progress=(lambda n: progress("audio", n)) if progress else None)
         done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
                          "rebuilt": True}

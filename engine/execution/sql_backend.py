@@ -21,7 +21,7 @@ from attune.query import And, Compare, Expr, Not, Or, Range, TextMatch
 from attune.query.fields import BY_NAME, LIST_FIELDS, column
 from attune.query.walk import conjuncts, depth, size
 
-from ..storage import sql_string
+from ..storage import sql_in, sql_string
 from .playlists import PlaylistMatcher
 
 #: `playlist:` resolves to track ids; past this many the SQL IN list is not worth it.
@@ -129,7 +129,7 @@ class SqlBackend:
                 return None
             if not ids:
                 return "(track_id IS NULL)"  # matches nothing: track_id is never null
-            return "(track_id IN (" + ", ".join(sql_string(i) for i in sorted(ids)) + "))"
+            return f"({sql_in('track_id', sorted(ids))})"
         if node.field not in LIST_FIELDS:
             col = f"lower(coalesce({column(node.field)}, ''))"
         elif (node.field == "genre" and self.genres_inherited) or not value or "\n" in value:

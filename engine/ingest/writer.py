@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import LibraryError
-from ..storage import INDEX_ERRORS_SCHEMA, SEGMENTS_SCHEMA, TRACKS_SCHEMA, Store, now, sql_string
+from ..storage import INDEX_ERRORS_SCHEMA, SEGMENTS_SCHEMA, TRACKS_SCHEMA, Store, chunks, now, sql_in, sql_string
 from ..words.genres import GenreMap, clean
 from .spotify import Skipped, read_spotify
 
@@ -204,12 +204,12 @@ def _write_indexed(store: Store, batch: Sequence[Indexed | Unchanged | Failed]) 
     stamp = now()
     if done:
         ids = sorted({r.track_id for r in done})
-        store.delete("segments", "track_id IN (" + ", ".join(sql_string(i) for i in ids) + ")")
+        store.delete("segments", sql_in("track_id", ids))
         store.add("segments", _segments(done))
         tracks = [dict(r.track, updated_at=stamp) for r in done]
         normalize_genres(store, tracks)
         store.upsert("tracks", "track_id", pa.Table.from_pylist(tracks, schema=TRACKS_SCHEMA))
-        store.delete("index_errors", "path IN (" + ", ".join(sql_string(r.path) for r in done) + ")")
+        store.delete("index_errors", sql_in("path", (r.path for r in done)))
     if failed:
         rows = [{"path": r.path, "reason": r.reason, "at": stamp} for r in failed]
         store.upsert("index_errors", "path", pa.Table.from_pylist(rows, schema=INDEX_ERRORS_SCHEMA))
@@ -267,7 +267,6 @@ def prune_missing(store: Store) -> int:
 
 def remove_tracks(store: Store, track_ids: Sequence[str]) -> None:
     """Remove tracks and their segments, 500 ids per commit."""
-    for start in range(0, len(track_ids), 500):
-        ids = ", ".join(sql_string(t) for t in track_ids[start : start + 500])
-        store.delete("segments", f"track_id IN ({ids})")
-        store.delete("tracks", f"track_id IN ({ids})")
+    for chunk in chunks(track_ids, 500):
+        store.delete("segments", sql_in("track_id", chunk))
+        store.delete("tracks", sql_in("track_id", chunk))

@@ -118,7 +118,8 @@ def _distances(z: np.ndarray, artists: list[str]) -> tuple[np.ndarray, np.ndarra
     plus the artist penalty (what the order minimises; the distance alone is reported)."""
     sq = (z * z).sum(axis=1)
     plain = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0))
-    same = np.array([[a == b and a != "" for b in artists] for a in artists], dtype=bool)
+    names = np.asarray(artists, dtype=object)
+    same = (names[:, None] == names[None, :]) & (names != "")[:, None]
     np.fill_diagonal(same, False)
     off = plain[~np.eye(len(z), dtype=bool)]
     penalty = ARTIST_PENALTY * (float(np.median(off)) if len(off) else 0.0)

@@ -120,13 +120,11 @@ class Plan:
                          f"built {st.built_at[:19]} (whitening as of then)")
             lines.append("  path:     " + (self.served_how or "IVF index for broad filters; exact over the passing tracks "
                                            "for filters that pass few"))
-            for t in self.targets:
-                lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
-            lines.append(f"  seeds excluded from results: {len(self.exclude)}")
         elif self.targets:
             lines.append(f"space:      {self.space} (whitened squared distance)")
-            for t in self.targets:
-                lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
+        for t in self.targets:
+            lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
+        if self.targets:
             lines.append(f"  seeds excluded from results: {len(self.exclude)}")
         opts = self.query.options
         order = f"{'-' if opts.sort.descending else ''}{opts.sort.field}" if opts.sort else ("distance" if self.targets else "-popularity")
@@ -174,7 +172,7 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
         served = source.served(snap, space)
         if served is not None:
             notes += list(served.notes)  # type: ignore[attr-defined]
-            if snap.key is not None and getattr(served.state, "playlists_version", -1) not in (-1, snap.key.playlists):  # type: ignore[attr-defined]
+            if snap.key is not None and served.state.playlists_version not in (-1, snap.key.playlists):  # type: ignore[attr-defined]
                 notes.append(f"the playlists changed since the {space} index was built; its whitening is the one of then "
                              "(`attune optimize` refits it)")
         elif source.budget_notes is not None:

@@ -23,14 +23,18 @@ the newest rows are always found; the plan says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
-from ..storage.vectors import IndexState
+from ..storage.reads import matrix
+from ..storage.vectors import IndexState, column_of, search, take
 from .pq import PQ
-from .whitening import Whitener
+from .pq import train as train_pq
+from .whitening import Moments, Whitener, summed_scatter, whitener_from
 
 #: At most this many passing tracks: rank them all, not through the IVF index, when the
 #: codes are in memory (200,000 tracks: about 40 ms of table lookups)...
@@ -54,20 +58,13 @@ class ServedSpace:
     has: np.ndarray  # (N,) bool: the row has a vector (in the table or fresh)
     fresh_rows: np.ndarray  # rows whose vector is newer than the index
     fresh_z: np.ndarray  # their whitened vectors
-    tracks: TrackData = field(repr=False, default=None)  # type: ignore[assignment]
-    store: object = field(repr=False, default=None)
+    with_vectors: int  # tracks with a vector: has.sum()
+    tracks: TrackData = field(repr=False)
+    table: Any = field(repr=False)  # the space table, pinned at the version the offsets map
     notes: list[str] = field(default_factory=list)
-    @property
-    def with_vectors(self) -> int:
-        """Tracks with a vector (counted once)."""
-        if self._count is None:
-            self._count = int(self.has.sum())
-        return self._count
-
     #: Whether the codes may be kept in memory (the budget allows them).
     use_codes: bool = False
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
-    _count: int | None = None
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
@@ -86,10 +83,11 @@ def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | No
 
 def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     state = store.vectors.state(name, max_age=0.0)
-    if state is None:
+    table = store.vectors.open(name) if state is not None else None
+    if table is None:
         return None
     whitener = Whitener.from_json(state.whitener)
-    ids = store.vectors.track_ids(name)
+    ids = column_of(table, "track_id")
     n = len(snap)
     offsets = np.full(n, -1, dtype=np.int64)
     rows = _rows_or_missing(snap, ids)
@@ -109,7 +107,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
         notes.append(f"{len(fresh_rows)} tracks indexed or changed since the {name} index was built are ranked "
                      "exactly beside it; `attune optimize` brings the index up to date")
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, has, fresh_rows,
-                       np.asarray(fresh_z, dtype=np.float32), snap.tracks, store, notes)
+                       np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes)
 
 
 def _rows_or_missing(snap: Snapshot | TrackData, ids) -> np.ndarray:
@@ -123,15 +121,10 @@ def _codec(state: IndexState) -> PQ:
     return PQ.from_json(state.pq)
 
 
-def load_codes(space: ServedSpace, store) -> None:
+def load_codes(space: ServedSpace) -> None:
     """Read the space table's product-quantisation codes once."""
-    if space.codes is not None:
-        return
-    table = store.vectors._table(space.name)
-    m = _codec(space.state).subspaces
-    parts = [np.asarray(batch.column("pq").values.to_numpy(zero_copy_only=False), dtype=np.uint8).reshape(-1, m)
-             for batch in table.search().select(["pq"]).limit(max(table.count_rows(), 1)).to_batches(1 << 20)]
-    space.codes = np.concatenate(parts) if parts else np.zeros((0, m), dtype=np.uint8)
+    if space.codes is None:
+        space.codes = matrix(column_of(space.table, "pq").to_arrow(), _codec(space.state).subspaces, np.uint8)
 
 
 def _squared(z: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -146,7 +139,7 @@ def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     offs = space.offsets[rows]
     indexed = offs >= 0
     if indexed.any():
-        out[indexed] = space.store.vectors.take(space.name, offs[indexed], len(space.dims))  # type: ignore[attr-defined]
+        out[indexed] = take(space.table, offs[indexed], len(space.dims))
     if (~indexed).any():
         where = {int(r): i for i, r in enumerate(space.fresh_rows)}
         out[~indexed] = space.fresh_z[[where[int(r)] for r in rows[~indexed]]]
@@ -156,7 +149,7 @@ def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
 def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
     """The k rows nearest `centre` (squared whitened distance) among those `mask` passes:
     (rows, distances, how). See the module docstring for the two paths."""
-    store, codes = space.store, space.use_codes
+    codes = space.use_codes
     eligible = mask & space.has
     passing = int(eligible.sum())
     if passing == 0 or k <= 0:
@@ -171,7 +164,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
         rows = np.flatnonzero(indexed)
         offs = space.offsets[rows]
         if codes and len(offs) > max(RERANK * k, RERANK_MIN):
-            load_codes(space, store)
+            load_codes(space)
             assert space.codes is not None
             pq = _codec(space.state)
             d = pq.distances(pq.table(centre), space.codes[offs])
@@ -181,14 +174,14 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) ->
                    f"the best {len(rows):,} again on exact vectors")
         else:
             how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
-        z = store.vectors.take(space.name, offs, len(space.dims))
+        z = take(space.table, offs, len(space.dims))
         rows = np.concatenate([rows, rows_f])
         d = _squared(np.concatenate([z, z_f]), centre)
     else:
         share = passing / max(space.with_vectors, 1)
         want = int(min(max(4 * k / share, 2 * k), 50_000))
         while True:
-            ids, dist = store.vectors.search(space.name, centre, want, space.state.nprobes)
+            ids, dist = search(space.table, centre, want, space.state.nprobes)
             got = _rows_or_missing(space.tracks, ids)
             ok = got >= 0
             ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
@@ -215,46 +208,29 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, estimate
     `batches()`: an iterator of (track ids, raw vectors) over every track with a vector (read
     twice: once to fit, once to write); `versions`: the tables' versions the index is built
     from; `progress(rows)` is called per batch written."""
-    from datetime import UTC, datetime
-
-    from .whitening import group_scatter, whitener_from
-
     in_playlists = {t for p in snap.playlists.values() for t in p.track_ids}
-    total = squares = None
-    n = 0
+    moments = Moments()
     member_ids: list[str] = []
     member_x: list[np.ndarray] = []
     sample: list[np.ndarray] = []  # for the product quantiser: about PQ_SAMPLE rows, spread over the library
     rng = np.random.default_rng(0)
     for ids, x in batches():
         x = np.asarray(x, dtype=np.float64)
-        if total is None:
-            total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-        total += x.sum(axis=0)
-        squares += (x * x).sum(axis=0)
-        n += len(x)
+        moments.add(x)
         sample.append(x[rng.random(len(x)) < PQ_SAMPLE / max(estimated_rows, 1)])
         keep = [i for i, t in enumerate(ids) if t in in_playlists]  # playlist members: for the scatter
         if keep:
             member_ids += [ids[i] for i in keep]
             member_x.append(x[keep])
-    if total is None or n == 0:
+    if moments.n == 0:
         raise ValueError(f"no track has a vector in the {name} space")
-    d = len(total)
-    mean = total / n
-    sigma = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
+    mean, sigma = moments.result()
+    d = len(mean)
     x = np.concatenate(member_x) if member_x else np.zeros((0, d))
     where = {t: i for i, t in enumerate(member_ids)}
-    scatter, entries, groups = np.zeros((d, d)), 0, 0
-    for p in snap.playlists.values():
-        rows = [where[t] for t in p.track_ids if t in where]
-        if len(rows) >= 2:
-            scatter += group_scatter(x[rows])
-            entries, groups = entries + len(rows), groups + 1
+    groups = [np.array([where[t] for t in p.track_ids if t in where], dtype=np.int64) for p in snap.playlists.values()]
     dims = tuple(f"{name}{i}" for i in range(d))
-    whitener = whitener_from(mean, sigma, scatter, entries, groups, dims)
-
-    from .pq import train as train_pq
+    whitener = whitener_from(mean, sigma, *summed_scatter(x, groups), dims)
 
     drawn = np.concatenate(sample) if sample else np.zeros((0, d))
     pq = train_pq(whitener.transform(drawn[:PQ_SAMPLE])) if len(drawn) >= 256 else None
@@ -276,16 +252,11 @@ def build_index(snap: Snapshot, store, name: str, *, batches, versions, estimate
 def refresh_index(store, name: str, state: IndexState, ids: list[str], raw: np.ndarray, versions) -> IndexState:
     """Add the tracks written since the index was built (their vectors whitened as the index
     was, and coded), replacing their old rows; LanceDB then adds them to the IVF index."""
-    from dataclasses import replace
-    from datetime import UTC, datetime
-
     whitener = Whitener.from_json(state.whitener)
     z = whitener.transform(raw) if len(ids) else np.zeros((0, state.dims), dtype=np.float32)
     codes = _codec(state).encode(z) if state.pq is not None and len(ids) else None
     new = replace(state, tracks_version=versions.tracks, segments_version=versions.segments,
                   built_at=datetime.now(UTC).isoformat())
-    rows = store.vectors.append(name, ids, z, codes)
-    new = replace(new, rows=rows)
-    store.set_meta(f"index.{name}", new.to_meta())
-    store.vectors._states.pop(name, None)
+    new = replace(new, rows=store.vectors.append(name, ids, z, codes))
+    store.vectors.record(name, new)
     return new

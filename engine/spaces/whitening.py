@@ -86,9 +86,7 @@ def pooled_covariance(x: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[np.n
     `groups` are row-index arrays into `x`; groups with fewer than two rows are
     ignored. Returns (S, N, K).
     """
-    usable = [rows for rows in groups if len(rows) >= 2]
-    scatter = sum((group_scatter(x[rows]) for rows in usable), np.zeros((x.shape[1], x.shape[1])))
-    return pooled(scatter, sum(len(rows) for rows in usable), len(usable))
+    return pooled(*summed_scatter(x, groups))
 
 
 def pooled(scatter: np.ndarray, n: int, k: int) -> tuple[np.ndarray, int, int]:
@@ -105,25 +103,51 @@ def inverse_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (vectors / np.sqrt(values)) @ vectors.T
 
 
+class Moments:
+    """Column mean and standard deviation in float64, accumulated a block of rows at a time
+    (a library's vectors can be streamed through it without ever being in memory at once)."""
+
+    def __init__(self, dims: int | None = None) -> None:
+        """`dims`: the vectors' length, when known before the first block."""
+        self.total = np.zeros(dims) if dims is not None else None
+        self.squares = np.zeros(dims) if dims is not None else None
+        self.n = 0
+
+    def add(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float64)
+        if self.total is None or self.squares is None:
+            self.total, self.squares = np.zeros(block.shape[1]), np.zeros(block.shape[1])
+        self.total += block.sum(axis=0)
+        self.squares += (block * block).sum(axis=0)
+        self.n += len(block)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.total is not None and self.squares is not None
+        mean = self.total / max(self.n, 1)
+        return mean, np.sqrt(np.maximum(self.squares / max(self.n, 1) - mean * mean, 0.0))
+
+
 def moments(x: np.ndarray, chunk: int = 131_072) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and standard deviation in float64, a chunk of rows at a time."""
-    n, d = x.shape
-    total, squares = np.zeros(d), np.zeros(d)
-    for start in range(0, n, chunk):
-        block = np.asarray(x[start : start + chunk], dtype=np.float64)
-        total += block.sum(axis=0)
-        squares += (block * block).sum(axis=0)
-    mean = total / max(n, 1)
-    return mean, np.sqrt(np.maximum(squares / max(n, 1) - mean * mean, 0.0))
+    acc = Moments(x.shape[1])
+    for start in range(0, len(x), chunk):
+        acc.add(x[start : start + chunk])
+    return acc.result()
+
+
+def summed_scatter(x: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[np.ndarray, int, int]:
+    """The summed scatter of the groups (row-index arrays into `x`) with two or more rows,
+    their entries and their number: what `whitener_from` takes."""
+    usable = [g for g in groups if len(g) >= 2]
+    scatter = sum((group_scatter(x[g]) for g in usable), np.zeros((x.shape[1], x.shape[1])))
+    return scatter, sum(len(g) for g in usable), len(usable)
 
 
 def fit_whitener(x: np.ndarray, groups: Sequence[np.ndarray], dims: Sequence[str]) -> Whitener:
     """Fit the whitening of a space from its vectors (any float dtype) and its playlists' rows."""
     d = x.shape[1]
     mean, sigma = moments(x) if len(x) else (np.zeros(d), np.ones(d))
-    usable = [g for g in groups if len(g) >= 2]
-    scatter = sum((group_scatter(x[g]) for g in usable), np.zeros((d, d)))
-    return whitener_from(mean, sigma, scatter, sum(len(g) for g in usable), len(usable), dims)
+    return whitener_from(mean, sigma, *summed_scatter(x, groups), dims)
 
 
 def whitener_from(mean: np.ndarray, sigma: np.ndarray, scatter: np.ndarray, n: int, k: int, dims: Sequence[str]) -> Whitener:

@@ -124,6 +124,9 @@ class LocalPlace(Place):
     def __str__(self) -> str:
         return str(self.folder)
 
+    def has_library(self) -> bool:
+        return (self.folder / "meta.lance").is_dir()  # one stat, not a listing of its versions
+
     def prepare(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise LibraryError(f"{self.folder} is a file, not a library directory")

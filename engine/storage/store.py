@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,8 +24,9 @@ from ..errors import LibraryError
 from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
+from .reads import read_all, take_ordered
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
-from .sqltext import sql_string
+from .sqltext import chunks, sql_in, sql_string
 from .vectors import VectorIndexes
 
 #: How stale a view of the tables may be with respect to other processes' writes.
@@ -252,9 +253,8 @@ class Store:
             if not twice:
                 return 0
             removed = 0
-            for start in range(0, len(twice), 500):
-                chunk = twice[start : start + 500]
-                where = f"{key} IN (" + ", ".join(sql_string(k) for k in chunk) + ")"
+            for chunk in chunks(twice, 500):
+                where = sql_in(key, chunk)
                 rows = self.read(table, where=where).to_pylist()
                 if order:
                     rows.sort(key=lambda r: (r[order] is not None, r[order]))
@@ -305,13 +305,19 @@ class Store:
         with self.reading(table):
             return self.tables[table].count_rows(where) if where else self.tables[table].count_rows()
 
+    def _query(self, table: str, columns: Iterable[str] | None, where: str | None):
+        """Every row of a table (that matches `where`), these columns (None: all)."""
+        query = self.tables[table].search()
+        if where:
+            query = query.where(where)
+        if columns is not None:
+            query = query.select(list(columns))
+        return query.limit(max(self.tables[table].count_rows(), 1))
+
     def batches(self, table: str, columns: Iterable[str], where: str | None = None, size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Rows of a table a batch at a time (a big table is never read whole)."""
         with self.reading(table):
-            query = self.tables[table].search()
-            if where:
-                query = query.where(where)
-            yield from query.select(list(columns)).limit(max(self.tables[table].count_rows(), 1)).to_batches(size)
+            yield from self._query(table, columns, where).to_batches(size)
 
     def columns(self, table: str, version: int, names: Iterable[str]) -> Columns:
         """A table at one version, to be read a column at a time (a lazy snapshot's reader)."""
@@ -327,29 +333,12 @@ class Store:
         `timeout` (seconds) stops a query LanceDB has not answered in time, with a
         `QueryTimeout` error; damaged files are a `DamagedError` naming the table."""
         with self.reading(table):
-            query = self.tables[table].search()
-            if where:
-                query = query.where(where)
-            if columns is not None:
-                query = query.select(list(columns))
-            limit = self.tables[table].count_rows()
             try:
-                return _table(query.limit(max(limit, 1)), timeout)
+                return read_all(self._query(table, columns, where), timeout)
             except RuntimeError as exc:
                 if timeout and ("timeout" in str(exc).lower() or "timed out" in str(exc).lower()):
                     raise QueryTimeout(f"LanceDB did not answer within {timeout:g} s; make the filter narrower") from None
                 raise
-
-
-#: Rows per batch when reading a whole table or column: LanceDB's default batches (about a
-#: thousand rows) make a 1M-row column read 15x slower (335 ms against 20 ms here).
-READ_BATCH = 1 << 20
-
-
-def _table(query, timeout: float | None) -> pa.Table:
-    """A query's rows as one Arrow table, read in large batches."""
-    reader = query.to_batches(READ_BATCH, timeout=timedelta(seconds=timeout) if timeout else None)
-    return pa.Table.from_batches(list(reader), schema=reader.schema)
 
 
 class Columns:
@@ -366,24 +355,19 @@ class Columns:
         import polars as pl
 
         with self.store.reading(self.name), self._lock:
-            data = _table(self.table.search().select([name]).limit(max(self.rows, 1)), None)
+            data = read_all(self.table.search().select([name]).limit(max(self.rows, 1)))
         if data.num_rows != self.rows:
             raise DamagedError(f"the {self.name} table of {self.store.path} gave {data.num_rows} rows of {name}, "
                                f"not {self.rows}; reopen the library")
         return pl.from_arrow(data).to_series().alias(name)
 
     def take(self, rows):
-        import numpy as np
         import polars as pl
 
-        order = np.argsort(rows, kind="stable")
         with self.store.reading(self.name), self._lock:
-            data = self.table.take_offsets(np.asarray(rows)[order].tolist()).select(self.names).to_arrow()
-        frame = pl.from_arrow(data)
+            frame = pl.from_arrow(take_ordered(self.table, rows, self.names))
         assert isinstance(frame, pl.DataFrame)
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
-        return frame[back]
+        return frame
 
 
 def default_library_path() -> Path | str:

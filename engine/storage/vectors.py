@@ -24,7 +24,8 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from .sqltext import sql_string
+from .reads import matrix, read_all, take_ordered
+from .sqltext import chunks, sql_in
 
 #: Numeric and list fields given scalar indexes by `attune optimize`.
 BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
@@ -113,6 +114,7 @@ class VectorIndexes:
         return seen[1]
 
     def _table(self, space: str):
+        """The space's table at its newest version, for writing (None: not built yet)."""
         name = table_name(space)
         if name not in self._open:
             if name not in self.store._table_names():
@@ -122,26 +124,35 @@ class VectorIndexes:
         table.checkout_latest()
         return table
 
+    def open(self, space: str):
+        """The space's table pinned at its newest version (None: not built yet). A served
+        space reads through one such handle, so the row offsets it mapped stay the rows it
+        takes whatever another process writes, and no search asks for the newest version."""
+        name = table_name(space)
+        if name not in self.store._table_names():
+            return None
+        table = self.store.db.open_table(name)
+        table.checkout(table.version)
+        return table
+
+    def record(self, space: str, state: IndexState) -> None:
+        """Write what the index now is to meta (and forget the cached state)."""
+        self.store.set_meta(f"index.{space}", state.to_meta())
+        self._states.pop(space, None)
+
     def write(self, space: str, batches: Iterator[tuple[list[str], np.ndarray, np.ndarray | None]], dims: int, *,
               state: Callable[[int, int], IndexState], progress: Callable[[int], None] | None = None) -> IndexState:
-        from lancedb.index import IvfFlat
-
         """Write the space's table anew from (track ids, whitened vectors, codes) batches, index it,
         and record `state(rows, partitions)` in meta. Readers keep the old table until the
         new one is committed (LanceDB's overwrite is one commit)."""
+        from lancedb.index import IvfFlat
+
         name = table_name(space)
         rows = 0
         table = None
-        schema = None
         with self.store.locks.hold(name):
             for ids, z, codes in batches:
-                columns = {"track_id": pa.array(ids, pa.string()),
-                           "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), dims)}
-                if codes is not None:
-                    columns["pq"] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(codes).ravel(), pa.uint8()),
-                                                                      codes.shape[1])
-                data = pa.table(columns)
-                schema = schema or data.schema
+                data = _rows(ids, z, codes)
                 if table is None:
                     table = self.store.db.create_table(name, data, mode="overwrite")
                     self._open[name] = table
@@ -161,8 +172,7 @@ class VectorIndexes:
             else:
                 partitions = 0
             result = state(rows, partitions)
-            self.store.set_meta(f"index.{space}", result.to_meta())
-            self._states.pop(space, None)
+            self.record(space, result)
             table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)  # the files of earlier builds, once no reader needs them
         return result
 
@@ -172,49 +182,12 @@ class VectorIndexes:
         table = self._table(space)
         assert table is not None
         with self.store.locks.hold(table_name(space)):
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start : start + 1000]
-                table.delete("track_id IN (" + ", ".join(sql_string(t) for t in chunk) + ")")
+            for chunk in chunks(ids, 1000):
+                table.delete(sql_in("track_id", chunk))
             if len(ids):
-                columns = {"track_id": pa.array(ids, pa.string()),
-                           "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), z.shape[1])}
-                if "pq" in table.schema.names and codes is not None:
-                    columns["pq"] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(codes).ravel(), pa.uint8()),
-                                                                      codes.shape[1])
-                table.add(pa.table(columns).cast(table.schema))
+                table.add(_rows(ids, z, codes if "pq" in table.schema.names else None).cast(table.schema))
                 table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
         return table.count_rows()
-
-    def track_ids(self, space: str):
-        """The space table's track ids, in table order (its offsets), as a polars Series."""
-        import polars as pl
-
-        table = self._table(space)
-        if table is None:
-            return pl.Series("track_id", [], dtype=pl.String)
-        reader = table.search().select(["track_id"]).limit(max(table.count_rows(), 1)).to_batches(1 << 20)
-        return pl.from_arrow(pa.Table.from_batches(list(reader), schema=reader.schema)["track_id"]).alias("track_id")
-
-    def search(self, space: str, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
-        """The k nearest rows to `centre`: their track ids and squared L2 distances (LanceDB's
-        `_distance`; asking for the vectors too made a search at 10M rows 4x slower)."""
-        table = self._table(space)
-        if table is None:
-            return [], np.zeros(0, dtype=np.float32)
-        query = table.search(np.asarray(centre, dtype=np.float32), vector_column_name="z").metric("l2").limit(k)
-        found = query.nprobes(nprobes).select(["track_id", "_distance"]).to_arrow()
-        return found["track_id"].to_pylist(), found["_distance"].to_numpy().astype(np.float32)
-
-    def take(self, space: str, offsets: np.ndarray, dims: int) -> np.ndarray:
-        """Vectors of the rows at these offsets of the space table, in the order given."""
-        table = self._table(space)
-        if table is None or not len(offsets):
-            return np.zeros((0, dims), dtype=np.float32)
-        order = np.argsort(offsets, kind="stable")
-        got = _matrix(table.take_offsets(np.asarray(offsets)[order].tolist()).select(["z"]).to_arrow()["z"], dims)
-        out = np.empty_like(got)
-        out[order] = got
-        return out
 
     def scalar_indexes(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """BTREE and LABEL_LIST indexes on the tracks table's filter columns: those missing are
@@ -243,9 +216,33 @@ class VectorIndexes:
         return out
 
 
-def _matrix(column: pa.ChunkedArray | pa.Array, dims: int) -> np.ndarray:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if len(array) == 0:
-        return np.zeros((0, dims), dtype=np.float32)
-    return np.asarray(array.values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(array), dims)
+def column_of(table, name: str):
+    """A whole column of a (pinned) space table, as a polars Series."""
+    import polars as pl
 
+    return pl.from_arrow(read_all(table.search().select([name]).limit(max(table.count_rows(), 1)))[name]).alias(name)
+
+
+def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
+    """The k nearest rows of a space table to `centre`: their track ids and squared L2
+    distances (LanceDB's `_distance`; asking for the vectors too made a search at 10M rows 4x
+    slower)."""
+    query = table.search(np.asarray(centre, dtype=np.float32), vector_column_name="z").metric("l2").limit(k)
+    found = query.nprobes(nprobes).select(["track_id", "_distance"]).to_arrow()
+    return found["track_id"].to_pylist(), found["_distance"].to_numpy().astype(np.float32)
+
+
+def take(table, offsets: np.ndarray, dims: int) -> np.ndarray:
+    """Vectors of the rows at these offsets of a space table, in the order given."""
+    if not len(offsets):
+        return np.zeros((0, dims), dtype=np.float32)
+    return matrix(take_ordered(table, offsets, ["z"])["z"], dims)
+
+
+def _rows(ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> pa.Table:
+    """Rows of a space table: track ids, whitened vectors and (when trained) their codes."""
+    columns = {"track_id": pa.array(ids, pa.string()),
+               "z": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(z, dtype=np.float32).ravel()), z.shape[1])}
+    if codes is not None:
+        columns["pq"] = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(codes).ravel(), pa.uint8()), codes.shape[1])
+    return pa.table(columns)

@@ -13,6 +13,17 @@ from tests.engine.conftest import fixture_csv, shared_lib  # noqa: F401  (the fi
 ATTUNE = [str(Path(sys.executable).with_name("attune"))]
 
 
+def bare_tracks(lib: Library, n: int) -> list[str]:
+    """Add n tracks with only an id and a title (x000, x001, ...); returns their ids."""
+    import pyarrow as pa
+    from attune.engine.storage import TRACKS_SCHEMA
+
+    ids = [f"x{i:03d}" for i in range(n)]
+    rows = [dict.fromkeys(TRACKS_SCHEMA.names) | {"track_id": t, "title": t, "source": "test"} for t in ids]
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+    return ids
+
+
 def attune(*args: str, cwd=None, env=None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`attune ARGS` in a subprocess, with its output."""
     return subprocess.run([*ATTUNE, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,

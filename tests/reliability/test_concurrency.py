@@ -7,10 +7,10 @@ inserted every track twice, and names came out twice.
 
 import multiprocessing as mp
 
-import pyarrow as pa
 import pytest
 from attune.engine import Library
-from attune.engine.storage import TRACKS_SCHEMA
+
+from .conftest import bare_tracks
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +52,7 @@ def test_concurrent_adds_to_one_playlist_are_all_kept(tmp_path, fixture_csv):
     path = tmp_path / "lib"
     lib = Library.open(path)
     lib.import_spotify([fixture_csv])
-    many = [f"x{i:03d}" for i in range(60)]
-    rows = [dict.fromkeys(TRACKS_SCHEMA.names) | {"track_id": t, "title": t, "source": "test"} for t in many]
-    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+    many = bare_tracks(lib, 60)
     lib.playlists.create("Both", [])
     _run_together((_adder, (str(path), 0, 30, many)), (_adder, (str(path), 30, 30, many)))
     assert sorted(Library.open(path).playlists.get("Both").track_ids) == many

@@ -10,13 +10,11 @@ import multiprocessing as mp
 import os
 import time
 
-import pyarrow as pa
 import pytest
 from attune.engine import Library
-from attune.engine.storage import TRACKS_SCHEMA
 from attune.engine.storage.place import LEASE_SECONDS, BusyError, ObjectPlace, place_of
 
-from .conftest import attune
+from .conftest import attune, bare_tracks
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +84,7 @@ def test_two_processes_writing_one_s3_library_both_land(s3_library, s3_server, f
     LanceDB's conditional PUTs)."""
     lib = Library.open(s3_library)
     lib.import_spotify([fixture_csv])
-    many = [f"x{i:03d}" for i in range(30)]
-    rows = [dict.fromkeys(TRACKS_SCHEMA.names) | {"track_id": t, "title": t, "source": "test"} for t in many]
-    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+    many = bare_tracks(lib, 30)
     lib.playlists.create("Both", [])
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_adder, args=(s3_library, s3_server, 0, 15, many)),

@@ -90,6 +90,7 @@ class AttuneApp(App):
         self.last_status = ""
         self.notice = ""  # the last edit's message, kept beside the results summary
         self._named_cluster: tuple[str, list[str]] | None = None  # the last recipe's genre cluster
+        self._arc = "flat"  # the arc the A key applied last (the next press takes the one after it)
         self.results_serial = 0
         self.detail_for: str | None = None  # the track the detail pane shows
 
@@ -429,7 +430,7 @@ class AttuneApp(App):
             self.status("open a playlist to sequence it")
             return
         arcs = ("peak", "rise", "fall", "valley", "flat")
-        self._arc = arcs[(arcs.index(getattr(self, "_arc", "flat")) + 1) % len(arcs)]
+        self._arc = arcs[(arcs.index(self._arc) + 1) % len(arcs)]
         self._edit("sequence", self._arc)
 
     def action_switch_space(self) -> None:
