@@ -8,8 +8,11 @@ and B last. Step k (of N - 1) aims at the point a fraction k / (N - 1) of the wa
 B and takes the eligible track nearest to it among those that keep both orders and leave
 room for the steps after it (its distance to A stays below |A - B|^2, so B can still be
 farther). Only tracks between A and B qualify at all (nearer to each than they are to each
-other), which is usually a small share of a library: the per-step search runs on those.
-When no track qualifies for a step, the path is shorter than asked and says so.
+other). The targets lie on the line from A to B, so a track's distance to each follows from
+its distances to A and B (one pass over the space for both); each step searches the
+CORRIDOR tracks nearest that line first and the whole library only when a track outside
+the corridor could still be nearer. When no track qualifies for a step, the path is
+shorter than asked and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import polars as pl
 from ..errors import LibraryError, NotAvailableError
 from ..spaces import space as space_of
 from ..storage import Snapshot
+
+#: How many tracks nearest the line from A to B each step searches first (see path_between).
+CORRIDOR = 20_000
 
 
 @dataclass
@@ -51,37 +57,59 @@ def path_between(snap: Snapshot, a: int, b: int, *, steps: int = 10, space: str 
     z, sq = data.z, data.sqnorm
     za, zb = z[a].astype(np.float64), z[b].astype(np.float64)
     d_ab = float(((za - zb) ** 2).sum())
-    to_a = np.maximum(sq - 2.0 * (z @ za.astype(z.dtype)) + float(za @ za), 0.0)
-    to_b = np.maximum(sq - 2.0 * (z @ zb.astype(z.dtype)) + float(zb @ zb), 0.0)
-    between = data.has & (to_a < d_ab) & (to_b < d_ab)
+    # Squared distances of every track to A and to B in one pass over the space.
+    dots = z @ np.stack([za, zb], axis=1).astype(z.dtype)
+    to_a = np.maximum(sq - 2.0 * dots[:, 0] + float(za @ za), 0.0)
+    to_b = np.maximum(sq - 2.0 * dots[:, 1] + float(zb @ zb), 0.0)
+    valid = data.has & (to_a < d_ab) & (to_b < d_ab)
     if mask is not None:
-        between &= mask
-    between[[a, b]] = False
-    rows = np.flatnonzero(between)
+        valid &= mask
+    valid[[a, b]] = False
     index = snap.text_index("artist")  # one code per track (lower case); "" for none
     nobody = int(index.values.index_of("")) if len(index.values) and index.values[0] == "" else -1
-    codes = index.codes[rows]
-    blocked = np.zeros(len(rows), dtype=bool)  # taken, or an artist already on the path
-    for used in {int(index.codes[a]), int(index.codes[b])} - {nobody}:
-        blocked |= codes == used
-    ra, rb = to_a[rows], to_b[rows]
-    # Distances of every candidate to every step's target point in one product (the
-    # |target|^2 term is the same for every row of a step and left out).
-    targets = np.stack([za + (zb - za) * (k / (steps - 1)) for k in range(1, steps - 1)]).astype(z.dtype) \
-        if steps > 2 else np.zeros((0, z.shape[1]), dtype=z.dtype)
-    to_targets = sq[rows][:, None] - 2.0 * (z[rows] @ targets.T)
+    used = {int(index.codes[a]), int(index.codes[b])} - {nobody}  # artists on the path
+    # Every step's target lies on the line from A to B, so a track's distance to it follows
+    # from its distances to A and B alone: with s its position along the line (0 at A, 1 at
+    # B) and h^2 its squared distance from the line, |x - t_k|^2 = h^2 + (s - f_k)^2 |A - B|^2.
+    along = (to_a - to_b + d_ab) / (2.0 * d_ab)
+    off_line = np.where(valid, np.maximum(to_a - along * along * d_ab, 0.0), np.inf)
+    # Each step looks first in a corridor, the CORRIDOR tracks nearest the line; its best
+    # is the library's best when no track outside (all at least `edge` off the line) can
+    # beat it, and otherwise that step searches every track.
+    count = int(valid.sum())
+    if count > CORRIDOR:
+        corridor = np.argpartition(off_line, CORRIDOR - 1)[:CORRIDOR]
+        edge = float(off_line[corridor].max())
+    else:
+        corridor, edge = np.flatnonzero(valid), np.inf
+    taken: list[int] = []
+
+    def best(rows: np.ndarray, f: float, last_a: float, last_b: float) -> tuple[int, float]:
+        ok = (to_a[rows] > last_a) & (to_b[rows] < last_b) & np.isfinite(off_line[rows])
+        if used:
+            ok &= ~np.isin(index.codes[rows], list(used))
+        if taken:
+            ok &= ~np.isin(rows, taken)
+        if not ok.any():
+            return -1, np.inf
+        value = np.where(ok, off_line[rows] + (along[rows] - f) ** 2 * d_ab, np.inf)
+        i = int(np.argmin(value))
+        return int(rows[i]), float(value[i])
+
     chosen = [a]
     last_a, last_b = 0.0, d_ab
     for k in range(1, steps - 1):
-        ok = ~blocked & (ra > last_a) & (rb < last_b)
-        if not ok.any():
+        f = k / (steps - 1)
+        pick, value = best(corridor, f, last_a, last_b)
+        if value > edge:
+            pick, value = best(np.flatnonzero(valid), f, last_a, last_b)
+        if pick < 0:
             break
-        pick = int(np.argmin(np.where(ok, to_targets[:, k - 1], np.inf)))
-        chosen.append(int(rows[pick]))
-        last_a, last_b = float(ra[pick]), float(rb[pick])
-        blocked[pick] = True
-        if int(codes[pick]) != nobody:
-            blocked |= codes == codes[pick]
+        chosen.append(pick)
+        taken.append(pick)
+        last_a, last_b = float(to_a[pick]), float(to_b[pick])
+        if int(index.codes[pick]) != nobody:
+            used.add(int(index.codes[pick]))
     chosen.append(b)
     notes = []
     if len(chosen) < steps:

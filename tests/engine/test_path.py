@@ -56,3 +56,21 @@ def test_the_library_resolves_tracks_and_takes_a_filter_query(tmp_path, fixture_
         lib.path_between("t12", "t10", where='like:track("t01")')
     with pytest.raises(LibraryError, match="two different tracks"):
         lib.path_between("t12", "t12")
+
+
+def test_the_corridor_changes_nothing(monkeypatch):
+    """Each step searches the tracks nearest the line first; a corridor of 3 tracks must
+    give the path a search of every track gives."""
+    import attune.engine.search.path as path_module
+
+    snap = _snap(n=600, seed=3)
+    years = snap.numbers("year")
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        a, b = (int(x) for x in rng.choice(len(snap), 2, replace=False))
+        for mask in (None, years >= 1980):
+            monkeypatch.setattr(path_module, "CORRIDOR", 10**9)
+            whole = path_between(snap, a, b, steps=8, mask=mask)
+            monkeypatch.setattr(path_module, "CORRIDOR", 3)
+            narrow = path_between(snap, a, b, steps=8, mask=mask)
+            assert narrow.rows == whole.rows
