@@ -107,7 +107,12 @@ class Library:
             raise LibraryError(f"{place.local} is a file, not a library directory")
         if not create and not place.has_library():
             cls._missing(place)
-        return cls(Store(place), memory_budget=memory_budget)
+        store = Store(place)
+        if "tracks.energy_start" in store.added_columns:  # written before energy over time was queryable
+            from .ingest.energy import backfill
+
+            backfill(store)
+        return cls(store, memory_budget=memory_budget)
 
     @staticmethod
     def exists(path: str | Path, storage_options: dict[str, str] | None = None) -> bool:
@@ -233,7 +238,8 @@ class Library:
             columns = self.store.columns("tracks", key.tracks, SCALAR_COLUMNS)
             # Whole rows in memory unless they would take more than half the budget.
             whole = self.memory_budget is None or columns.rows * TRACK_BYTES * 2 <= self.memory_budget
-            tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole), None
+            tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole,
+                                    segments=lambda names, v=key.segments: self.store.columns("segments", v, names).arrow(names)), None
         self._snapshot = Snapshot(
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
@@ -484,7 +490,10 @@ class Library:
         """The plan a query compiles to: pushed-down filter, post-filters, vector terms, space."""
         from .search import plan
 
-        compiled = plan(self.source(), self.parse(query), query)
+        parsed = self.parse(query)
+        if parsed.path is not None:  # a path's plan says how many steps it found: run it
+            return self.search(query).plan.describe()
+        compiled = plan(self.source(), parsed, query)
         if compiled.served is not None:  # which path a served space takes depends on the filter's count: run it
             return self.search(query).plan.describe()
         return compiled.describe()
@@ -530,10 +539,10 @@ class Library:
         `.notes` (why it is shorter than asked, when it is)."""
         from .execution import NumpyBackend
         from .search.path import path_between
-        from .search.targets import _track_row
+        from .search.targets import track_row
 
         snap = self.snapshot()
-        start, end = _track_row(snap, a, a, 0), _track_row(snap, b, b, 0)
+        start, end = track_row(snap, a, a, 0), track_row(snap, b, b, 0)
         filt = self._steering(where, "where")
         mask = NumpyBackend(snap).mask(filt) if filt is not None else None
         found = path_between(snap, start, end, steps=steps, space=space, mask=mask)

@@ -102,6 +102,12 @@ if [ "$AUDIO" = examples/audio ]; then
     expect "glacier-bay-humpback"    # the whale
     refuse "Let's Go Fishin'"        # the folk band
 fi
+step "tracks that build up" search "path:\"$AUDIO\" energy_start<0.2 energy_slope>0.2" --columns title,energy_start,energy_end,energy_slope
+if [ "$AUDIO" = examples/audio ]; then
+    expect "Tchaikovsky"             # the Sugar Plum Fairy: a quiet opening that grows
+    step "a passage: like 0:30 of Vibe Ace" search 'like:track("Vibe Ace" @ 0:30) limit:3'
+    expect "passage"
+fi
 step "how sure: --explain" search --explain "path:\"$AUDIO\" sort:-valence limit:7"
 if [ "$AUDIO" = examples/audio ]; then
     expect "tempo 180 (or 90)?"      # the 90 bpm trumpet loop: 180, or 90, not sure which

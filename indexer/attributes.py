@@ -65,6 +65,7 @@ replace energy, valence and vocalness when they exist.
 from __future__ import annotations
 
 import numpy as np
+from attune.engine.ingest.energy import energy_shape
 
 from . import temporal
 from .signal import SegmentMeasures
@@ -223,6 +224,7 @@ def track_attributes(taggram: np.ndarray, tags: tuple[str, ...], measures: Segme
         "energy_confidence": float((0.5 + 0.5 * _agreement(cues).mean()) * coverage) if len(cues) else 0.0,
         "consistency": temporal.consistency(tiles),
         "energy_tiles": tiles.astype(np.float32).tolist(),
+        **energy_shape(tiles),
         "valence": float(_sigmoid(v_cues.sum())),
         "valence_confidence": float((0.4 + 0.6 * tonal) * (0.5 + 0.5 * _agreement(v_cues)) * coverage),
         "tempo": tempo.bpm,

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from attune.engine.ingest import Failed, Indexed, Unchanged
+from attune.engine.ingest.energy import COLUMNS as ENERGY_SHAPE
+from attune.engine.ingest.energy import energy_shape
 from attune.engine.ingest.spotify import normalise_isrc
 
 if TYPE_CHECKING:
@@ -199,7 +201,8 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
 
 #: What the indexer stores of `attributes.track_attributes`' output, besides tiles and genres.
 ATTRIBUTE_COLUMNS = ("energy", "energy_confidence", "valence", "valence_confidence", "vocalness", "vocalness_confidence",
-                     "tempo", "tempo_confidence", "tempo_alternative", "consistency", "danceability", "acousticness")
+                     "tempo", "tempo_confidence", "tempo_alternative", "consistency", "danceability", "acousticness",
+                     *ENERGY_SHAPE)
 
 
 def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
@@ -211,7 +214,8 @@ def apply_heads(heads, attrs: dict, segments, duration: float) -> None:
     predictions = heads.predict(segments.embeddings)
     if "energy" in predictions:
         tiles = temporal.tiles(segments.starts, predictions["energy"][:, 0], duration)
-        attrs.update(energy=temporal.peak_energy(tiles), consistency=temporal.consistency(tiles), energy_tiles=tiles.astype(np.float32).tolist())
+        attrs.update(energy=temporal.peak_energy(tiles), consistency=temporal.consistency(tiles),
+                     energy_tiles=tiles.astype(np.float32).tolist(), **energy_shape(tiles))
     for name in HEAD_ATTRIBUTES:
         if name in predictions and name != "energy":
             attrs[name] = float(predictions[name][:, 0].mean())

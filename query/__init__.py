@@ -16,6 +16,7 @@ from .ast import (
     Not,
     Options,
     Or,
+    PathTerm,
     PerLimit,
     Query,
     Range,
@@ -27,7 +28,7 @@ from .ast import (
 from .errors import AttuneError, QueryError
 from .outline import outline
 from .parser import grammar_text, parse
-from .render import quote, render
+from .render import quote, render, timestamp
 
 __all__ = [
     "And",
@@ -38,6 +39,7 @@ __all__ = [
     "Not",
     "Options",
     "Or",
+    "PathTerm",
     "PerLimit",
     "Query",
     "QueryError",
@@ -51,4 +53,5 @@ __all__ = [
     "parse",
     "quote",
     "render",
+    "timestamp",
 ]

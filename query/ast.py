@@ -90,12 +90,24 @@ Expr = TextMatch | Compare | Range | Not | And | Or
 class Like:
     """`like:playlist("x")`, `like:track(id)`, `like:artist(name)`, `like:"free text"`.
 
-    `unlike` terms push results away from the target instead of towards it.
+    `unlike` terms push results away from the target instead of towards it. `at` (track
+    targets only: `like:track("x" @ 1:30)`) is a moment inside the track, in seconds: the
+    term then ranks tracks by their passage nearest that moment's 3-second segment.
     """
 
     kind: LikeKind
     target: str
     unlike: bool = False
+    span: Span | None = _span()
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class PathTerm:
+    """`path:track("A")..track("B")`: tracks stepping from A to B (`limit:` steps)."""
+
+    start: str
+    end: str
     span: Span | None = _span()
 
 
@@ -145,3 +157,4 @@ class Query:
     where: Expr | None = None
     likes: tuple[Like, ...] = ()
     options: Options = Options()
+    path: PathTerm | None = None

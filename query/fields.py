@@ -83,6 +83,10 @@ FIELDS: tuple[Field, ...] = (
     Field("tempo", "float", "tempo", queryable=True, space=(7, 50.0, 150.0), result=11, table=6, bounds=(0.0, 1000.0),
           doc="beats per minute"),
     _unit("consistency", result=18, detail=5, doc="1 - normalised total variation of energy over time"),
+    _unit("energy_start", result=31, doc="mean energy over the first 30 seconds"),
+    _unit("energy_end", result=32, doc="mean energy over the last 30 seconds"),
+    Field("energy_slope", "float", "energy_slope", queryable=True, result=33, bounds=(-1.0, 1.0),
+          doc="energy gained from start to end (least-squares slope over the track's 10-second tiles)"),
     _unit("energy_confidence", result=24, doc="how far the indexer's energy can be trusted (its cues agree)"),
     _unit("valence_confidence", result=25, doc="how far the indexer's valence can be trusted (tonal music, cues agree)"),
     _unit("vocalness_confidence", result=26, doc="how sure the indexer's tags are about voices, either way"),
@@ -105,6 +109,7 @@ FIELDS: tuple[Field, ...] = (
     Field("playlist", "computed", queryable=True, doc="membership of a playlist, by name"),
     Field("score", "computed", sortable=True, result=5, table=8, doc="the ranking score (higher is better)"),
     Field("duration", "computed", result=21, doc="length, in seconds, for audio front ends"),
+    Field("passage", "computed", result=30, doc='where the matching passage starts, in seconds (like:track("x" @ 1:30))'),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

@@ -27,6 +27,7 @@ from .ast import (
     Not,
     Options,
     Or,
+    PathTerm,
     PerLimit,
     Query,
     Range,
@@ -62,6 +63,9 @@ _TERMINAL_WORDS: dict[str, str] = {
     "PLAYLIST_CALL": "playlist(...)",
     "TRACK_CALL": "track(...)",
     "ARTIST_CALL": "artist(...)",
+    "PATH": "path:track(...)..track(...)",
+    "_AT": "'@' and a time",
+    "_DOTS": "'..'",
     "$END": "the end of the query",
 }
 
@@ -178,6 +182,7 @@ class _Builder:
         self.regex_error = regex_error
         self.numeric = set(vocab.NUMERIC_FIELDS) | {f for f in extra_fields}
         self.likes: list[Like] = []
+        self.path: PathTerm | None = None
         self.options: dict[str, tuple[object, Span]] = {}
         self.weights: dict[str, tuple[Weight, Span]] = {}
         self._rules: dict[str, Callable[[Tree], object]] = {
@@ -189,6 +194,7 @@ class _Builder:
             "regex": self._regex,
             "compare": self._compare,
             "like_term": self._like,
+            "path_term": self._path,
             "option": self._option,
         }
 
@@ -211,7 +217,14 @@ class _Builder:
             weights=tuple(w for w, _ in self.weights.values()),
             versions=opts.get("versions"),  # type: ignore[arg-type]
         )
-        return Query(where=where, likes=tuple(self.likes), options=options)
+        if self.path is not None:
+            at = self.path.span.start if self.path.span else 0
+            if self.likes:
+                raise self.error("a path and like:/unlike: terms cannot be combined", at,
+                                 hint="a path steps from one track to another; filters narrow its steps")
+            if options.sort is not None:
+                raise self.error("a path keeps its own order; sort: does not apply", at)
+        return Query(where=where, likes=tuple(self.likes), options=options, path=self.path)
 
     def node(self, tree: Tree) -> object:
         return self._rules[tree.data](tree)
@@ -235,7 +248,7 @@ class _Builder:
         They do not filter, so lifting them out of an AND is exact. They may not
         stand under a NOT, nor be a whole branch of an OR.
         """
-        if isinstance(node, (_OptionTerm, Like)):
+        if isinstance(node, (_OptionTerm, Like, PathTerm)):
             if negated:
                 raise self._negated_error(node)
             self._record(node)
@@ -251,9 +264,10 @@ class _Builder:
             for item in node.items:
                 lone = _first_non_filter(item) if not _has_filter(item) else None
                 if lone is not None:
-                    word = "options" if isinstance(lone, _OptionTerm) else "like: and unlike: terms"
+                    word = ("options" if isinstance(lone, _OptionTerm) else "a path" if isinstance(lone, PathTerm)
+                            else "like: and unlike: terms")
                     raise self.error(
-                        f"{word} apply to the whole query and cannot be part of an OR",
+                        f"{word} {'applies' if word == 'a path' else 'apply'} to the whole query and cannot be part of an OR",
                         lone.span.start,  # type: ignore[union-attr]
                         hint="move it outside the OR",
                     )
@@ -269,12 +283,20 @@ class _Builder:
                 node.span.start,  # type: ignore[union-attr]
                 hint=f"use {other} instead",
             )
+        if isinstance(node, PathTerm):
+            return self.error("path: cannot be negated", node.span.start)  # type: ignore[union-attr]
         assert isinstance(node, _OptionTerm)
         return self.error(f"the option {node.name}: cannot be negated", node.span.start)
 
-    def _record(self, node: _OptionTerm | Like) -> None:
+    def _record(self, node: _OptionTerm | Like | PathTerm) -> None:
         if isinstance(node, Like):
             self.likes.append(node)
+            return
+        if isinstance(node, PathTerm):
+            if self.path is not None:
+                first = self.path.span.start if self.path.span else 0
+                raise self.error(f"path: is given twice (first at column {first})", node.span.start)  # type: ignore[union-attr]
+            self.path = node
             return
         value = self._option_value(node)
         if isinstance(value, Weight):
@@ -417,10 +439,31 @@ class _Builder:
         kind = {"playlist_ref": "playlist", "track_ref": "track", "artist_ref": "artist"}.get(
             target.data, "text"  # type: ignore[union-attr]
         )
-        value = self.value(target.children[-1])[0]  # type: ignore[union-attr]
+        parts = [c for c in target.children if isinstance(c, Tree)]  # type: ignore[union-attr]
+        value = self.value(parts[0])[0]
         if not value.text.strip():
             raise self.error(f"{kw} needs a target", value.span.start, hint='e.g. like:playlist("Sunday Morning")')
-        return Like(kind, value.text, unlike, _tree_span(tree))  # type: ignore[arg-type]
+        at = self._moment(parts[1].children[0]) if len(parts) > 1 else None
+        return Like(kind, value.text, unlike, _tree_span(tree), at)  # type: ignore[arg-type]
+
+    def _moment(self, tok: Token) -> float:
+        """A time inside a track: seconds (90, 90.5, 90s), m:ss or h:mm:ss (to the millisecond)."""
+        text = str(tok)
+        plain = text[:-1] if text.endswith("s") else text
+        if _NUMBER_RE.fullmatch(plain) and 0 <= float(plain) < 1e9:
+            return round(float(plain), 3)
+        m = _DURATION_RE.fullmatch(text)
+        if m and float(m.group(3)) < 60 and (m.group(1) is None or int(m.group(2)) < 60):
+            return round(int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3)), 3)
+        raise self.error(f"'{text}' is not a time in the track", tok.start_pos or 0,
+                         hint='write seconds or m:ss, e.g. like:track("x" @ 1:30)')
+
+    def _path(self, tree: Tree) -> PathTerm:
+        start, end = (self.value(c)[0] for c in tree.children if isinstance(c, Tree))
+        for v in (start, end):
+            if not v.text.strip():
+                raise self.error("path: needs two tracks", v.span.start, hint='e.g. path:track("A")..track("B")')
+        return PathTerm(start.text, end.text, _tree_span(tree))
 
     # -- options ----------------------------------------------------------------
 
@@ -512,7 +555,7 @@ def _join(kind: type, items: list, span: Span | None) -> Expr | None:
 
 
 def _has_filter(node: object) -> bool:
-    if isinstance(node, (_OptionTerm, Like)):
+    if isinstance(node, (_OptionTerm, Like, PathTerm)):
         return False
     if isinstance(node, (And, Or)):
         return any(_has_filter(i) for i in node.items)
@@ -520,7 +563,7 @@ def _has_filter(node: object) -> bool:
 
 
 def _first_non_filter(node: object) -> object | None:
-    if isinstance(node, (_OptionTerm, Like)):
+    if isinstance(node, (_OptionTerm, Like, PathTerm)):
         return node
     if isinstance(node, (And, Or)):
         for item in node.items:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import singledispatch
 
-from .ast import And, Compare, Like, Not, Options, Or, Query, Range, TextMatch
+from .ast import And, Compare, Like, Not, Options, Or, PathTerm, Query, Range, TextMatch
 
 _BARE_RE = re.compile(r'[^\s()",|]+')
 
@@ -49,7 +49,8 @@ def render(node: object) -> str:
 
 @render.register
 def _(node: Query) -> str:
-    tail = [render(like) for like in node.likes] + _options(node.options)
+    tail = ([render(node.path)] if node.path is not None else []) + [render(like) for like in node.likes]
+    tail += _options(node.options)
     parts = []
     if node.where is not None:
         # A top-level OR followed by more terms is bracketed for the reader's sake.
@@ -99,7 +100,22 @@ def _(node: Like) -> str:
     keyword = "unlike:" if node.unlike else "like:"
     if node.kind == "text":
         return keyword + quote(node.target)
-    return f"{keyword}{node.kind}({quote(node.target)})"
+    at = f" @ {timestamp(node.at)}" if node.at is not None else ""
+    return f"{keyword}{node.kind}({quote(node.target)}{at})"
+
+
+@render.register
+def _(node: PathTerm) -> str:
+    return f"path:track({quote(node.start)})..track({quote(node.end)})"
+
+
+def timestamp(seconds: float) -> str:
+    """m:ss (h:mm:ss past an hour; fractions of a second kept): 90 -> 1:30."""
+    whole = int(seconds)
+    rest = seconds - whole
+    h, m, s = whole // 3600, whole // 60 % 60, whole % 60
+    sec = f"{s:02d}" + (f"{rest:.3f}".rstrip("0").rstrip(".")[1:] if rest else "")
+    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"
 
 
 @render.register

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import polars as pl
 
 FORMATS = ("table", "json", "csv", "m3u")
-_TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "score")
+_TABLE_COLUMNS = ("title", "artist", "year", "energy", "valence", "vocalness", "tempo", "genres", "passage", "score")
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -84,6 +84,10 @@ def cell(value, column: str, *, digits: int = 3, genres: int = 3) -> str:
         return ", ".join(map(str, value))
     if column == "tempo":
         return f"{value:.0f}"
+    if column == "passage":
+        from attune.query import timestamp
+
+        return timestamp(round(value))
     if isinstance(value, float):
         return f"{value:.{digits}f}" if column != "score" else f"{value:.2f}"
     return str(value)

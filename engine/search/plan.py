@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from attune.query import Query, render
+from attune.query import Query, QueryError, render, timestamp
 from attune.query.ast import Expr
 from attune.query.walk import normalize
 
+from ..errors import NotAvailableError
 from ..execution import PlaylistMatcher, SqlBackend
 from ..storage import Playlist, Snapshot, Store
 from .targets import Target, resolve, seeds_to_exclude
@@ -120,7 +121,7 @@ class Plan:
                          f"built {st.built_at[:19]} (whitening as of then)")
             lines.append("  path:     " + (self.served_how or "IVF index for broad filters; exact over the passing tracks "
                                            "for filters that pass few"))
-        elif self.targets:
+        elif self.targets or self.query.path is not None:
             lines.append(f"space:      {self.space} (whitened squared distance)")
         for t in self.targets:
             lines.append(f"  {'+' if t.sign > 0 else '-'} {t.label} ({len(t.rows)} seed tracks)")
@@ -148,7 +149,12 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
     inherited = snap.inherits_genres if snap is not None else any(p.genres for p in playlists.values())
     where = normalize(query.where)
     sql, post = SqlBackend(matcher, text, genres_inherited=inherited).split(where)
-    space = query.options.space or "attr"
+    passage = next((like for like in query.likes if like.at is not None), None)
+    if passage is not None and query.options.space not in (None, "audio"):
+        raise QueryError(f"a passage (@ {timestamp(passage.at)}) is measured in the audio space, not in:{query.options.space}",
+                         query=text, position=passage.span.start if passage.span else 0,
+                         hint=f"drop in:{query.options.space}")  # type: ignore[arg-type]
+    space = query.options.space or ("audio" if passage is not None else "attr")
     limit = effective_limit(query.options.limit, limit)
     if executor is None:
         executor = "memory"
@@ -170,6 +176,9 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
     if query.likes and source.served is not None:
         assert snap is not None
         served = source.served(snap, space)
+        if served is not None and passage is not None:
+            raise NotAvailableError("passages need the audio space in memory, and this library is over its memory budget "
+                                    "(raise ATTUNE_MEMORY_BUDGET)")
         if served is not None:
             notes += list(served.notes)  # type: ignore[attr-defined]
             if snap.key is not None and served.state.playlists_version not in (-1, snap.key.playlists):  # type: ignore[attr-defined]

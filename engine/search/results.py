@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from attune.query import AttuneError, render
+from attune.query import AttuneError, render, timestamp
 from attune.query.fields import BY_NAME, CONFIDENCE_OF, LOW_CONFIDENCE, RESULT_COLUMNS
 from attune.query.walk import leaves
 
@@ -116,6 +116,7 @@ class Results:
         wanted = [c for c in (*EXPLAINED_ATTRIBUTES, *(CONFIDENCE_OF[a] for a in EXPLAINED_ATTRIBUTES if a in CONFIDENCE_OF),
                               "tempo_alternative") if c in self.frame.columns]
         attributes = self.frame.select(wanted).to_dicts() if wanted else [{}] * self.frame.height
+        passages = self.frame["passage"].to_list() if "passage" in self.frame.columns else [None] * self.frame.height
         out = []
         for i, row in enumerate(self.frame.select("track_id", "title", "artist", "score").iter_rows(named=True)):
             item = {
@@ -130,6 +131,8 @@ class Results:
                                for a in EXPLAINED_ATTRIBUTES if attributes[i].get(a) is not None},
                 "shown": [t for t in (shown_attribute(a, attributes[i]) for a in EXPLAINED_ATTRIBUTES) if t],
             }
+            if passages[i] is not None and passages[i] == passages[i]:
+                item["passage"] = passages[i]
             if self.extra_explanations:
                 item.update(self.extra_explanations[i])
             out.append(item)
@@ -161,6 +164,8 @@ class Results:
             if item["contributions"]:
                 parts = ", ".join(f"{d} {v:+.2f}" for d, v in item["contributions"].items())
                 lines.append(f"     distance by dimension: {parts}")
+            if item.get("passage") is not None:
+                lines.append(f"     its nearest passage starts at {timestamp(round(item['passage']))}")
             for key in ("why",):
                 if item.get(key):
                     lines.append(f"     {item[key]}")

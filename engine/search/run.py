@@ -14,20 +14,25 @@ import time
 
 import numpy as np
 import polars as pl
-from attune.query import And, Query
+from attune.query import And, Query, QueryError
 
 from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
 from ..spaces import computed as computed_space
 from ..spaces import space as space_of
 from ..spaces.related import related_artists
+from ..spaces.segments import passage_distances
 from ..spaces.served import ServedSpace, nearest, seed_vectors
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
 from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
+from .path import path_between
 from .plan import Plan, Source, plan
 from .results import Results
-from .targets import Target
+from .targets import Target, track_row
 from .versions import collapse_versions
+
+#: Steps of a `path:` query that names no `limit:`.
+PATH_STEPS = 10
 
 
 def run(
@@ -42,6 +47,8 @@ def run(
     """Plan and execute a parsed query (`text` is its source, for error carets)."""
     if not isinstance(source, Source):
         source = Source.of(source, model_tags=model_tags)
+    if query.path is not None:
+        return _run_path(source, query, text, limit)
     p = plan(source, query, text, limit=limit, executor=executor)
     if p.executor == "lance":
         assert source.store is not None
@@ -79,6 +86,30 @@ def _run_lance(source: Source, p: Plan) -> Results:
     return _results(p, _order(p, fetched.gather(rows), None, ranked=False))
 
 
+def _run_path(source: Source, query: Query, text: str, cap: int | None) -> Results:
+    """`path:track(A)..track(B)`: the path's steps (`path.py`), the filter applied to the
+    steps between A and B, `limit:` steps (PATH_STEPS when the query names none), in order."""
+    term = query.path
+    assert term is not None
+    steps = query.options.limit or PATH_STEPS
+    steps = min(steps, cap) if cap else steps  # a front end's limit is a ceiling
+    p = plan(source, query, text, limit=steps, executor="memory")
+    snap = p.snapshot
+    assert snap is not None and p.matcher is not None
+    pos = term.span.start if term.span else 0
+    a, b = track_row(snap, term.start, text, pos), track_row(snap, term.end, text, pos)
+    if a == b:
+        raise QueryError("a path needs two different tracks", query=text, position=pos)
+    mask = NumpyBackend(snap, p.matcher, text, deadline=p.deadline).mask(p.where) if p.where is not None else None
+    found = path_between(snap, a, b, steps=steps, space=p.space, mask=mask)
+    p.notes += found.notes
+    p.ordering = (f"the path from track(\"{term.start}\") to track(\"{term.end}\") in the {p.space} space: each step "
+                  "nearer the end and farther from the start")
+    frame = snap.gather(np.asarray(found.rows, dtype=np.int64))
+    frame = frame.with_columns(pl.Series("score", [-d for d in found.to_b], dtype=pl.Float64))
+    return _results(p, frame)
+
+
 def _results(p: Plan, frame: pl.DataFrame) -> Results:
     assert p.matcher is not None
     return Results(frame, p, PolarsBackend(p.matcher, p.text))
@@ -106,9 +137,12 @@ def _dimension_mask(space, target: Target) -> np.ndarray | None:
 
 
 def _centres(p: Plan, has: np.ndarray, vectors_of, mask_of=lambda t: None) -> list[Centre]:
-    """One centre per like/unlike term: the mean vector of its seed rows that have one."""
+    """One centre per like/unlike term (passages aside): the mean vector of its seed rows
+    that have one."""
     centres = []
     for t in p.targets:
+        if t.passage is not None:
+            continue
         rows = t.rows[has[t.rows]]
         if len(rows) == 0:
             raise NotAvailableError(f"none of the tracks of {t.label} has a vector in the {p.space} space")
@@ -133,22 +167,44 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
                        "by the cold-start mapping (from their attributes and artist)")
     centres = _centres(p, space.has, lambda rows: space.z[rows], lambda t: _dimension_mask(space, t))
     w = _weights(space.dims, p.query)
-    d = partial_distances(space.z, space.sqnorm, centres, w)
+    d = partial_distances(space.z, space.sqnorm, centres, w) if centres else np.zeros(len(snap), dtype=np.float32)
     if space.name == "colisten":
-        for t, centre in zip(p.targets, centres):
+        for t, centre in zip([t for t in p.targets if t.passage is None], centres):
             if t.like.kind == "artist":
                 d += _related_pull(snap, space, t, centre)
     eligible = mask & space.has
+    d, passage = _passages(snap, p, d, eligible)
     eligible[p.exclude] = False
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     d[~eligible] = np.inf
     order = _top(d, int(eligible.sum()), p, snap)
     picked = snap.gather(order)
-    scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(centres)
+    if passage is not None:
+        picked = picked.with_columns(pl.Series("passage", passage[order], dtype=pl.Float64))
+    scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(p.targets)
     results = _results(p, _order(p, picked, scores, ranked=True))
     results.centres, results.weights, results.space = centres, w, space
     return results
+
+
+def _passages(snap: Snapshot, p: Plan, d: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Add each passage term's distance (`spaces.segments`: a track's nearest segment to the
+    seed segment, signed like the term) to d; tracks without segments are not eligible.
+    Returns d and where the first like-passage's match starts in each track (None without one)."""
+    where = None
+    for t in p.targets:
+        if t.passage is None:
+            continue
+        distance, start = passage_distances(snap, t.passage)
+        finite = np.isfinite(distance)
+        if unranked := int((eligible & ~finite).sum()):
+            p.notes.append(f"{unranked} matching tracks have no indexed segments and could not be ranked by the passage")
+        eligible &= finite
+        d = d + t.sign * np.where(finite, distance, 0.0).astype(np.float32)
+        if where is None and t.sign > 0:
+            where = start
+    return d, where
 
 
 def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:

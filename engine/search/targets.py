@@ -1,7 +1,8 @@
 """Target resolution: each like/unlike term of a query becomes seed rows.
 
 - `like:track(x)`: the track with that id, path or title (a title shared by several
-  tracks is an error listing their ids);
+  tracks is an error listing their ids); `like:track(x @ 1:30)`: the segment of that
+  track holding 1:30 (a passage, `spaces.segments`);
 - `like:artist(x)`: every track by that artist (exact name, ignoring case);
 - `like:playlist(x)`: the playlist's tracks (the one playlist matcher);
 - `like:"free text"`: the tracks the words' translation returns (`words.translate`),
@@ -15,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from attune.query import Expr, Like, Query, QueryError, TextMatch, render
+from attune.query import Expr, Like, Query, QueryError, TextMatch, render, timestamp
 from attune.query.walk import leaves
 
 from ..execution import NumpyBackend, PlaylistMatcher
+from ..spaces.segments import segment_at, segments
 from ..storage import Snapshot
 from ..words.translate import Term, Translator, compose, named_fields, relax
 
@@ -34,6 +36,8 @@ class Target:
     notes: list[str] = field(default_factory=list)
     #: Attribute fields a free-text target named; distance is measured on those alone (None: all).
     dims: frozenset[str] | None = None
+    #: A passage target's seed segment (`spaces.segments`), None for every other target.
+    passage: int | None = None
 
 
 def resolve(snap: Snapshot, like: Like, text: str, *, model_tags: frozenset[str] = frozenset()) -> Target:
@@ -57,11 +61,21 @@ def resolve(snap: Snapshot, like: Like, text: str, *, model_tags: frozenset[str]
         if len(rows) == 0:
             raise QueryError.unknown("artist", like.target, snap.artists(), query=text, position=pos)
         return Target(like, rows, f'artist("{like.target}")', sign)
-    row = _track_row(snap, like.target, text, pos)
-    return Target(like, np.array([row], dtype=np.int64), f'track("{snap.tracks.column("track_id")[row]}")', sign)
+    row = track_row(snap, like.target, text, pos)
+    label = f'track("{snap.tracks.column("track_id")[row]}")'
+    if like.at is None:
+        return Target(like, np.array([row], dtype=np.int64), label, sign)
+    try:
+        passage = segment_at(snap, row, like.at)
+    except ValueError as exc:
+        raise QueryError(f"{label} @ {timestamp(like.at)} is {exc}", query=text, position=pos) from None
+    seg = segments(snap)
+    label = (f'{label[:-1]} @ {timestamp(like.at)}: the passage {timestamp(round(float(seg.starts[passage])))}-'
+             f'{timestamp(round(float(seg.ends[passage])))})')
+    return Target(like, np.array([row], dtype=np.int64), label, sign, passage=passage)
 
 
-def _track_row(snap: Snapshot, target: str, text: str, pos: int) -> int:
+def track_row(snap: Snapshot, target: str, text: str, pos: int) -> int:
     row = snap.row_of_id(target)
     if row is not None:
         return row

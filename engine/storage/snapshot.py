@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from attune.query.fields import LIST_FIELDS, column
 
 from .cache import Key, Memo, T
@@ -72,8 +73,11 @@ class TrackData:
     """
 
     def __init__(self, frame: pl.DataFrame | None = None, *, vectors: Callable[[str], pl.DataFrame] | None = None,
-                 key: object = None, columns: Columns | None = None, whole_rows: bool = True) -> None:
+                 key: object = None, columns: Columns | None = None, whole_rows: bool = True,
+                 segments: Callable[[Sequence[str]], pa.Table] | None = None) -> None:
         self.key = key
+        #: The segments table at the snapshot's version, some columns of it (None: no store).
+        self.read_segments = segments
         #: Lazy only: read every column the first time whole rows are wanted (results), so
         #: later gathers are in memory; False (over the memory budget): take rows from LanceDB.
         self.whole_rows = whole_rows

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +104,7 @@ class Store:
                 except DamagedError as exc:  # kept, so `attune history` and `attune restore` still work
                     self.tables[name] = _Damaged(exc)
             self._check_schema_version(fresh=not existing)
+            self.added_columns: list[str] = []
             self._add_missing_columns()
         self.history = History(self)
         self.vectors = VectorIndexes(self)  # the space tables and their indexes (`attune optimize`)
@@ -141,7 +142,8 @@ class Store:
         # Versions below SCHEMA_VERSION would be migrated here; 1 is the first.
 
     def _add_missing_columns(self) -> None:
-        """Columns added to a table's schema since it was written are added, empty."""
+        """Columns added to a table's schema since it was written are added, empty (and
+        listed in `added_columns`, so that the library can fill those it can derive)."""
         for name, schema in TABLES.items():
             if isinstance(self.tables[name], _Damaged):
                 continue
@@ -149,6 +151,7 @@ class Store:
             missing = [f for f in schema if f.name not in have]
             if missing:
                 self.tables[name].add_columns(missing)
+                self.added_columns += [f"{name}.{f.name}" for f in missing]
 
     # -- versions --------------------------------------------------------------
 
@@ -350,6 +353,11 @@ class Columns:
         self.names = [n for n in names if n in set(table.schema.names)]
         self.rows = table.count_rows()
         self._lock = threading.Lock()
+
+    def arrow(self, names: Sequence[str]) -> pa.Table:
+        """Whole columns of the pinned table, as Arrow."""
+        with self.store.reading(self.name), self._lock:
+            return read_all(self.table.search().select(list(names)).limit(max(self.rows, 1)))
 
     def read(self, name: str):
         import polars as pl

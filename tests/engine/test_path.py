@@ -7,6 +7,7 @@ import pytest
 from attune.engine import Library, LibraryError
 from attune.engine.search.path import path_between
 from attune.engine.storage import Playlist, Snapshot
+from attune.query import QueryError
 
 
 def _snap(n: int = 400, seed: int = 0) -> Snapshot:
@@ -74,3 +75,19 @@ def test_the_corridor_changes_nothing(monkeypatch):
             monkeypatch.setattr(path_module, "CORRIDOR", 3)
             narrow = path_between(snap, a, b, steps=8, mask=mask)
             assert narrow.rows == whole.rows
+
+
+def test_a_path_in_the_query_language_is_the_path_the_library_gives(tmp_path, fixture_csv):
+    lib = Library.open(tmp_path / "lib")
+    lib.import_spotify([fixture_csv])
+    direct = lib.path_between("t12", "t10", steps=4, where="year>=1990")
+    results = lib.search('path:track("t12")..track(t10) year>=1990 limit:4')
+    assert results.track_ids == direct.track_ids
+    assert results.to_polars()["score"].to_list() == [-d for d in direct.frame["to_end"].to_list()]
+    assert "the path from track(\"t12\") to track(\"t10\")" in lib.explain('path:track("t12")..track(t10) limit:4')
+    assert len(lib.search('path:track("t12")..track(t10)').track_ids) <= 10  # 10 steps unless limit: says otherwise
+    with pytest.raises(QueryError, match="no track with id, path or title 'nope'") as err:
+        lib.search('genre:rock path:track("t12")..track(nope)')
+    assert err.value.position == 11
+    with pytest.raises(QueryError, match="two different tracks"):
+        lib.search('path:track("t12")..track(t12)')

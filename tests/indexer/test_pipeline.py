@@ -222,3 +222,24 @@ def test_index_installs_missing_weights_first(tmp_path, models_dir, clip, monkey
     assert "not installed" in out.stderr and "installing them first" in out.stderr
     assert "1 indexed" in out.stdout
     assert (fresh / "msd-musicnn" / "model.safetensors").exists()
+
+
+def test_a_passage_cut_from_a_real_recording_is_found_where_it_was_cut(tmp_path):
+    """15 seconds cut from a shipped recording at 0:30, indexed beside it: a passage query
+    from the cut finds the recording, at the moment the cut's segment came from."""
+    import soundfile as sf
+
+    source = Path(__file__).resolve().parents[2] / "examples" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
+    x, rate = sf.read(source)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name in ("Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).ogg", "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"):
+        (folder / name).write_bytes((source.parent / name).read_bytes())
+    (folder / source.name).write_bytes(source.read_bytes())
+    sf.write(folder / "cut.wav", x[30 * rate : 45 * rate], rate)
+    lib = Library.open(tmp_path / "lib")
+    index(lib, [folder], backbone="dsp", workers=1)
+    for moment, expected in (("0:03", 33), ("0:09", 39)):
+        rows = lib.search(f'like:track("cut" @ {moment}) limit:3').to_polars()
+        assert rows["title"][0] == "Vibe Ace"
+        assert abs(rows["passage"][0] - expected) <= 1.5, rows.select("title", "passage")

@@ -7,6 +7,7 @@ from attune.query import (
     Not,
     Options,
     Or,
+    PathTerm,
     PerLimit,
     Query,
     Range,
@@ -61,12 +62,18 @@ def _extend(children):
 
 exprs = st.recursive(leaves, _extend, max_leaves=12)
 
+_targets = text_values.filter(lambda s: s.strip() != "")
+#: Moments inside a track as a person writes them (whole seconds and milliseconds).
+moments = st.integers(0, 4 * 3600 * 1000).map(lambda ms: ms / 1000)
+
 likes = st.builds(
     Like,
     st.sampled_from(["playlist", "track", "artist", "text"]),
-    text_values.filter(lambda s: s.strip() != ""),
+    _targets,
     st.booleans(),
-)
+) | st.builds(lambda t, u, at: Like("track", t, u, at=at), _targets, st.booleans(), moments)
+
+paths = st.builds(PathTerm, _targets, _targets)
 
 options = st.builds(
     Options,
@@ -82,4 +89,7 @@ options = st.builds(
     versions=st.none() | st.sampled_from(vocab.VERSIONS),
 )
 
-queries = st.builds(Query, st.none() | exprs, st.lists(likes, max_size=3).map(tuple), options)
+queries = st.builds(Query, st.none() | exprs, st.lists(likes, max_size=3).map(tuple), options) | st.builds(
+    lambda where, options, path: Query(where, (), Options(options.space, options.limit, None, options.per, options.weights,
+                                                          options.versions), path),
+    st.none() | exprs, options, paths)

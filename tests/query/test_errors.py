@@ -56,6 +56,14 @@ ERRORS = [
     pytest.param('like:""', r"like: needs a target", 5, "       ^", None, id="empty-like"),
     pytest.param("genre:soul OR OR genre:funk", r"expected a term but found 'OR'", 14, "                ^", None, id="double-or"),
     pytest.param("()", r"expected a term before '\)'", 1, "   ^", None, id="empty-parens"),
+    pytest.param('like:track("x" @ foo)', r"'foo' is not a time in the track - write seconds or m:ss", 17, "                   ^", None, id="bad-moment"),
+    pytest.param('like:track("x" @ 1:75)', r"'1:75' is not a time in the track", 17, "                   ^", None, id="bad-moment-seconds"),
+    pytest.param('like:playlist("x" @ 1:30)', r"unexpected '@'; expected '\)'", 18, "                    ^", None, id="moment-of-a-playlist"),
+    pytest.param("path:track(A)..track(B) like:track(C)", r"a path and like:/unlike: terms cannot be combined", 0, "  ^", None, id="path-and-like"),
+    pytest.param("path:track(A)..track(B) sort:energy", r"a path keeps its own order; sort: does not apply", 0, "  ^", None, id="path-sorted"),
+    pytest.param("-path:track(A)..track(B)", r"path: cannot be negated", 1, "   ^", None, id="negated-path"),
+    pytest.param("genre:a OR path:track(A)..track(B)", r"a path applies to the whole query and cannot be part of an OR", 11, "             ^", None, id="ored-path"),
+    pytest.param("path:track(A)", r"expected '\.\.'", 13, "               ^", "'..'", id="half-a-path"),
     pytest.param("genre:soul @", r"'@' is not a term|expected a term but found '@'", 11, "             ^", None, id="junk"),
 ]
 
