@@ -583,6 +583,31 @@ class Library:
 
         return analyze(self.snapshot(), spaces=spaces, playlists=playlists)
 
+    def map(self, *, space: str = "attr", playlists: list[str] = (), method: str = "pca", sample: int | None = None,
+            seed: int = 0):
+        """The tracks of a space in two dimensions (PCA or UMAP), the named playlists'
+        tracks labelled: a `LibraryMap` with `.frame` (track_id, title, artist, playlist, x,
+        y), `.explained` (PCA: each axis's share of variance) and `.notes`."""
+        from .analysis import library_map
+        from .analysis.maps import SAMPLE
+
+        snap = self.snapshot()
+        names = [self.playlists.resolve(n, list(snap.playlists.values())).name for n in playlists]
+        found = library_map(snap, space=space, playlists=names, method=method, sample=sample or SAMPLE, seed=seed)
+        self._persist_whiteners()
+        return found
+
+    def agreement(self, spaces=("attr", "audio", "colisten"), *, n: int = 10, sample: int | None = None, seed: int = 0):
+        """S_n of each pair of spaces: the mean share of a track's n nearest neighbours in one
+        that are among its n nearest in the other (1: the same neighbourhoods; n / (N - 1):
+        chance). An `Agreement`: `.pairs[(a, b)] = (S_n, tracks)`, `.chance(pair)`, `.notes`."""
+        from .analysis import agreement
+        from .analysis.maps import SAMPLE
+
+        found = agreement(self.snapshot(), list(spaces), n=n, sample=sample or SAMPLE, seed=seed)
+        self._persist_whiteners()
+        return found
+
     def ask(self, text: str, *, limit: int | None = None):
         """Plain words -> `Answer` with `.query` (editable), `.results` and `.explain()`."""
         from .ask import ask

@@ -39,6 +39,7 @@ class Segments:
     ends: np.ndarray  # (S,) seconds
     first: np.ndarray  # (T,) index of each track's first segment
     tracks: np.ndarray  # (T,) the track row of each group
+    group: np.ndarray  # (S,) the group (0..T-1) of each segment
 
     def of(self, row: int) -> slice:
         """The segments of one track row (empty when it has none)."""
@@ -73,7 +74,8 @@ def _read(snap: Snapshot) -> Segments:
     x = matrix(table["embedding"].take(kept))
     rows, starts, ends = rows[kept], starts[kept], table["end"].to_numpy()[kept]
     first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
-    return Segments(x, rows.astype(np.int64), starts, ends, first, rows[first].astype(np.int64))
+    group = np.repeat(np.arange(len(first), dtype=np.int32), np.diff(np.r_[first, len(rows)]))
+    return Segments(x, rows.astype(np.int64), starts, ends, first, rows[first].astype(np.int64), group)
 
 
 def segment_at(snap: Snapshot, row: int, seconds: float) -> int:
@@ -108,9 +110,8 @@ def passage_distances(snap: Snapshot, segment: int) -> tuple[np.ndarray, np.ndar
     d = np.maximum(d, 0.0)
     best = np.minimum.reduceat(d, seg.first)
     # Where each track's minimum sits: the first segment of the group equal to it.
-    group = np.repeat(np.arange(len(seg.first)), np.diff(np.r_[seg.first, len(d)]))
-    hit = np.flatnonzero(d == best[group])
-    first_hit = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+    hit = np.flatnonzero(d == best[seg.group])
+    first_hit = hit[np.r_[True, seg.group[hit][1:] != seg.group[hit][:-1]]]
     distance = np.full(len(snap), np.inf)
     start = np.full(len(snap), np.nan)
     distance[seg.tracks] = best

@@ -75,13 +75,25 @@ def optimize_command(library_path, full) -> None:
 @library_option
 @click.option("--spaces", default="attr,audio", show_default=True, help="Comma-separated: attr, audio, colisten.")
 @click.option("--outliers", "outliers_of", metavar="NAME", help="List the outliers of one playlist.")
-@click.option("--plot", "plot_dir", type=click.Path(path_type=Path, file_okay=False), help="Write PNG charts here (needs matplotlib).")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path, file_okay=False), help="Write PNG charts here.")
 @click.option("--top", type=int, default=15, show_default=True, help="Playlists listed per space.")
-def analyze_command(library_path, spaces, outliers_of, plot_dir, top) -> None:
-    """Does each playlist hang together, and in which space? (Patwari et al. 2020)"""
+@click.option("--agreement", "agreement_of", metavar="A,B[,C]",
+              help="Instead: how far the spaces agree, S_n (shared nearest neighbours), e.g. attr,audio,colisten.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="Neighbours per track for --agreement.")
+@click.option("--sample", type=click.IntRange(min=2), default=20_000, show_default=True,
+              help="At most this many tracks for --agreement (a seeded sample beyond).")
+def analyze_command(library_path, spaces, outliers_of, plot_dir, top, agreement_of, n, sample) -> None:
+    """Does each playlist hang together, and in which space? (Patwari et al. 2020)
+
+    With --agreement: S_n of each pair of spaces (Tovstogan 2022), the mean share of a
+    track's n nearest neighbours in one space that are also among its n nearest in the
+    other, next to what chance gives (n / (N - 1))."""
     from attune.engine.analysis import histogram
 
     lib = open_library(library_path)
+    if agreement_of:
+        _agreement(lib, [s.strip() for s in agreement_of.split(",") if s.strip()], n, sample)
+        return
     names = [s.strip() for s in spaces.split(",") if s.strip()]
     analysis = lib.analyze(spaces=names)
     for space, why in analysis.skipped.items():
@@ -119,14 +131,78 @@ def analyze_command(library_path, spaces, outliers_of, plot_dir, top) -> None:
         _plots(analysis, plot_dir)
 
 
-def _plots(analysis, folder: Path) -> None:
-    try:
-        import matplotlib
+def _agreement(lib, spaces: list[str], n: int, sample: int) -> None:
+    found = lib.agreement(spaces, n=n, sample=sample)
+    for note in found.notes:
+        click.echo(note)
+    if not found.pairs:
+        raise click.UsageError("no two of these spaces could be compared")
+    click.echo(f"{'spaces':<22}{'S_' + str(n):>8}{'chance':>9}{'tracks':>9}")
+    for (a, b), (value, count) in found.pairs.items():
+        click.echo(f"{a + ' vs ' + b:<22}{value:>8.3f}{found.chance((a, b)):>9.4f}{count:>9,}")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise click.UsageError("--plot needs matplotlib: pip install matplotlib") from None
+
+@cli.command("map")
+@library_option
+@click.option("--space", type=click.Choice(["attr", "audio", "colisten"]), default="attr", show_default=True)
+@click.option("--playlist", "playlists", multiple=True, metavar="NAME", help="Colour this playlist's tracks (repeatable).")
+@click.option("--method", type=click.Choice(["pca", "umap"]), default="pca", show_default=True)
+@click.option("--sample", type=click.IntRange(min=3), default=20_000, show_default=True,
+              help="At most this many tracks (a seeded sample; named playlists' tracks always included).")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The PNG to write; the coordinates go to a CSV of the same name beside it.")
+def map_command(library_path, space, playlists, method, sample, out) -> None:
+    """A map of the library in one space: PCA or UMAP to two dimensions, playlists coloured."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lib = open_library(library_path)
+    found = lib.map(space=space, playlists=list(playlists), method=method, sample=sample)
+    frame = found.frame
+    out.parent.mkdir(parents=True, exist_ok=True)
+    csv = out.with_suffix(".csv")
+    frame.write_csv(csv)
+    fig, ax = plt.subplots(figsize=(9, 7.5))
+    rest = frame.filter(frame["playlist"] == "")
+    ax.scatter(rest["x"], rest["y"], s=3, c="#c8c8c8", linewidths=0, label=f"other tracks ({rest.height:,})")
+    for name in dict.fromkeys(frame["playlist"].to_list()):
+        if name:
+            part = frame.filter(frame["playlist"] == name)
+            ax.scatter(part["x"], part["y"], s=14, linewidths=0, label=f"{name} ({part.height})")
+    axes = ("PC1", "PC2") if method == "pca" else ("UMAP 1", "UMAP 2")
+    if found.explained:
+        axes = (f"PC1 ({found.explained[0]:.0%} of variance)", f"PC2 ({found.explained[1]:.0%})")
+    # A few far-off tracks would squash everyone else into a dot: the view holds the
+    # central 99% (plus a margin), and the CSV has every track.
+    outside = 0
+    if frame.height >= 50:
+        xs, ys = frame["x"].to_numpy(), frame["y"].to_numpy()
+        (x0, x1), (y0, y1) = np.percentile(xs, [0.5, 99.5]), np.percentile(ys, [0.5, 99.5])
+        mx, my = 0.1 * (x1 - x0 or 1.0), 0.1 * (y1 - y0 or 1.0)
+        ax.set_xlim(x0 - mx, x1 + mx)
+        ax.set_ylim(y0 - my, y1 + my)
+        outside = int(((xs < x0 - mx) | (xs > x1 + mx) | (ys < y0 - my) | (ys > y1 + my)).sum())
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(f"{frame.height:,} tracks in the {space} space ({method.upper()})")
+    ax.legend(loc="best", fontsize=8, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    for note in [*found.notes, *([f"{outside} far-off tracks lie outside the view (they are in the CSV)"] if outside else [])]:
+        click.echo(note)
+    share = f"; the axes hold {found.explained[0]:.0%} and {found.explained[1]:.0%} of the variance" if found.explained else ""
+    click.echo(f"wrote {out} and {csv}: {frame.height:,} tracks, {len(playlists)} playlist{'' if len(playlists) == 1 else 's'} coloured{share}")
+
+
+def _plots(analysis, folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     folder.mkdir(parents=True, exist_ok=True)
     for space, a in analysis.spaces.items():
         fig, ax = plt.subplots(figsize=(8, 7))
