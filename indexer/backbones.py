@@ -83,15 +83,17 @@ class TorchBackbone(_FileMixin):
     fallback = False
     segment_seconds = PATCH_FRAMES * SECONDS_PER_FRAME
 
-    def __init__(self, model, *, precision: str = "fp32", batch_size: int = 8) -> None:
+    def __init__(self, model, *, precision: str = "fp32", batch_size: int | None = None, device: str = "cpu") -> None:
         import torch
 
-        self.model = model.eval()
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
         self.name = model.config.name
         self.tags = tuple(model.config.tags)
         self.dim = model.config.embedding_dim
         self.precision = precision
-        self.batch_size = batch_size
+        # On a GPU a whole 4-minute track (80 patches) is one batch; on a CPU 8 keep the caches warm.
+        self.batch_size = batch_size or (8 if self.device.type == "cpu" else 128)
         if precision == "bf16":
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -107,11 +109,11 @@ class TorchBackbone(_FileMixin):
         import torch
 
         tags, embeddings = [], []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for i in range(0, len(batch), self.batch_size):
-                t, e = self.model(torch.from_numpy(batch[i : i + self.batch_size]))
-                tags.append(t.float().numpy())
-                embeddings.append(e.float().numpy())
+                t, e = self.model(torch.from_numpy(batch[i : i + self.batch_size]).to(self.device))
+                tags.append(t.float().cpu().numpy())
+                embeddings.append(e.float().cpu().numpy())
         return Segments(starts, np.concatenate(embeddings), np.concatenate(tags), len(starts) * self.segment_seconds)
 
 
@@ -162,14 +164,14 @@ def is_installed(name: str, directory: Path | None = None) -> bool:
     return name == "dsp" or ((directory or models_dir()) / name / "model.safetensors").exists()
 
 
-def load_backbone(name: str = DEFAULT_BACKBONE, *, precision: str | None = None, directory: Path | None = None) -> Backbone:
-    """A backbone by name; the musicnn ones need `attune models install` first."""
+def check_backbone(name: str = DEFAULT_BACKBONE, *, directory: Path | None = None) -> tuple[str, ...]:
+    """The tags of a backbone whose weights are installed and intact (a ModelError naming
+    the command to run otherwise), without loading it: the indexer checks this before
+    its workers start, and only they import torch."""
     if name == "dsp":
-        return DSPBackbone()
+        return DSPBackbone.tags
     if name not in BACKBONES:
         raise ModelError(f"unknown backbone '{name}'; backbones are {', '.join(BACKBONES)}")
-    from .models import load
-
     folder = (directory or models_dir()) / name
     if not is_installed(name, directory):
         raise ModelError(
@@ -177,7 +179,40 @@ def load_backbone(name: str = DEFAULT_BACKBONE, *, precision: str | None = None,
             "(it fetches the musicnn 0.1.0 wheel from PyPI) or `attune models install --from musicnn-0.1.0-py3-none-any.whl`"
         )
     _verify(folder)
-    return TorchBackbone(load(folder), precision=precision or default_precision())
+    return tuple(json.loads((folder / "config.json").read_text())["tags"])
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> str:
+    """"cpu", or "cuda" when torch sees a CUDA GPU (a ModelError saying why not otherwise)."""
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise ModelError(f"unknown device '{device}'; devices are cpu, cuda and cuda:N")
+    if device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            why = "this torch is a CPU build" if torch.version.cuda is None else "torch sees no CUDA device"
+            raise ModelError(f"--device {device}: no GPU to run on ({why}); index with --device cpu")
+    return device
+
+
+def load_backbone(name: str = DEFAULT_BACKBONE, *, precision: str | None = None, directory: Path | None = None,
+                  device: str = "cpu") -> Backbone:
+    """A backbone by name; the musicnn ones need `attune models install` first. `device`:
+    "cpu" or "cuda" (batched inference on the GPU; bf16 where the GPU has it)."""
+    check_backbone(name, directory=directory)
+    if name == "dsp":
+        return DSPBackbone()
+    from .models import load
+
+    if device != "cpu":
+        import torch
+
+        check_device(device)
+        precision = precision or ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    return TorchBackbone(load((directory or models_dir()) / name), precision=precision or default_precision(), device=device)
 
 
 # -- installing --------------------------------------------------------------------------

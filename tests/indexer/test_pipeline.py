@@ -243,3 +243,19 @@ def test_a_passage_cut_from_a_real_recording_is_found_where_it_was_cut(tmp_path)
         rows = lib.search(f'like:track("cut" @ {moment}) limit:3').to_polars()
         assert rows["title"][0] == "Vibe Ace"
         assert abs(rows["passage"][0] - expected) <= 1.5, rows.select("title", "passage")
+
+
+def test_a_gpu_that_is_not_there_is_a_clear_error_before_any_work(tmp_path):
+    import torch
+    from attune.indexer.backbones import ModelError
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    write_audio(folder / "a.wav", tone(4.0, 16000), 16000)
+    lib = Library.open(tmp_path / "lib")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="--device cuda: no GPU to run on"):
+            index(lib, [folder], backbone="dsp", device="cuda")
+        assert lib.track_count() == 0
+    with pytest.raises(ModelError, match="unknown device 'tpu'"):
+        index(lib, [folder], backbone="dsp", device="tpu")

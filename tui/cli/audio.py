@@ -18,10 +18,12 @@ BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
 @click.option("--backbone", default="msd-musicnn", show_default=True,
               type=click.Choice([*BACKBONE_CHOICES, "dsp"]))
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="Model precision (default: bf16 where the CPU has it).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="Model precision (default: bf16 where the CPU or GPU has it).")
+@click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N",
+              help="Where the model runs: the CPU, or a CUDA GPU (batched; decoding stays on the CPU workers).")
 @click.option("--prune", is_flag=True, help="Remove tracks whose files are gone.")
 @click.option("--errors", "show_errors", is_flag=True, help="List the files that could not be indexed, and why.")
-def index_command(paths, library_path, backbone, workers, precision, prune, show_errors) -> None:
+def index_command(paths, library_path, backbone, workers, precision, device, prune, show_errors) -> None:
     """Index audio files and folders: segments, embeddings and attributes."""
     lib = open_library(library_path, create=not show_errors and bool(paths))
     if show_errors:
@@ -48,7 +50,8 @@ def index_command(paths, library_path, backbone, workers, precision, prune, show
         def progress(done: int, total: int, path: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(path).name[:40])
 
-        report = index(lib, paths, backbone=backbone, workers=workers, precision=precision, prune=prune, progress=progress)
+        report = index(lib, paths, backbone=backbone, workers=workers, precision=precision, device=device, prune=prune,
+                       progress=progress)
     click.echo(str(report))
 
 
