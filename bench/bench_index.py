@@ -118,6 +118,7 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--backbones", default="msd-musicnn,msd-vgg,dsp", help="comma-separated")
+    ap.add_argument("--ray", action="store_true", help="also index on a local Ray instance (its overhead against the local pool)")
     args = ap.parse_args()
 
     from attune.engine import Library
@@ -151,6 +152,14 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             assert report.indexed == args.tracks, report
             print(f"  {name:<13} {args.tracks / elapsed * 60:6.1f} tracks/min  ({elapsed:.1f} s for {args.tracks}; includes worker start-up)")
+            if args.ray:
+                lib = Library.open(Path(tmp) / f"lib-{name}-ray")
+                t0 = time.perf_counter()
+                report = index(lib, [folder], backbone=name, ray="local")
+                on_ray = time.perf_counter() - t0
+                assert report.indexed == args.tracks, report
+                print(f"  {name:<13} {args.tracks / on_ray * 60:6.1f} tracks/min on a local Ray instance ({on_ray:.1f} s, Ray's "
+                      f"start-up included; {on_ray / elapsed:.2f}x the local pool)")
 
 
 if __name__ == "__main__":

@@ -136,18 +136,48 @@ def _exit_with(parent: int) -> None:
     threading.Thread(target=watch, name="attune-parent-watch", daemon=True).start()
 
 
-def process_file(path: str, backbone=None, known_id: str | None = None) -> Indexed | Unchanged | Failed:
-    """Everything the library stores for one file (`Indexed`), or why it could not be read (`Failed`).
+@dataclass
+class Read:
+    """A decoded file, ready for the model (the first of `process_file`'s three stages)."""
 
-    `known_id` is the id this path had when last indexed: if the decoded audio
-    still hashes to it (only the file's date or tags changed), the models are
-    not run again and only the file's size and date are updated.
-    """
-    from .attributes import describe
-    from .audio import AudioError, decode, log_mel, read_tags
+    path: str
+    samples: np.ndarray  # mono float32, 16 kHz
+    duration: float
+    spectrogram: np.ndarray  # `audio.log_mel`
+    file_size: int
+    file_mtime: float
 
-    model = backbone or _BACKBONE
-    assert model is not None
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the last stage needs of the backbone without the backbone itself (on a Ray
+    cluster it runs where the model is not loaded)."""
+
+    name: str
+    tags: tuple[str, ...]
+    segment_seconds: float
+
+    @classmethod
+    def of(cls, backbone) -> ModelInfo:
+        return cls(backbone.name, tuple(backbone.tags), float(backbone.segment_seconds))
+
+
+def _failed(path: str, exc: BaseException) -> Failed:
+    """Why a file could not be indexed, in words (one bad file never stops a run)."""
+    from .audio import AudioError
+
+    if isinstance(exc, AudioError):
+        return Failed(path, str(exc))
+    if isinstance(exc, MemoryError):
+        return Failed(path, "out of memory while decoding")
+    return Failed(path, f"{type(exc).__name__}: {exc}")
+
+
+def read_file(path: str, known_id: str | None = None) -> Read | Unchanged | Failed:
+    """Stage 1: decode, check the audio against `known_id` (the id this path had when last
+    indexed: the same audio is `Unchanged`, and the models are not run again), log-mel."""
+    from .audio import AudioError, decode, log_mel
+
     try:
         stat = os.stat(path)
         decoded = decode(path)
@@ -155,38 +185,51 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
             raise AudioError(f"{Path(path).name} is too short to index ({decoded.duration:.2f} s)")
         if known_id is not None and audio_id(decoded.samples) == known_id:
             return Unchanged(path, known_id, stat.st_size, stat.st_mtime, decoded.duration)
-        spectrogram = log_mel(decoded.samples)
-        segments = model.embed_spectrogram(spectrogram, decoded.samples)
-        attrs = describe(decoded.samples, spectrogram, segments, model.tags, model.segment_seconds, decoded.duration)
-        if _HEADS is not None and backbone is None:
-            apply_heads(_HEADS, attrs, segments, decoded.duration)
+        return Read(path, decoded.samples, decoded.duration, log_mel(decoded.samples), stat.st_size, stat.st_mtime)
+    except Exception as exc:
+        return _failed(path, exc)
+
+
+def embed_read(model, read: Read):
+    """Stage 2, the model: the segments of a read file (or why it failed)."""
+    try:
+        return model.embed_spectrogram(read.spectrogram, read.samples)
+    except Exception as exc:
+        return _failed(read.path, exc)
+
+
+def finish(read: Read, segments, info: ModelInfo, heads=None) -> Indexed | Failed:
+    """Stage 3: attributes, trained heads, the file's tags: the rows the library stores."""
+    from .attributes import describe
+    from .audio import read_tags
+
+    path = read.path
+    try:
+        attrs = describe(read.samples, read.spectrogram, segments, info.tags, info.segment_seconds, read.duration)
+        if heads is not None:
+            apply_heads(heads, attrs, segments, read.duration)
         tags = read_tags(path)
-    except AudioError as exc:
-        return Failed(path, str(exc))
-    except MemoryError:
-        return Failed(path, "out of memory while decoding")
-    except Exception as exc:  # one bad file must not stop the run; the reason is kept
-        return Failed(path, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        return _failed(path, exc)
     year = None
     if tags["date"] and tags["date"][:4].isdigit():
         year = int(tags["date"][:4])
     # The file's genre tag as written; the writer normalises it (attune.engine.genres).
     file_genres = [g.strip() for g in (tags["genre"] or "").split("\x00") if g.strip()]
-    track_id = audio_id(decoded.samples)
     return Indexed(
         path,
         {
-            "track_id": track_id,
+            "track_id": audio_id(read.samples),
             "source": "audio",
             "title": tags["title"] or Path(path).stem,
             "artist": tags["artist"],
             "album": tags["album"],
             "release_date": tags["date"],
             "year": year,
-            "length": decoded.duration,
+            "length": read.duration,
             "genres": attrs["genres"],
             "raw_genres": file_genres,
-            "tags": model_tags(segments.taggram, model.tags),
+            "tags": model_tags(segments.taggram, info.tags),
             "path": path,
             "isrc": normalise_isrc(tags["isrc"]),
             **{name: attrs.get(name) for name in ATTRIBUTE_COLUMNS},
@@ -194,15 +237,29 @@ def process_file(path: str, backbone=None, known_id: str | None = None) -> Index
             "taggram": segments.taggram.mean(axis=0).astype(np.float32).tolist() if segments.taggram.size else [],
             "energy_tiles": attrs["energy_tiles"],
             "genre_scores": [{"genre": g, "score": s} for g, s in attrs["genre_scores"].items()],
-            "backbone": model.name,
-            "file_size": stat.st_size,
-            "file_mtime": stat.st_mtime,
+            "backbone": info.name,
+            "file_size": read.file_size,
+            "file_mtime": read.file_mtime,
         },
         segments.starts.astype(np.float64),
         segments.embeddings.astype(np.float32),
         segments.taggram.astype(np.float32),
-        model.segment_seconds,
+        info.segment_seconds,
     )
+
+
+def process_file(path: str, backbone=None, known_id: str | None = None) -> Indexed | Unchanged | Failed:
+    """Everything the library stores for one file (`Indexed`), or why it could not be read
+    (`Failed`), or that its audio is as last indexed (`Unchanged`): the three stages in turn."""
+    model = backbone or _BACKBONE
+    assert model is not None
+    read = read_file(path, known_id)
+    if not isinstance(read, Read):
+        return read
+    segments = embed_read(model, read)
+    if isinstance(segments, Failed):
+        return segments
+    return finish(read, segments, ModelInfo.of(model), _HEADS if backbone is None else None)
 
 
 #: What the indexer stores of `attributes.track_attributes`' output, besides tiles and genres.
@@ -281,15 +338,23 @@ def index(
     prune: bool = False,
     batch_size: int = 16,
     progress: Callable[[int, int, str], None] | None = None,
+    ray: str | None = None,
 ) -> IndexReport:
     """Index audio files and folders into the library; see the module docstring.
 
     Three steps: `discover` (which files, which changed), `schedule` (decode, embed and
     describe them in worker processes) and `consume` (count and write each result). The
-    whole run is one entry of the library's history.
+    whole run is one entry of the library's history. `ray`: run the stages on a Ray
+    cluster instead ("local" starts one on this machine, else its address;
+    `distributed.py`).
     """
     paths = [Path(p) for p in paths]
     with lib.recording("index " + ", ".join(str(p) for p in paths)[:300]):
+        if ray is not None:
+            from .distributed import index_on_ray
+
+            return index_on_ray(lib, paths, address=ray, backbone=backbone, precision=precision, prune=prune,
+                                batch_size=batch_size, progress=progress)
         return _index(lib, paths, backbone, workers, precision, device, prune, batch_size, progress)
 
 

@@ -23,7 +23,9 @@ BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
               help="Where the model runs: the CPU, or a CUDA GPU (batched; decoding stays on the CPU workers).")
 @click.option("--prune", is_flag=True, help="Remove tracks whose files are gone.")
 @click.option("--errors", "show_errors", is_flag=True, help="List the files that could not be indexed, and why.")
-def index_command(paths, library_path, backbone, workers, precision, device, prune, show_errors) -> None:
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run on a Ray cluster with Ray Data (ADDRESS, e.g. ray://head:10001; alone: a local one).")
+def index_command(paths, library_path, backbone, workers, precision, device, prune, show_errors, ray_address) -> None:
     """Index audio files and folders: segments, embeddings and attributes."""
     lib = open_library(library_path, create=not show_errors and bool(paths))
     if show_errors:
@@ -51,7 +53,7 @@ def index_command(paths, library_path, backbone, workers, precision, device, pru
             bar.update(task, completed=done, total=total, description=Path(path).name[:40])
 
         report = index(lib, paths, backbone=backbone, workers=workers, precision=precision, device=device, prune=prune,
-                       progress=progress)
+                       progress=progress, ray=ray_address)
     click.echo(str(report))
 
 
