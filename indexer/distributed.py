@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from attune.engine.ingest import Failed, Indexed, Unchanged
 
-from .pipeline import IndexReport, ModelInfo, Read, _Writer, consume, discover, embed_read, finish, read_file
+from .pipeline import IndexReport, ModelInfo, Read, _recorded, _Writer, consume, discover, embed_read, finish, read_file
 
 
 def _pack(obj) -> np.ndarray:
@@ -179,7 +179,16 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> Callable[[],
 def index_on_ray(lib, paths: list[Path], *, address: str | None, backbone: str, precision: str | None, prune: bool,
                  batch_size: int, progress: Callable[[int, int, str], None] | None, actors: int | None = None,
                  split: bool | None = None) -> IndexReport:
-    """`pipeline.index` on a Ray cluster (see the module docstring)."""
+    """`pipeline.index` on a Ray cluster (see the module docstring); one entry of the
+    library's history, like a local run."""
+    paths = [Path(p) for p in paths]
+    with lib.recording(_recorded(paths)):
+        return _index_on_ray(lib, paths, address=address, backbone=backbone, precision=precision, prune=prune,
+                             batch_size=batch_size, progress=progress, actors=actors, split=split)
+
+
+def _index_on_ray(lib, paths: list[Path], *, address, backbone, precision, prune, batch_size, progress, actors,
+                  split) -> IndexReport:
     from .backbones import ModelError, check_backbone
 
     try:

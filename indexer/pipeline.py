@@ -338,24 +338,22 @@ def index(
     prune: bool = False,
     batch_size: int = 16,
     progress: Callable[[int, int, str], None] | None = None,
-    ray: str | None = None,
 ) -> IndexReport:
-    """Index audio files and folders into the library; see the module docstring.
+    """Index audio files and folders into the library, on this machine; see the module
+    docstring (`attune.indexer.index` also runs on a Ray cluster).
 
     Three steps: `discover` (which files, which changed), `schedule` (decode, embed and
     describe them in worker processes) and `consume` (count and write each result). The
-    whole run is one entry of the library's history. `ray`: run the stages on a Ray
-    cluster instead ("local" starts one on this machine, else its address;
-    `distributed.py`).
+    whole run is one entry of the library's history.
     """
     paths = [Path(p) for p in paths]
-    with lib.recording("index " + ", ".join(str(p) for p in paths)[:300]):
-        if ray is not None:
-            from .distributed import index_on_ray
-
-            return index_on_ray(lib, paths, address=ray, backbone=backbone, precision=precision, prune=prune,
-                                batch_size=batch_size, progress=progress)
+    with lib.recording(_recorded(paths)):
         return _index(lib, paths, backbone, workers, precision, device, prune, batch_size, progress)
+
+
+def _recorded(paths: list[Path]) -> str:
+    """How an index run is named in the library's history."""
+    return "index " + ", ".join(str(p) for p in paths)[:300]
 
 
 def _index(lib, paths, backbone, workers, precision, device, prune, batch_size, progress) -> IndexReport:

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 from attune.engine import Library
-from attune.indexer.pipeline import index
+from attune.indexer import index
 
 from .conftest import tone, write_audio
 
@@ -110,3 +110,13 @@ def test_msd_musicnn_on_ray_equals_a_serial_run_on_the_shipped_clips(tmp_path, l
     report = index(on_ray, [AUDIO], ray="local")
     assert report.indexed == len(list(AUDIO.glob("*.ogg"))) and report.failed == 0
     _same(serial, on_ray)
+
+
+def test_the_command_line_takes_a_folder_right_after_ray(tmp_path, local_ray):
+    from attune.tui.main import main
+
+    folder = _corpus(tmp_path / "m", n=3)
+    with pytest.raises(SystemExit) as done:  # `--ray FOLDER`: a folder, not an address
+        main(["--library", str(tmp_path / "lib"), "index", "--ray", str(folder), "--backbone", "dsp"])
+    assert done.value.code == 0
+    assert Library.open(tmp_path / "lib").track_count() == 3

@@ -24,9 +24,14 @@ BACKBONE_CHOICES = ("msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg")
 @click.option("--prune", is_flag=True, help="Remove tracks whose files are gone.")
 @click.option("--errors", "show_errors", is_flag=True, help="List the files that could not be indexed, and why.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Run on a Ray cluster with Ray Data (ADDRESS, e.g. ray://head:10001; alone: a local one).")
+              help="Run on a Ray cluster with Ray Data: ADDRESS is auto, HOST:PORT or ray://HOST:PORT; alone, a Ray "
+                   "instance started on this machine.")
 def index_command(paths, library_path, backbone, workers, precision, device, prune, show_errors, ray_address) -> None:
     """Index audio files and folders: segments, embeddings and attributes."""
+    if ray_address is not None and ray_address not in ("local", "auto") and ":" not in ray_address:
+        # `--ray ~/Music`: click took the folder for the address; a Ray address is "auto",
+        # "local" or has a colon (HOST:PORT, ray://HOST:PORT)
+        paths, ray_address = (*paths, Path(ray_address)), "local"
     lib = open_library(library_path, create=not show_errors and bool(paths))
     if show_errors:
         rows = lib.index_errors()
@@ -42,7 +47,7 @@ def index_command(paths, library_path, backbone, workers, precision, device, pru
     if backbone in BACKBONE_CHOICES and not is_installed(backbone):
         click.echo(f"the {backbone} weights are not installed in {models_dir()}; installing them first (attune models install)", err=True)
         install_musicnn(None)
-    from attune.indexer.pipeline import index
+    from attune.indexer import index
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -52,8 +57,9 @@ def index_command(paths, library_path, backbone, workers, precision, device, pru
         def progress(done: int, total: int, path: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(path).name[:40])
 
-        report = index(lib, paths, backbone=backbone, workers=workers, precision=precision, device=device, prune=prune,
-                       progress=progress, ray=ray_address)
+        options = {"workers": workers, "device": device} if ray_address is None else {}
+        report = index(lib, paths, backbone=backbone, precision=precision, prune=prune, progress=progress, ray=ray_address,
+                       **options)
     click.echo(str(report))
 
 
