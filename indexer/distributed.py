@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 from attune.engine.ingest import Failed, Indexed, Unchanged
 
-from .pipeline import IndexReport, ModelInfo, Read, _recorded, _Writer, consume, discover, embed_read, finish, read_file
+from .pipeline import IndexReport, ModelInfo, Read, embed_read, finish, last_id, load_worker, process_file, read_file, run_index
 
 
 def _pack(obj) -> np.ndarray:
@@ -62,25 +61,10 @@ class IndexFiles:
     each file goes through `pipeline.process_file` as in a local worker."""
 
     def __init__(self, backbone: str, precision: str | None) -> None:
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        from .backbones import load_backbone
-        from .heads import active_heads
-
-        torch.set_num_threads(1)
-        threadpool_limits(1)  # one core per actor: BLAS threads would fight the other actors
-        self.model = load_backbone(backbone, precision=precision)
-        self.heads = active_heads(backbone)
+        load_worker(backbone, precision, 1)  # one core per actor, BLAS included
 
     def __call__(self, batch: dict) -> dict:
-        out = []
-        for path, known_id in zip(batch["path"], batch["known_id"]):
-            read = read_file(str(path), str(known_id) or None)
-            if isinstance(read, Read):
-                segments = embed_read(self.model, read)
-                read = segments if isinstance(segments, Failed) else finish(read, segments, ModelInfo.of(self.model), self.heads)
-            out.append(_pack(read))
+        out = [_pack(process_file(str(path), known_id=str(known) or None)) for path, known in zip(batch["path"], batch["known_id"])]
         return {"item": np.array(out, dtype=object)}
 
 
@@ -140,7 +124,7 @@ def run(todo: list[str], known: dict, *, backbone: str, precision: str | None, i
         return
     gpus = cluster_gpus()
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    rows = [{"path": p, "known_id": known.get(p, (0, 0, None))[2] or ""} for p in todo]
+    rows = [{"path": p, "known_id": last_id(known, p) or ""} for p in todo]
     ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), max(1, cpus * 4)))
     if split if split is not None else gpus > 0:
         # Decoding and attributes on CPU tasks, the model on the GPUs, batched.
@@ -179,46 +163,22 @@ def connect(address: str | None, *, num_cpus: int | None = None) -> Callable[[],
 def index_on_ray(lib, paths: list[Path], *, address: str | None, backbone: str, precision: str | None, prune: bool,
                  batch_size: int, progress: Callable[[int, int, str], None] | None, actors: int | None = None,
                  split: bool | None = None) -> IndexReport:
-    """`pipeline.index` on a Ray cluster (see the module docstring); one entry of the
-    library's history, like a local run."""
-    paths = [Path(p) for p in paths]
-    with lib.recording(_recorded(paths)):
-        return _index_on_ray(lib, paths, address=address, backbone=backbone, precision=precision, prune=prune,
-                             batch_size=batch_size, progress=progress, actors=actors, split=split)
-
-
-def _index_on_ray(lib, paths: list[Path], *, address, backbone, precision, prune, batch_size, progress, actors,
-                  split) -> IndexReport:
-    from .backbones import ModelError, check_backbone
+    """`pipeline.index` on a Ray cluster (see the module docstring): the same run
+    (`pipeline.run_index`), its files processed by the cluster."""
+    from .backbones import DSPBackbone, ModelError, TorchBackbone
 
     try:
         import ray.data  # noqa: F401
     except ImportError as exc:
         raise ModelError(f"--ray needs Ray Data: pip install 'ray[data]' ({exc})") from None
-
-    t0 = time.perf_counter()
-    report = IndexReport()
-    todo, known, unreadable = discover(lib, paths, report)
-    tags = check_backbone(backbone)
-    lib.remember_model_tags(backbone, tags)
-    from .backbones import DSPBackbone, TorchBackbone
-
     seconds = DSPBackbone.segment_seconds if backbone == "dsp" else TorchBackbone.segment_seconds
-    info = ModelInfo(backbone, tags, float(seconds))
-    writer = _Writer(lib, batch_size)
-    for failed in unreadable:
-        consume(failed, report, writer)
-    disconnect = connect(address)
-    try:
-        for done, result in enumerate(run(todo, known, backbone=backbone, precision=precision, info=info, actors=actors,
-                                              split=split), 1):
-            consume(result, report, writer)
-            if progress:
-                progress(done, len(todo), result.path)
-        writer.flush()
-    finally:
-        disconnect()
-    if prune:
-        report.pruned = lib.prune_missing()
-    report.seconds = time.perf_counter() - t0
-    return report
+
+    def results(todo: list[str], known: dict, tags: tuple[str, ...]) -> Iterator[Indexed | Unchanged | Failed]:
+        disconnect = connect(address)
+        try:
+            yield from run(todo, known, backbone=backbone, precision=precision, info=ModelInfo(backbone, tags, float(seconds)),
+                           actors=actors, split=split)
+        finally:
+            disconnect()
+
+    return run_index(lib, paths, backbone=backbone, prune=prune, batch_size=batch_size, progress=progress, results=results)

@@ -104,12 +104,19 @@ _HEADS = None
 
 
 def _init_worker(backbone: str, precision: str | None, threads: int, parent: int | None = None, device: str = "cpu") -> None:
-    import torch
-
+    """A worker process's start: leave with the parent, then `load_worker`."""
     if parent is not None:
         _exit_with(parent)
+    load_worker(backbone, precision, threads, device=device, limit_blas=parent is not None)
+
+
+def load_worker(backbone: str, precision: str | None, threads: int, *, device: str = "cpu", limit_blas: bool = True) -> None:
+    """Load the backbone and the trained heads this process's `process_file` uses, with
+    torch (and, with `limit_blas`, numpy's BLAS) on `threads` threads."""
+    import torch
+
     torch.set_num_threads(threads)
-    if parent is not None:
+    if limit_blas:
         # numpy's BLAS would start a thread per core in every worker: two workers on two
         # cores then fight over four threads (this alone took 40 tracks from 49 s to 37 s).
         from threadpoolctl import threadpool_limits
@@ -346,38 +353,47 @@ def index(
     describe them in worker processes) and `consume` (count and write each result). The
     whole run is one entry of the library's history.
     """
-    paths = [Path(p) for p in paths]
-    with lib.recording(_recorded(paths)):
-        return _index(lib, paths, backbone, workers, precision, device, prune, batch_size, progress)
+    from .backbones import check_device
 
-
-def _recorded(paths: list[Path]) -> str:
-    """How an index run is named in the library's history."""
-    return "index " + ", ".join(str(p) for p in paths)[:300]
-
-
-def _index(lib, paths, backbone, workers, precision, device, prune, batch_size, progress) -> IndexReport:
-    from .backbones import check_backbone, check_device
-
-    t0 = time.perf_counter()
-    report = IndexReport()
-    todo, known, unreadable = discover(lib, paths, report)
-    tags = check_backbone(backbone)  # fail fast, with the install hint, before any work (the workers load it)
     check_device(device)
-    lib.remember_model_tags(backbone, tags)
-    writer = _Writer(lib, batch_size)
-    for failed in unreadable:
-        consume(failed, report, writer)
-    results = schedule(todo, known, backbone=backbone, precision=precision, workers=workers, device=device)
-    for done, result in enumerate(results, start=1):
-        consume(result, report, writer)
-        if progress:
-            progress(done, len(todo), result.path)
-    writer.flush()
-    if prune:
-        report.pruned = lib.prune_missing()
-    report.seconds = time.perf_counter() - t0
-    return report
+    return run_index(lib, paths, backbone=backbone, prune=prune, batch_size=batch_size, progress=progress,
+                     results=lambda todo, known, tags: schedule(todo, known, backbone=backbone, precision=precision,
+                                                                workers=workers, device=device))
+
+
+def run_index(lib: Library, paths: Iterable[str | Path], *, backbone: str, prune: bool, batch_size: int,
+              progress: Callable[[int, int, str], None] | None,
+              results: Callable[[list[str], dict, tuple[str, ...]], Iterable[Indexed | Unchanged | Failed]]) -> IndexReport:
+    """One index run, wherever the files are processed: discover them, check the backbone
+    (before any work, with the install hint), then count and write each of
+    `results(todo, known, tags)` as it arrives (a local pool's or a Ray cluster's), as one
+    entry of the library's history."""
+    from .backbones import check_backbone
+
+    paths = [Path(p) for p in paths]
+    with lib.recording("index " + ", ".join(str(p) for p in paths)[:300]):
+        t0 = time.perf_counter()
+        report = IndexReport()
+        todo, known, unreadable = discover(lib, paths, report)
+        tags = check_backbone(backbone)  # the workers load it
+        lib.remember_model_tags(backbone, tags)
+        writer = _Writer(lib, batch_size)
+        for failed in unreadable:
+            consume(failed, report, writer)
+        for done, result in enumerate(results(todo, known, tags), start=1):
+            consume(result, report, writer)
+            if progress:
+                progress(done, len(todo), result.path)
+        writer.flush()
+        if prune:
+            report.pruned = lib.prune_missing()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+
+def last_id(known: dict, path: str) -> str | None:
+    """The id a path had when last indexed (`discover`'s `known`), None for a new file."""
+    return known.get(path, (0, 0, None))[2]
 
 
 def discover(lib: Library, paths: Iterable[str | Path], report: IndexReport) -> tuple[list[str], dict, list[Failed]]:
@@ -409,26 +425,22 @@ def schedule(todo: list[str], known: dict, *, backbone: str, precision: str | No
     result as it finishes (at most two files in flight per worker)."""
     cores = os.cpu_count() or 1
     workers = max(1, min(workers or cores, len(todo) or 1))
-
-    def known_id(path: str) -> str | None:
-        return known.get(path, (0, 0, None))[2]
-
     if workers == 1:
-        _init_worker(backbone, precision, max(1, cores), device=device)
+        load_worker(backbone, precision, max(1, cores), device=device, limit_blas=False)
         for path in todo:
-            yield process_file(path, known_id=known_id(path))
+            yield process_file(path, known_id=last_id(known, path))
         return
     threads = max(1, cores // workers)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(backbone, precision, threads, os.getpid(), device)) as pool:
         queue = iter(todo)
-        pending: set[Future] = {pool.submit(process_file, path, None, known_id(path)) for path in islice(queue, workers * 2)}
+        pending: set[Future] = {pool.submit(process_file, path, None, last_id(known, path)) for path in islice(queue, workers * 2)}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield future.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(process_file, nxt, None, known_id(nxt)))
+                    pending.add(pool.submit(process_file, nxt, None, last_id(known, nxt)))
 
 
 def consume(result: Indexed | Unchanged | Failed, report: IndexReport, writer: _Writer) -> None:
