@@ -12,8 +12,7 @@ Tiles are 10 seconds long. With W = max(3, floor(N / 6)) capped at N:
 from __future__ import annotations
 
 import numpy as np
-
-TILE_SECONDS = 10.0
+from attune.engine.ingest.energy import TILE_SECONDS
 
 
 def window(n: int) -> int:

@@ -43,6 +43,14 @@ _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DURATION_RE = re.compile(r"(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d*)?)")
 _WHOLE_RE = re.compile(r"\d+")
 
+
+def _clock(text: str) -> tuple[int, int, float] | None:
+    """(hours, minutes, seconds) of m:ss or h:mm:ss with seconds below 60, else None."""
+    m = _DURATION_RE.fullmatch(text)
+    if m is None or float(m.group(3)) >= 60:
+        return None
+    return int(m.group(1) or 0), int(m.group(2)), float(m.group(3))
+
 # What each terminal means to a user; used to say what was expected.
 _TERMINAL_WORDS: dict[str, str] = {
     "NAME": "a field",
@@ -326,11 +334,10 @@ class _Builder:
     def number(self, field: str, text: str, pos: int) -> float:
         """One number of a numeric field; `length` also takes m:ss and h:mm:ss."""
         if field == "length" and ":" in text:
-            m = _DURATION_RE.fullmatch(text)
-            if m:
-                hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), float(m.group(3))
-                if seconds < 60:
-                    return hours * 3600 + minutes * 60 + seconds
+            clock = _clock(text)
+            if clock is not None:
+                hours, minutes, seconds = clock
+                return hours * 3600 + minutes * 60 + seconds
             raise self.error(f"'{text}' is not a duration", pos, hint="write seconds or m:ss, e.g. length<3:30")
         if not _NUMBER_RE.fullmatch(text):
             raise self.error(
@@ -452,9 +459,10 @@ class _Builder:
         plain = text[:-1] if text.endswith("s") else text
         if _NUMBER_RE.fullmatch(plain) and 0 <= float(plain) < 1e9:
             return round(float(plain), 3)
-        m = _DURATION_RE.fullmatch(text)
-        if m and float(m.group(3)) < 60 and (m.group(1) is None or int(m.group(2)) < 60):
-            return round(int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3)), 3)
+        clock = _clock(text)
+        if clock is not None and (text.count(":") < 2 or clock[1] < 60):  # h:mm:ss needs mm < 60
+            hours, minutes, seconds = clock
+            return round(hours * 3600 + minutes * 60 + seconds, 3)
         raise self.error(f"'{text}' is not a time in the track", tok.start_pos or 0,
                          hint='write seconds or m:ss, e.g. like:track("x" @ 1:30)')
 

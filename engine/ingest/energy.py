@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..storage import Store
 
 EDGE_SECONDS = 30.0
+#: The length of an energy tile (the indexer's `temporal.tiles` cuts them).
 TILE_SECONDS = 10.0
 COLUMNS = ("energy_start", "energy_end", "energy_slope")
 

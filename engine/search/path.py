@@ -66,7 +66,7 @@ def path_between(snap: Snapshot, a: int, b: int, *, steps: int = 10, space: str 
         valid &= mask
     valid[[a, b]] = False
     index = snap.text_index("artist")  # one code per track (lower case); "" for none
-    nobody = int(index.values.index_of("")) if len(index.values) and index.values[0] == "" else -1
+    nobody = 0 if len(index.values) and index.values[0] == "" else -1  # values are sorted: "" comes first
     used = {int(index.codes[a]), int(index.codes[b])} - {nobody}  # artists on the path
     # Every step's target lies on the line from A to B, so a track's distance to it follows
     # from its distances to A and B alone: with s its position along the line (0 at A, 1 at

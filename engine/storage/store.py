@@ -362,8 +362,7 @@ class Columns:
     def read(self, name: str):
         import polars as pl
 
-        with self.store.reading(self.name), self._lock:
-            data = read_all(self.table.search().select([name]).limit(max(self.rows, 1)))
+        data = self.arrow([name])
         if data.num_rows != self.rows:
             raise DamagedError(f"the {self.name} table of {self.store.path} gave {data.num_rows} rows of {name}, "
                                f"not {self.rows}; reopen the library")

@@ -153,11 +153,7 @@ def _agreement(lib, spaces: list[str], n: int, sample: int) -> None:
               help="The PNG to write; the coordinates go to a CSV of the same name beside it.")
 def map_command(library_path, space, playlists, method, sample, out) -> None:
     """A map of the library in one space: PCA or UMAP to two dimensions, playlists coloured."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     lib = open_library(library_path)
     found = lib.map(space=space, playlists=list(playlists), method=method, sample=sample)
     frame = found.frame
@@ -197,12 +193,18 @@ def map_command(library_path, space, playlists, method, sample, out) -> None:
     click.echo(f"wrote {out} and {csv}: {frame.height:,} tracks, {len(playlists)} playlist{'' if len(playlists) == 1 else 's'} coloured{share}")
 
 
-def _plots(analysis, folder: Path) -> None:
+def _pyplot():
+    """matplotlib's pyplot, drawing to files (no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plots(analysis, folder: Path) -> None:
+    plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     for space, a in analysis.spaces.items():
         fig, ax = plt.subplots(figsize=(8, 7))
