@@ -10,14 +10,15 @@ from __future__ import annotations
 import numpy as np
 from attune.query.fields import SPACE_DIMS
 
-from ..storage import Snapshot
+from ..storage import Key, Snapshot
 
 #: At most this many genre dimensions (the library's most frequent genres).
 MAX_GENRE_DIMS = 32
 
 
-def attribute_matrix(snap: Snapshot) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(N, d) float32 raw attribute vectors and their dimension names.
+def attribute_matrix(snap: Snapshot, rows: np.ndarray | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(N, d) float32 raw attribute vectors and their dimension names; `rows`: only these
+    rows, in this order (the same values as those rows of the whole matrix).
 
     A missing value is replaced by the attribute's mean over the library, so it
     neither pulls a track towards nor away from anything; a track with no genre
@@ -28,17 +29,40 @@ def attribute_matrix(snap: Snapshot) -> tuple[np.ndarray, tuple[str, ...]]:
     index = snap.text_index("genre")
     counts = index.counts()
     top = sorted(range(len(counts)), key=lambda c: (-counts[c], index.values[c]))[:MAX_GENRE_DIMS]
-    x = np.empty((len(tracks), len(dims) + len(top)), dtype=np.float32)
+    pick = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
+    x = np.empty((len(tracks) if rows is None else len(pick), len(dims) + len(top)), dtype=np.float32)
     for j, dim in enumerate(dims):
         offset, scale = SPACE_DIMS[dim]
         values = (snap.numbers(dim) - offset) / scale
-        x[:, j] = np.where(np.isnan(values), np.nanmean(values), values)
-    unknown = snap.genre_unknown() if top else None
-    for j, code in enumerate(top, start=len(dims)):
-        assert index.rows is not None and unknown is not None
-        column = x[:, j]
-        column[:] = 0.0
-        column[index.rows[index.codes == code]] = 1.0
-        if unknown.any() and not unknown.all():
-            column[unknown] = column[~unknown].mean()
+        x[:, j] = np.where(np.isnan(values[pick]), _mean(snap, dim, values), values[pick])
+    if top:
+        assert index.rows is not None
+        # Each entry's place among the rows asked for (-1: not asked for).
+        if rows is None:
+            at = index.rows
+        else:
+            place = np.full(len(tracks), -1, dtype=np.int64)
+            place[pick] = np.arange(len(pick))
+            at = place[index.rows]
+        x[:, len(dims):] = 0.0
+        unknown = snap.genre_unknown()
+        for j, code in enumerate(top, start=len(dims)):
+            hit = at[(index.codes == code) & (at >= 0)]
+            x[hit, j] = 1.0
+            if unknown.any() and not unknown.all():
+                x[unknown[pick], j] = _share(snap, index, code)
     return x, tuple(dims) + tuple(f"genre:{index.values[c]}" for c in top)
+
+
+def _mean(snap: Snapshot, dim: str, values: np.ndarray) -> float:
+    """The attribute's mean over the library (scaled), once per column."""
+    return snap.memo(Key(f"spaces.attr.mean.{dim}", "tracks"), lambda: float(np.nanmean(values)))
+
+
+def _share(snap: Snapshot, index, code: int) -> float:
+    """The share of tracks with some genre that have this one (what a track with no genre gets)."""
+    def share() -> float:
+        with_genre = int((~snap.genre_unknown()).sum())
+        return float(len(np.unique(index.rows[index.codes == code]))) / max(with_genre, 1)
+
+    return snap.memo(Key(f"spaces.attr.share.{index.values[code]}"), share)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
 from ..storage.reads import matrix
-from ..storage.vectors import IndexState, column_of, search, take
+from ..storage.vectors import IndexState, column_batches, column_of, search, take
 from .pq import PQ
 from .pq import train as train_pq
 from .whitening import Moments, Whitener, summed_scatter, whitener_from
@@ -87,12 +87,14 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     if table is None:
         return None
     whitener = Whitener.from_json(state.whitener)
-    ids = column_of(table, "track_id")
     n = len(snap)
     offsets = np.full(n, -1, dtype=np.int64)
-    rows = _rows_or_missing(snap, ids)
-    found = rows >= 0
-    offsets[rows[found]] = np.flatnonzero(found)
+    start = 0
+    for ids in column_batches(table, "track_id"):
+        rows = _rows_or_missing(snap, ids)
+        found = rows >= 0
+        offsets[rows[found]] = start + np.flatnonzero(found)
+        start += len(ids)
     notes = []
     fresh_ids, fresh_x = fresh_since(state)
     fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)

@@ -16,6 +16,7 @@ exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,24 @@ class SpaceData:
 class _Raw:
     """A space's raw vectors, their moments, and each playlist's scatter (computed on demand)."""
 
-    x: np.ndarray  # (N, d)
+    x: np.ndarray | None  # (N, d); None once the attribute space has whitened it in place
     has: np.ndarray
     dims: tuple[str, ...]
     mean: np.ndarray
     sigma: np.ndarray
+    #: Computes some rows again once `x` is gone (the attribute space: from the columns).
+    compute: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The raw vectors of these rows."""
+        if self.x is not None:
+            return self.x[rows]
+        assert self.compute is not None
+        return self.compute(rows)
+
+    def whole(self) -> np.ndarray:
+        """Every row's raw vector."""
+        return self.x if self.x is not None else self.rows(np.arange(len(self.has)))
 
 
 _SPACE = {name: Key[SpaceData](f"spaces.{name}") for name in SPACE_NAMES}
@@ -131,6 +145,8 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
         dims = tuple(f"{name}{i}" for i in range(x.shape[1]))
     d = x.shape[1]
     mean, sigma = moments(x if has.all() else x[has]) if has.any() else (np.zeros(d), np.ones(d))
+    if name == "attr":  # cheap to compute again from the columns: the space whitens x in place
+        return _Raw(x, has, dims, mean, sigma, compute=lambda rows: attribute_matrix(snap, rows)[0])
     return _Raw(x, has, dims, mean, sigma)
 
 
@@ -138,7 +154,7 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
 class _Scatter:
     """Each playlist's within-playlist scatter (of the raw vectors) and their sum."""
 
-    x: np.ndarray  # the raw vectors the parts were computed from
+    raw: _Raw  # the raw vectors the parts were computed from
     parts: dict[str, tuple[tuple[str, ...], int, np.ndarray | None]]  # name -> (track ids, entries, scatter)
     total: np.ndarray
     entries: int
@@ -154,10 +170,10 @@ def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int
     def part(p) -> tuple[tuple[str, ...], int, np.ndarray | None]:
         rows = snap.playlist_rows(p.name)
         rows = rows[raw.has[rows]]
-        return (p.track_ids, len(rows), group_scatter(raw.x[rows]) if len(rows) >= 2 else None)
+        return (p.track_ids, len(rows), group_scatter(raw.rows(rows)) if len(rows) >= 2 else None)
 
     def build() -> _Scatter:
-        if before is not None and before.x is raw.x:
+        if before is not None and before.raw is raw:
             changed = {n for n, p in snap.playlists.items() if n not in before.parts or before.parts[n][0] != p.track_ids}
             gone = set(before.parts) - set(snap.playlists)
             if len(changed) + len(gone) <= max(1, len(snap.playlists) // 10):
@@ -173,12 +189,12 @@ def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int
                     if new[2] is not None:
                         total += new[2]
                         entries, groups = entries + new[1], groups + 1
-                return _Scatter(raw.x, parts, total, entries, groups)
+                return _Scatter(raw, parts, total, entries, groups)
         parts = {p.name: part(p) for p in snap.playlists.values()}
         used = [v for v in parts.values() if v[2] is not None]
-        d = raw.x.shape[1]
+        d = len(raw.dims)
         total = np.sum([v[2] for v in used], axis=0) if used else np.zeros((d, d))
-        return _Scatter(raw.x, parts, total, sum(v[1] for v in used), len(used))
+        return _Scatter(raw, parts, total, sum(v[1] for v in used), len(used))
 
     result = snap.memo(_SCATTER[name], build)
     return result.total, result.entries, result.groups
@@ -195,7 +211,15 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
             snap.whiteners[name] = before.whitener
             return before
         snap.whiteners[name] = whitener
+    if raw.compute is not None:
+        # The attribute space (every row has a vector): whiten the raw matrix in place, a
+        # chunk of rows at a time, instead of holding a raw and a whitened copy (2.6 GB at
+        # 10M tracks); a later refit computes the rows again from the columns.
+        x, raw.x = raw.whole(), None
+        z = whitener.transform(x, out=x)
+        return SpaceData(name, raw.dims, z, raw.has, np.einsum("ij,ij->i", z, z), whitener, None)
     x, has, estimated = raw.x, raw.has, None
+    assert x is not None
     if name == "colisten":  # tracks in no playlist: positions from the cold-start mapping
         x, estimated = _estimate_colisten(snap, raw, whitener)
         has = raw.has if estimated is None else raw.has | estimated

@@ -40,9 +40,10 @@ class Whitener:
     n_entries: int
     pooled: bool  # False: fell back to global standardisation
 
-    def transform(self, x: np.ndarray, chunk: int = 131_072) -> np.ndarray:
-        """Whitened float32 vectors, computed a chunk of rows at a time."""
-        out = np.empty((len(x), len(self.dims)), dtype=np.float32)
+    def transform(self, x: np.ndarray, chunk: int = 131_072, out: np.ndarray | None = None) -> np.ndarray:
+        """Whitened float32 vectors, computed a chunk of rows at a time; `out` may be `x`
+        itself (float32, as many dimensions): then no second matrix is allocated."""
+        out = np.empty((len(x), len(self.dims)), dtype=np.float32) if out is None else out
         m = self.matrix.T
         for start in range(0, len(x), chunk):
             block = np.asarray(x[start : start + chunk], dtype=np.float64)

@@ -59,7 +59,8 @@ class Columns(Protocol):
     names: Sequence[str]
 
     def read(self, name: str) -> pl.Series: ...
-    def take(self, rows: np.ndarray) -> pl.DataFrame: ...
+    def arrow(self, names: Sequence[str]) -> pa.Table: ...
+    def take(self, rows: np.ndarray, names: Sequence[str] | None = None) -> pl.DataFrame: ...
 
 
 class TrackData:
@@ -88,6 +89,7 @@ class TrackData:
         self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None
         self._reader = columns
         self._loaded: dict[str, pl.Series] = {}
+        self._sizes: dict[str, int] = {}  # bytes of each column read (polars measures them in ms: once per column)
         self._frame: pl.DataFrame | None = None
         if frame is not None:
             # One chunk per column (from_arrow already gives that for a read library):
@@ -125,6 +127,7 @@ class TrackData:
                 raise pl.exceptions.ColumnNotFoundError(name)
             assert self._reader is not None
             self._loaded[name] = self._reader.read(name).rechunk()
+            self._sizes[name] = int(self._loaded[name].estimated_size())
         return self._loaded[name]
 
     def select(self, names: Sequence[str]) -> pl.DataFrame:
@@ -154,11 +157,29 @@ class TrackData:
         taken = self._reader.take(rows)
         return taken.with_columns(pl.Series("_row", rows.astype(np.uint32))).select(self.columns)
 
+    def take_columns(self, rows: np.ndarray, names: Sequence[str]) -> pl.DataFrame:
+        """Some columns of some rows, in this order: those read already from memory, the
+        others taken from LanceDB by position (a whole column is not read for a few rows)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._frame is not None:
+            return self._frame.select(names)[rows]
+        have = [n for n in names if n == "_row" or n in self._loaded]
+        missing = [n for n in names if n not in have]
+        got = {n: self.column(n).gather(rows) for n in have}
+        if missing and len(rows):
+            assert self._reader is not None
+            got.update(self._reader.take(rows, missing).to_dict())
+        elif missing:
+            got.update({n: self.column(n).head(0) for n in missing})
+        return pl.DataFrame([got[n] for n in names])
+
     def nbytes(self) -> int:
         """Bytes of the columns read so far."""
         if self._frame is not None:
-            return int(self._frame.estimated_size())
-        return int(sum(s.estimated_size() for s in self._loaded.values()))
+            if "_frame" not in self._sizes:
+                self._sizes["_frame"] = int(self._frame.estimated_size())
+            return self._sizes["_frame"]
+        return sum(self._sizes.values())
 
     def __len__(self) -> int:
         return self._height
@@ -166,8 +187,16 @@ class TrackData:
     def text_index(self, field_name: str) -> TextIndex:
         """The dictionary encoding of a text field's own values (artist, ..., genre, tag)."""
         if field_name not in self._text:
-            series = self.column(column(field_name))
-            self._text[field_name] = TextIndex.of_lists(series) if field_name in LIST_FIELDS else TextIndex.of_scalars(series)
+            name = column(field_name)
+            if self._frame is None and name not in self._loaded and name in self._names:
+                # Straight from Arrow: a text column as a polars Series takes several times
+                # its size while it is built (4 GB for 10M tracks' genres), and only the
+                # index is needed.
+                assert self._reader is not None
+                data: pl.Series | pa.ChunkedArray = self._reader.arrow([name])[name]
+            else:
+                data = self.column(name)
+            self._text[field_name] = TextIndex.of_lists(data) if field_name in LIST_FIELDS else TextIndex.of_scalars(data)
         return self._text[field_name]
 
     def numbers(self, column_name: str) -> np.ndarray:
@@ -457,7 +486,5 @@ class Snapshot:
         return row[order], genre[order]
 
     def _genre_index(self) -> TextIndex:
-        own = TextIndex.pairs(self.tracks.column("genres"))
-        rows, genres = self.memo(_INHERITED, self._inherited)
-        inherited = pl.DataFrame({"row": rows, "v": genres}, schema={"row": pl.Int64, "v": pl.String})
-        return TextIndex.of_pairs(pl.concat([own, inherited]), len(self))
+        own = self.tracks.text_index("genre")  # the tracks' own genres (kept with the track data)
+        return own.with_entries(*self.memo(_INHERITED, self._inherited))

@@ -368,11 +368,11 @@ class Columns:
                                f"not {self.rows}; reopen the library")
         return pl.from_arrow(data).to_series().alias(name)
 
-    def take(self, rows):
+    def take(self, rows, names: Sequence[str] | None = None):
         import polars as pl
 
         with self.store.reading(self.name), self._lock:
-            frame = pl.from_arrow(take_ordered(self.table, rows, self.names))
+            frame = pl.from_arrow(take_ordered(self.table, rows, self.names if names is None else names))
         assert isinstance(frame, pl.DataFrame)
         return frame
 

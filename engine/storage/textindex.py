@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass
@@ -25,32 +27,49 @@ class TextIndex:
     _index: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def of_scalars(cls, series: pl.Series) -> TextIndex:
-        text = series.fill_null("").str.to_lowercase()
-        return cls._encode(text, None, len(series))
+    def of_scalars(cls, series: pl.Series | pa.Array | pa.ChunkedArray) -> TextIndex:
+        text = series.to_arrow() if isinstance(series, pl.Series) else series
+        return cls._encode(pc.fill_null(text, ""), None, len(text))
 
     @classmethod
-    def of_lists(cls, series: pl.Series) -> TextIndex:
-        return cls.of_pairs(cls.pairs(series), len(series))
+    def of_lists(cls, series: pl.Series | pa.Array | pa.ChunkedArray) -> TextIndex:
+        lists = series.to_arrow() if isinstance(series, pl.Series) else series
+        lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+        rows = pc.list_parent_indices(lists).to_numpy().astype(np.int32)
+        return cls._of_entries(rows, pc.list_flatten(lists), len(lists))
 
-    @staticmethod
-    def pairs(series: pl.Series, rows: np.ndarray | None = None) -> pl.DataFrame:
-        """(row, v) for every value of a list column; `rows` gives each list's row."""
-        frame = pl.DataFrame({"v": series.fill_null([])})
-        frame = frame.with_row_index("row") if rows is None else frame.with_columns(pl.Series("row", rows, dtype=pl.UInt32))
-        return frame.explode("v").drop_nulls("v").select(pl.col("row").cast(pl.Int64), "v")
+    def with_entries(self, rows: np.ndarray, values: np.ndarray) -> TextIndex:
+        """This index with more (row, value) entries (the genres tracks inherit from playlists)."""
+        if not len(rows):
+            return self
+        assert self.rows is not None
+        extra = self._of_entries(np.asarray(rows, dtype=np.int32), pa.array(list(values), pa.large_string()), self.n_rows)
+        assert extra.rows is not None
+        merged = pl.concat([self.values, extra.values]).unique().sort()
+        codes = np.concatenate([_places(merged, self.values)[self.codes], _places(merged, extra.values)[extra.codes]])
+        return TextIndex(merged, *_once_per_row(codes, np.concatenate([self.rows, extra.rows]), len(merged)), self.n_rows)
 
     @classmethod
-    def of_pairs(cls, pairs: pl.DataFrame, n_rows: int) -> TextIndex:
-        """An index of a list field from its (row, v) pairs, values lowered and deduplicated per row."""
-        frame = pairs.with_columns(pl.col("v").str.to_lowercase()).unique(["row", "v"], maintain_order=True)
-        return cls._encode(frame["v"], frame["row"].to_numpy().astype(np.int64), n_rows)
+    def _of_entries(cls, rows: np.ndarray, values: pa.Array | pa.ChunkedArray, n_rows: int) -> TextIndex:
+        """Entries (row, value), missing values left out and a value repeated in one row kept once."""
+        index = cls._encode(values, rows, n_rows)
+        assert index.rows is not None
+        present = np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
+        return cls(index.values, *_once_per_row(index.codes[present], index.rows[present], len(index.values)), n_rows)
 
     @classmethod
-    def _encode(cls, text: pl.Series, rows: np.ndarray | None, n_rows: int) -> TextIndex:
-        values = text.unique().sort()
-        codes = text.rank("dense").to_numpy().astype(np.int64) - 1 if len(text) else np.zeros(0, dtype=np.int64)
-        return cls(values, codes, rows, n_rows)
+    def _encode(cls, text: pa.Array | pa.ChunkedArray, rows: np.ndarray | None, n_rows: int) -> TextIndex:
+        """Codes of lower-cased values: the column is dictionary-encoded as it is (Arrow, no
+        copy of a string per entry), and only its distinct values are lowered and merged,
+        so a 10M-row column costs 4 bytes an entry, not a string."""
+        encoded = pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+        lowered = pl.Series("v", encoded.dictionary.cast(pa.large_string())).str.to_lowercase()
+        values = lowered.unique().sort()
+        remap = _places(values, lowered)
+        # Missing values (left out by the caller) get code 0 here.
+        indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        codes = remap[indices] if len(remap) else np.zeros(len(indices), dtype=np.int32)
+        return cls(values, codes.astype(np.int32, copy=False), rows, n_rows)
 
     def matching(self, mode: str, value: str) -> np.ndarray:
         """Which distinct values match (bool per code)."""
@@ -107,3 +126,21 @@ class TextIndex:
     def value_counts(self) -> dict[str, int]:
         """`counts` by value, empty values left out (tracks per genre or tag)."""
         return {v: int(c) for v, c in zip(self.values.to_list(), self.counts()) if v}
+
+
+def _places(values: pl.Series, of: pl.Series) -> np.ndarray:
+    """Where each of `of` is in the sorted distinct `values` (int32 codes)."""
+    return values.search_sorted(of).to_numpy().astype(np.int32) if len(of) else np.zeros(0, dtype=np.int32)
+
+
+def _once_per_row(codes: np.ndarray, rows: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, rows) with every repeat of a (row, code) entry after its first left out: a
+    stable sort of the entries' keys, which arrive nearly in row order (close to linear)."""
+    if len(codes) < 2:
+        return codes, rows
+    keys = rows.astype(np.int64) * (n_values + 1) + codes
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeat = np.zeros(len(keys), dtype=bool)
+    repeat[order[1:][ordered[1:] == ordered[:-1]]] = True
+    return (codes[~repeat], rows[~repeat]) if repeat.any() else (codes, rows)

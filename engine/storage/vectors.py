@@ -24,7 +24,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from .reads import matrix, read_all, take_ordered
+from .reads import READ_BATCH, matrix, read_all, take_ordered
 from .sqltext import chunks, sql_in
 
 #: Numeric and list fields given scalar indexes by `attune optimize`.
@@ -221,6 +221,16 @@ def column_of(table, name: str):
     import polars as pl
 
     return pl.from_arrow(read_all(table.search().select([name]).limit(max(table.count_rows(), 1)))[name]).alias(name)
+
+
+def column_batches(table, name: str):
+    """A whole column of a (pinned) space table in table order, a batch (polars Series) at a
+    time: 10M track ids as one Series take over a gigabyte while they are built."""
+    import polars as pl
+
+    query = table.search().select([name]).limit(max(table.count_rows(), 1))
+    for batch in query.to_batches(READ_BATCH):
+        yield pl.from_arrow(batch.column(0)).alias(name)
 
 
 def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:

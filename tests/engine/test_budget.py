@@ -64,12 +64,32 @@ def test_the_budgeted_path_returns_the_in_memory_rows(budget_lib, query, path, m
     from attune.engine.spaces import served as served_module
 
     monkeypatch.setattr(served_module, "EXACT_ROWS_READ", 100)  # the fixture is small: filters passing more take the index
+    monkeypatch.setattr(vector_indexes, "READ_BATCH", 128)  # the space table's ids are mapped a batch at a time
     memory = Library.open(budget_lib).search(query)
     served = Library.open(budget_lib, memory_budget="1KB").search(query)
     assert served.plan.served is not None and memory.plan.served is None
     assert path in served.plan.served_how
     assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
     np.testing.assert_allclose(served.frame["score"].to_numpy(), memory.frame["score"].to_numpy(), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("take_rows", [20_000, 10])
+@pytest.mark.parametrize("query", ["energy>0.2 limit:7", "valence<0.5 limit:40", 'artist:"Artist 3" limit:5', "limit:300"])
+def test_filters_over_the_budget_order_like_the_in_memory_path_without_reading_titles(budget_lib, query, take_rows,
+                                                                                       monkeypatch):
+    """Over the budget, a filter's default order (popularity, artist, title) takes artist and
+    title only for the rows as popular as the first few, ties included; the rows are the
+    in-memory path's. With too many such rows it reads the columns whole (the same rows)."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("attune.engine.search.run"), "TAKE_ROWS", take_rows)
+    memory = Library.open(budget_lib).search(query)
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    lib.snapshot()  # loaded: the search runs on it (a cold library answers filters in LanceDB)
+    served = lib.search(query)
+    assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+    loaded = set(lib.snapshot().tracks._loaded)
+    assert ("title" in loaded) == (take_rows == 10), loaded
 
 
 def test_selective_filters_rank_every_passing_track_on_codes_then_exactly(budget_lib, monkeypatch):

@@ -108,3 +108,38 @@ def test_many_playlist_edits_keep_one_earlier_snapshot_and_stay_exact(lib):
     assert list(snap.tracks.frame["track_id"].gather(rows)) == list(lib.playlists.get("Gym").track_ids)
     fresh = type(snap).build(snap.tracks.frame, snap.playlists.values())
     assert np.allclose(space(snap, "attr").z, space(fresh, "attr").z, atol=1e-4)
+
+
+def test_attribute_rows_equal_the_whole_matrix_and_the_space_whitens_in_place():
+    """Rows of the attribute matrix computed alone (what a refit reads once the space has
+    whitened the whole matrix in place) equal those rows of the whole matrix: missing
+    values, tracks with no genre, genres repeated in other case, genres inherited from a
+    playlist."""
+    import polars as pl
+    from attune.engine.spaces import space
+    from attune.engine.spaces.attributes import attribute_matrix
+    from attune.engine.storage import Playlist, Snapshot
+
+    rng = np.random.default_rng(3)
+    n = 400
+    genres = [None if i % 17 == 0 else [] if i % 13 == 0 else [["Soul", "soul", "funk"], ["jazz"], ["Rock", "pop"]][i % 3]
+              for i in range(n)]
+    frame = pl.DataFrame({
+        "track_id": [f"t{i}" for i in range(n)],
+        "energy": [None if i % 11 == 0 else float(v) for i, v in enumerate(rng.random(n))],
+        "valence": rng.random(n), "tempo": 60 + 120 * rng.random(n),
+        "genres": pl.Series(genres, dtype=pl.List(pl.String)),
+    })
+    playlists = [Playlist(f"p{j}", f"P{j}", tuple(f"t{i}" for i in rng.choice(n, 20, replace=False)),
+                          genres=("gospel",) if j == 0 else ()) for j in range(6)]
+    snap = Snapshot.build(frame, playlists)
+    whole, dims = attribute_matrix(snap)
+    assert "genre:gospel" in dims and "genre:soul" in dims and "genre:Soul" not in dims
+    rows = rng.choice(n, 50, replace=False)
+    part, same = attribute_matrix(snap, rows)
+    assert same == dims
+    np.testing.assert_allclose(part, whole[rows], atol=1e-6)
+    unknown = snap.genre_unknown()
+    assert unknown.any() and (whole[unknown][:, dims.index("genre:soul")] > 0).all()  # the library's share, not 0
+    z = space(snap, "attr")
+    np.testing.assert_allclose(z.z, z.whitener.transform(whole), atol=1e-5)

@@ -1,0 +1,48 @@
+"""Text indexes (dictionary encoding of text and list columns) against a plain-Python reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from attune.engine.storage.textindex import TextIndex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+WORDS = ["Rock", "rock", "Pop", "jazz", "Jazz", "", "Hip Hop", "ÉLAN", "élan"]
+word = st.sampled_from(WORDS)
+
+
+def entries(index: TextIndex) -> set[tuple[int, str]]:
+    rows = index.rows if index.rows is not None else np.arange(len(index.codes))
+    values = index.values.to_list()
+    found = [(int(r), values[c]) for r, c in zip(rows, index.codes)]
+    assert len(found) == len(set(found)), "an entry repeated in one row"
+    return set(found)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.one_of(st.none(), word), max_size=4)), max_size=25),
+       st.lists(st.tuples(st.integers(0, 24), word), max_size=8))
+def test_list_index_matches_reference(lists, extra):
+    series = pl.Series("genres", lists, dtype=pl.List(pl.String))
+    want = {(i, v.lower()) for i, values in enumerate(lists) for v in values or () if v is not None}
+    index = TextIndex.of_lists(series)
+    assert entries(index) == want
+    assert index.values.to_list() == sorted({v for _, v in want})
+    assert entries(TextIndex.of_lists(series.to_arrow())) == want  # straight from Arrow, as a lazy library reads it
+    extra = [(r, v) for r, v in extra if r < len(lists)]
+    both = index.with_entries(np.array([r for r, _ in extra], dtype=np.int64), np.array([v for _, v in extra], dtype=object))
+    assert entries(both) == want | {(r, v.lower()) for r, v in extra}
+    if want:
+        hit = both.rows_where(both.matching("exact", "rock"))
+        assert set(np.flatnonzero(hit)) == {r for r, v in entries(both) if v == "rock"}
+
+
+@given(st.lists(st.one_of(st.none(), word), max_size=25))
+def test_scalar_index_matches_reference(values):
+    index = TextIndex.of_scalars(pl.Series("artist", values, dtype=pl.String))
+    assert index.rows is None and len(index.codes) == len(values)
+    assert [index.values[int(c)] for c in index.codes] == [(v or "").lower() for v in values]
+    arrow = TextIndex.of_scalars(pa.array(values, pa.string()))
+    assert np.array_equal(arrow.codes, index.codes)
