@@ -269,11 +269,12 @@ class Library:
         whitened) and as product-quantisation codes, and which path each takes."""
         snap = snap or self.snapshot()
         # The track data: measured when every column is read, else estimated (whole rows, or
-        # the few columns filters read); the attribute space: float32 raw and whitened.
+        # the few columns filters read); the attribute space: float32 whitened vectors (the
+        # raw matrix is whitened in place).
         per_track = TRACK_BYTES if snap.tracks.whole_rows else QUERY_BYTES
         frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * per_track)
         attr_space = computed(snap, "attr")
-        attr = len(snap) * (attr_space.z.shape[1] if attr_space is not None else ATTR_DIMS) * 8
+        attr = len(snap) * (attr_space.z.shape[1] if attr_space is not None else ATTR_DIMS) * 4
         state = self.store.vectors.state("audio", max_age=1.0)
         rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
         audio_memory, audio_codes = rows * dims * 12, rows * -(-dims // 8) + len(snap) * 9

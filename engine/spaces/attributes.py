@@ -25,16 +25,16 @@ def attribute_matrix(snap: Snapshot, rows: np.ndarray | None = None) -> tuple[np
     at all gets the library's mean genre profile for the same reason.
     """
     tracks = snap.tracks
-    dims = [d for d in SPACE_DIMS if d in tracks.columns and tracks.column(d).null_count() < len(tracks)]
+    means = _means(snap)  # dim -> the library's mean (scaled); dims no track has a value of are left out
+    dims = [d for d in SPACE_DIMS if d in means]
     index = snap.text_index("genre")
     counts = index.counts()
     top = sorted(range(len(counts)), key=lambda c: (-counts[c], index.values[c]))[:MAX_GENRE_DIMS]
     pick = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
     x = np.empty((len(tracks) if rows is None else len(pick), len(dims) + len(top)), dtype=np.float32)
     for j, dim in enumerate(dims):
-        offset, scale = SPACE_DIMS[dim]
-        values = (snap.numbers(dim) - offset) / scale
-        x[:, j] = np.where(np.isnan(values[pick]), _mean(snap, dim, values), values[pick])
+        x[:, j] = _scaled(dim, tracks.numbers_at(dim, None if rows is None else pick))
+        x[np.isnan(x[:, j]), j] = means[dim]
     if top:
         assert index.rows is not None
         # Each entry's place among the rows asked for (-1: not asked for).
@@ -54,9 +54,27 @@ def attribute_matrix(snap: Snapshot, rows: np.ndarray | None = None) -> tuple[np
     return x, tuple(dims) + tuple(f"genre:{index.values[c]}" for c in top)
 
 
-def _mean(snap: Snapshot, dim: str, values: np.ndarray) -> float:
-    """The attribute's mean over the library (scaled), once per column."""
-    return snap.memo(Key(f"spaces.attr.mean.{dim}", "tracks"), lambda: float(np.nanmean(values)))
+def _scaled(dim: str, values: np.ndarray) -> np.ndarray:
+    offset, scale = SPACE_DIMS[dim]
+    return (values - offset) / scale
+
+
+def _means(snap: Snapshot) -> dict[str, float]:
+    """Each attribute column's mean over the library (scaled), for those with any value:
+    read once per track data (over the memory budget each column is read for this only)."""
+    def means() -> dict[str, float]:
+        out = {}
+        for dim in SPACE_DIMS:
+            if dim in snap.tracks.columns:
+                values = snap.tracks.numbers_at(dim)
+                if not np.isnan(values).all():
+                    out[dim] = float(np.nanmean(_scaled(dim, values)))
+        return out
+
+    return snap.memo(_MEANS, means)
+
+
+_MEANS = Key[dict]("spaces.attr.means", "tracks")
 
 
 def _share(snap: Snapshot, index, code: int) -> float:

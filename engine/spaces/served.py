@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
-from ..storage.reads import matrix
-from ..storage.vectors import IndexState, column_batches, column_of, search, take
+from ..storage.vectors import IndexState, column_batches, column_matrix, search, take
 from .pq import PQ
 from .pq import train as train_pq
 from .whitening import Moments, Whitener, summed_scatter, whitener_from
@@ -126,7 +125,7 @@ def _codec(state: IndexState) -> PQ:
 def load_codes(space: ServedSpace) -> None:
     """Read the space table's product-quantisation codes once."""
     if space.codes is None:
-        space.codes = matrix(column_of(space.table, "pq").to_arrow(), _codec(space.state).subspaces, np.uint8)
+        space.codes = column_matrix(space.table, "pq", _codec(space.state).subspaces, np.uint8)
 
 
 def _squared(z: np.ndarray, centre: np.ndarray) -> np.ndarray:

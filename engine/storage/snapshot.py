@@ -210,6 +210,18 @@ class TrackData:
             self._numbers[column_name] = values
         return self._numbers[column_name]
 
+    def numbers_at(self, column_name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """`numbers` (or some rows of it), except that over the memory budget a column not
+        read yet is not kept: it is read for this call only, or only these rows are taken
+        by position (the attribute space reads every attribute column once to build itself,
+        and would otherwise hold them all: 700 MB at 10M tracks)."""
+        if column_name in self._numbers or self.whole_rows or self._frame is not None or column_name in self._loaded:
+            values = self.numbers(column_name)
+            return values if rows is None else values[rows]
+        assert self._reader is not None
+        series = self._reader.read(column_name) if rows is None else self.take_columns(rows, [column_name])[column_name]
+        return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
     def known(self, column_name: str) -> np.ndarray:
         """Rows where a numeric column has a value (computed once per column)."""
         return self.cache.get(Key(f"tracks.known.{column_name}", "tracks"), lambda: ~np.isnan(self.numbers(column_name)))

@@ -24,7 +24,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from .reads import READ_BATCH, matrix, read_all, take_ordered
+from .reads import READ_BATCH, matrix, take_ordered
 from .sqltext import chunks, sql_in
 
 #: Numeric and list fields given scalar indexes by `attune optimize`.
@@ -216,11 +216,17 @@ class VectorIndexes:
         return out
 
 
-def column_of(table, name: str):
-    """A whole column of a (pinned) space table, as a polars Series."""
-    import polars as pl
-
-    return pl.from_arrow(read_all(table.search().select([name]).limit(max(table.count_rows(), 1)))[name]).alias(name)
+def column_matrix(table, name: str, dims: int, dtype=np.float32) -> np.ndarray:
+    """A whole fixed-size-list column of a (pinned) space table as an (rows, dims) matrix,
+    filled a batch at a time (no second copy of the column while it is read)."""
+    rows = table.count_rows()
+    out = np.empty((rows, dims), dtype=dtype)
+    start = 0
+    for batch in table.search().select([name]).limit(max(rows, 1)).to_batches(READ_BATCH):
+        part = matrix(batch.column(0), dims, dtype)
+        out[start : start + len(part)] = part
+        start += len(part)
+    return out[:start]
 
 
 def column_batches(table, name: str):

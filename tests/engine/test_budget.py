@@ -98,7 +98,7 @@ def test_selective_filters_rank_every_passing_track_on_codes_then_exactly(budget
     monkeypatch.setattr(served_module, "RERANK_MIN", 20)  # the fixture is small: make the codes do the first cut
     query = 'like:track("t0010") in:audio energy<0.5 limit:10'
     memory = Library.open(budget_lib).search(query)
-    sizes = Library.open(budget_lib).budget()
+    sizes = Library.open(budget_lib, memory_budget="1KB").budget()  # the track data estimated as over a budget
     between = sizes["tracks"] + sizes["attr"] + sizes["audio_pq"]  # the codes fit, the full space does not
     assert between < sizes["tracks"] + sizes["attr"] + sizes["audio_in_memory"]
     lib = Library.open(budget_lib, memory_budget=between)
@@ -172,3 +172,19 @@ def test_attune_optimize_on_the_command_line(budget_lib):
     assert out.exit_code == 0, out.output
     assert "audio: 900 tracks written and indexed (IVF_FLAT, 30 partitions)" in out.output
     assert "scalar indexes (energy (BTREE)" in out.output
+
+
+def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refits_the_same(budget_lib):
+    """Over the budget the attribute space reads each attribute column for itself only
+    (10M tracks' columns would stay in memory: 700 MB) and whitens its matrix in place; a
+    playlist edit refits it from rows taken by position. Its answers stay the in-memory ones."""
+    query = 'like:track("t0003") limit:15'
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    lib.snapshot()
+    assert lib.search(query).frame["track_id"].to_list() == Library.open(budget_lib).search(query).frame["track_id"].to_list()
+    assert not {"valence", "energy"} & set(lib.snapshot().tracks._loaded)
+    lib.playlists.create("Edit", [f"t{i:04d}" for i in range(0, 300, 7)])
+    after = lib.search('like:playlist("Edit") limit:15')
+    fresh = Library.open(budget_lib).search('like:playlist("Edit") limit:15')
+    assert after.frame["track_id"].to_list() == fresh.frame["track_id"].to_list()
+    np.testing.assert_allclose(after.frame["score"].to_numpy(), fresh.frame["score"].to_numpy(), rtol=1e-4, atol=1e-4)
