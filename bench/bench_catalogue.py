@@ -20,10 +20,11 @@ same filter and the seed left out, computed by a child process that streams the 
 table (so its memory is not counted here). Peak memory is this process's maximum resident
 set size, read before anything else is loaded for the recall check.
 
---s3 runs the same measurements a second time (--s3-queries of each kind, 10 by default:
-moto's server answers one range read at a time, so each query takes seconds) with the
-library copied to a local S3 server (moto's server mode, started here) and prints each
-figure's ratio to local disk.
+--s3 runs the same measurements a second time (--s3-queries of each kind, 20 by default)
+with the library copied to a local S3 server started here and prints each figure's ratio
+to local disk. The server is s3rver (npm; installed into bench/.cache on first use; it
+serves objects from files, a range read in about 3 ms) unless --s3-server moto (PyPI; it
+holds every object in memory and answers one request at a time, so a query takes seconds).
 """
 
 from __future__ import annotations
@@ -211,8 +212,11 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=200)
     ap.add_argument("--budget", default="4GB")
     ap.add_argument("--queries", type=int, default=50)
-    ap.add_argument("--s3", action="store_true", help="also measure the library on a local S3 server (moto)")
-    ap.add_argument("--s3-queries", type=int, default=10, help="queries of each kind on S3 (moto serves one range read at a time)")
+    ap.add_argument("--s3", action="store_true", help="also measure the library on a local S3 server")
+    ap.add_argument("--s3-server", choices=("s3rver", "moto"), default="s3rver",
+                    help="s3rver (npm, installed into bench/.cache by this script; serves files from disk) or moto "
+                         "(PyPI; holds every object in memory and answers one request at a time: seconds a query)")
+    ap.add_argument("--s3-queries", type=int, default=20, help="queries of each kind on S3")
     ap.add_argument("--library", type=Path)
     args = ap.parse_args()
     path = args.library or HERE / ".cache" / f"catalogue-{args.tracks}-{args.dim}"
@@ -232,11 +236,11 @@ def main() -> None:
     recall(str(path), local)
     report(local)
     if args.s3:
-        remote = s3_copy(path)
+        remote = s3_copy(path, args.s3_server)
         with remote as (uri, env):
             os.environ.update(env)
             args.queries = args.s3_queries
-            r = measure(uri, args, "local S3 server (moto)")
+            r = measure(uri, args, f"local S3 server ({args.s3_server})")
             recall(str(path), r)  # the same vectors: the exact scan reads the local copy
             report(r)
         print("\n  S3 / local disk: open {:.1f}x; p50 filter {:.1f}x, attr like {:.1f}x, audio like {:.1f}x, 1% audio like {:.1f}x".format(
@@ -244,25 +248,51 @@ def main() -> None:
 
 
 class s3_copy:
-    """A moto S3 server on loopback holding a copy of the library (uploaded file by file)."""
+    """A local S3 server on loopback holding a copy of the library (uploaded file by file):
+    s3rver (Node, objects as files on disk, installed from npm into bench/.cache once) or
+    moto's server mode."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, server: str = "s3rver") -> None:
+        self.path, self.kind = path, server
+
+    def _start(self, port: int) -> tuple[list[str], dict]:
+        if self.kind == "moto":
+            return ([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                    {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+        import shutil
+        import tempfile
+
+        home = HERE / ".cache" / "s3rver"
+        binary = home / "node_modules" / ".bin" / "s3rver"
+        if not binary.exists():
+            subprocess.run(["npm", "install", "--prefix", str(home), "s3rver@3.7.1", "--no-audit", "--no-fund"], check=True,
+                           capture_output=True)
+            # s3rver 3.7.1 lists with a delimiter wrongly: it stops walking one folder under
+            # the prefix, so a folder holding only folders (a Lance table: data/, _versions/)
+            # is never listed and LanceDB finds no table. Walk every folder under the prefix.
+            store = home / "node_modules" / "s3rver" / "lib" / "stores" / "filesystem.js"
+            text = store.read_text()
+            prune = "dirPath.slice(prefixPath.length).indexOf(delimiterEnc) !== -1"
+            assert prune in text, "s3rver changed: check its delimiter listing"
+            store.write_text(text.replace(prune, "false"))
+        self.data = Path(tempfile.mkdtemp(prefix="s3rver-", dir=HERE / ".cache"))
+        self._cleanup = lambda: shutil.rmtree(self.data, ignore_errors=True)
+        return ([str(binary), "--directory", str(self.data), "--address", "127.0.0.1", "--port", str(port),
+                 "--configure-bucket", "catalogue", "--silent"],
+                {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"})  # s3rver's own credentials
 
     def __enter__(self):
         import socket
 
-        import boto3
         import obstore
         from obstore.store import from_url
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self.server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true"}
+        command, keys = self._start(port)
+        self.server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {**keys, "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true"}
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -270,7 +300,10 @@ class s3_copy:
             except OSError:
                 time.sleep(0.1)
         os.environ.update(env)
-        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket="catalogue")
+        if self.kind == "moto":
+            import boto3
+
+            boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket="catalogue")
         store = from_url("s3://catalogue/lib")
         t0 = time.perf_counter()
         size = 0
@@ -279,12 +312,14 @@ class s3_copy:
                 data = file.read_bytes()
                 size += len(data)
                 obstore.put(store, str(file.relative_to(self.path)), data)
-        print(f"\ncopied {size / 2**20:,.0f} MB to the local S3 server in {time.perf_counter() - t0:.0f} s")
+        print(f"\ncopied {size / 2**20:,.0f} MB to the local S3 server ({self.kind}) in {time.perf_counter() - t0:.0f} s")
         return "s3://catalogue/lib", env
 
     def __exit__(self, *exc) -> None:
         self.server.terminate()
         self.server.wait(10)
+        if self.kind != "moto":
+            self._cleanup()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from attune.query.ast import Options
 
 from . import ingest
 from .access import Keys
-from .errors import LibraryError
+from .errors import LibraryError, NotAvailableError
 from .execution import regex_error
 from .ingest import Failed, ImportReport, Indexed, Unchanged
 from .playlists import PER_ARTIST, PlaylistManager, Recipe
@@ -298,6 +298,8 @@ class Library:
         return snap.memo(_VECTOR_SHAPE, count)
 
     def _served(self, snap: Snapshot, name: str):
+        if name == "colisten":
+            self._check_colisten(snap)
         if name != "audio":
             return None
         plan = self.budget(snap)
@@ -307,6 +309,24 @@ class Library:
         if space is not None:
             space.use_codes = bool(plan["pq_codes"])
         return space
+
+    def _check_colisten(self, snap: Snapshot) -> None:
+        """Over the memory budget the co-listen space is not served from LanceDB (not built
+        yet); one that would not fit is refused before it is built, with what it needs, rather
+        than taking the process past its budget (at 10M tracks: 32-d vectors, their cold-start
+        estimates, and the features those are computed from, audio embeddings included)."""
+        if self.memory_budget is None or computed(snap, "colisten") is not None:
+            return
+        plan = self.budget(snap)
+        _, audio_dims = self._vector_shape(snap) if plan["index"] is None else (0, plan["index"].dims)
+        # raw, estimated and whitened 32-d float32 vectors; float32 features of the tracks in
+        # no playlist (about 100 columns and the audio embedding); the audio matrix (float64).
+        needed = len(snap) * (3 * 32 * 4 + (100 + audio_dims) * 4 + audio_dims * 8)
+        if plan["tracks"] + plan["attr"] + needed > plan["budget"]:
+            raise NotAvailableError(
+                f"the co-listen space of {len(snap):,} tracks needs about {needed / 2**30:.1f} GiB in memory, past this "
+                f"library's memory budget ({plan['budget'] / 2**30:.1f} GiB); it is not served from LanceDB yet: raise "
+                "ATTUNE_MEMORY_BUDGET, or search in:audio or in:attr")
 
     def _budget_notes(self, name: str) -> list[str]:
         if name != "audio" or self.memory_budget is None:

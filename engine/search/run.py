@@ -68,7 +68,7 @@ def run(
     if opts.per and opts.per.field == "genre":
         narrow = snap.gather(rows).select(names)
     elif not snap.tracks.whole_rows and opts.sort is None and opts.per is None and "popularity" in names and (
-            len(top := _most_popular(snap, rows, max(16 * p.limit, 256))) <= TAKE_ROWS):
+            len(top := _most_popular(snap, rows, _window(p.limit))) <= TAKE_ROWS):
         # Over the memory budget: the default order starts with popularity, so only the
         # rows as popular as the best few can come first; their artist and title are taken
         # from LanceDB instead of reading both columns whole (1 GB at 10M tracks).
@@ -327,6 +327,11 @@ def _apply_per(frame: pl.DataFrame, p: Plan) -> pl.DataFrame:
     return frame.filter(pl.int_range(pl.len()).over(key) < per.count)
 
 
+def _window(limit: int) -> int:
+    """How many of the best rows `_order` folds and caps first (widened when too few are left)."""
+    return max(4 * limit, 64)
+
+
 def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: bool) -> pl.DataFrame:
     """Order, collapse versions, cap per field, and cut to the limit. Ranked frames arrive
     best first. The versions folded into each kept row are left in `p.versions`."""
@@ -342,7 +347,7 @@ def _order(p: Plan, frame: pl.DataFrame, scores: np.ndarray | None, *, ranked: b
     # rows, widened while folding and capping leave fewer than the limit. (Keeping the first
     # row of each song is decided by the rows above it alone, so a window's answer is the
     # whole frame's answer for those rows.)
-    window = max(4 * p.limit, 64)
+    window = _window(p.limit)
     while True:
         shaped, also = _shape(p, frame.head(window))
         if shaped.height >= p.limit or window >= frame.height:

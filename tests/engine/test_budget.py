@@ -188,3 +188,13 @@ def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refit
     fresh = Library.open(budget_lib).search('like:playlist("Edit") limit:15')
     assert after.frame["track_id"].to_list() == fresh.frame["track_id"].to_list()
     np.testing.assert_allclose(after.frame["score"].to_numpy(), fresh.frame["score"].to_numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_the_co_listen_space_past_the_budget_is_refused_with_what_it_needs(budget_lib):
+    """The co-listen space is not served from LanceDB: over a budget it would not fit, a
+    co-listen search says so (and what it needs) instead of building it; within one it runs."""
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    with pytest.raises(Exception, match=r"co-listen space of 900 tracks needs about .* GiB.*memory budget") as caught:
+        lib.search('like:track("t0003") in:colisten limit:5')
+    assert type(caught.value).__name__ == "NotAvailableError"
+    assert Library.open(budget_lib, memory_budget="4GB").search('like:track("t0003") in:colisten limit:5').frame.height == 5
