@@ -236,6 +236,11 @@ def main() -> None:
     recall(str(path), local)
     report(local)
     if args.s3:
+        from attune.engine import Library
+
+        t0 = time.perf_counter()  # opening again in this process: what the S3 open is compared with
+        Library.open(path, memory_budget=args.budget).snapshot()
+        local["open_warm_s"] = time.perf_counter() - t0
         remote = s3_copy(path, args.s3_server)
         with remote as (uri, env):
             os.environ.update(env)
@@ -243,8 +248,10 @@ def main() -> None:
             r = measure(uri, args, f"local S3 server ({args.s3_server})")
             recall(str(path), r)  # the same vectors: the exact scan reads the local copy
             report(r)
-        print("\n  S3 / local disk: open {:.1f}x; p50 filter {:.1f}x, attr like {:.1f}x, audio like {:.1f}x, 1% audio like {:.1f}x".format(
-            r["open_s"] / local["open_s"], *(r[q]["p50_ms"] / local[q]["p50_ms"] for q in ("filter", "attr_like", "audio_like", "audio_like_1pct"))))
+        print(f"\n  open in a process that has opened a library before: local disk {local['open_warm_s']:.2f} s, "
+              f"S3 {r['open_s']:.2f} s (peak RSS above is this process's, local run included)")
+        print("  S3 / local disk: open {:.1f}x; p50 filter {:.1f}x, attr like {:.1f}x, audio like {:.1f}x, 1% audio like {:.1f}x".format(
+            r["open_s"] / local["open_warm_s"], *(r[q]["p50_ms"] / local[q]["p50_ms"] for q in ("filter", "attr_like", "audio_like", "audio_like_1pct"))))
 
 
 class s3_copy:
