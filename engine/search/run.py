@@ -204,8 +204,7 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     d[~eligible] = np.inf
-    order = _top(d, int(eligible.sum()), p, snap)
-    picked = snap.gather(order)
+    order, picked = _top(d, int(eligible.sum()), p, snap)
     if passage is not None:
         picked = picked.with_columns(pl.Series("passage", passage[order], dtype=pl.Float64))
     scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(p.targets)
@@ -249,15 +248,14 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
                                 "memory, and this library is over its memory budget (raise ATTUNE_MEMORY_BUDGET)")
     centre = sum(c.sign * c.vector for c in centres) / total
     constant = sum(c.sign * float(c.vector @ c.vector) for c in centres) - total * float(centre @ centre)
-    eligible = mask.copy()
-    eligible[p.exclude] = False
-    unranked = int((mask & ~sp.has).sum())
+    everything = p.where is None  # no filter: no per-row mask is built (milliseconds a pass at 10M rows)
+    unranked = len(sp.has) - sp.with_vectors if everything else int((mask & ~sp.has).sum())
     if unranked:
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
-        rows, d, how = nearest(sp, centre.astype(np.float32), eligible, want)
+        rows, d, how = nearest(sp, centre.astype(np.float32), None if everything else mask, want, p.exclude)
         picked = snap.gather(rows)  # whole rows: taken from LanceDB over the budget, so once per round
         if len(rows) < want or not shaped or _shape(p, picked)[0].height >= p.limit:
             break
@@ -284,16 +282,18 @@ def _related_pull(snap: Snapshot, space, target: Target, centre: Centre) -> np.n
     return (target.sign * pull * (1.0 - related[codes])).astype(np.float32)
 
 
-def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> np.ndarray:
+def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame]:
     """Rows of the smallest finite d, best first, enough to fill the limit after per: and
-    after versions of one song are collapsed."""
+    after versions of one song are collapsed, and those rows (gathered once: over the
+    memory budget each gather is a read from LanceDB)."""
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
         k = min(want, eligible)
         order = smallest(d, k)
-        if k == eligible or not shaped or _shape(p, snap.gather(order))[0].height >= p.limit:
-            return order
+        picked = snap.gather(order)
+        if k == eligible or not shaped or _shape(p, picked)[0].height >= p.limit:
+            return order, picked
         want *= 4
 
 

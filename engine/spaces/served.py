@@ -147,53 +147,79 @@ def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The k rows nearest `centre` (squared whitened distance) among those `mask` passes:
-    (rows, distances, how). See the module docstring for the two paths."""
+def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: int,
+            exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The k rows nearest `centre` (squared whitened distance) among those `mask` passes
+    (None: every row) but `exclude`: (rows, distances, how). See the module docstring for
+    the two paths. Without a filter no per-row mask is built (at 10M rows each pass over
+    one costs milliseconds)."""
     codes = space.use_codes
+    exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    if mask is None:
+        passing = space.with_vectors - int(space.has[exclude].sum())
+        if space.state.partitions > 0 and passing > (EXACT_ROWS if codes else EXACT_ROWS_READ) and k > 0:
+            return _through_index(space, centre, k, passing, None, exclude)
+        mask = np.ones(len(space.has), dtype=bool)
     eligible = mask & space.has
+    eligible[exclude] = False
     passing = int(eligible.sum())
     if passing == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "nothing passes the filter"
+    if passing > (EXACT_ROWS if codes else EXACT_ROWS_READ) and space.state.partitions > 0:
+        return _through_index(space, centre, k, passing, eligible, exclude)
     rows_f = space.fresh_rows[eligible[space.fresh_rows]]
     z_f = space.fresh_z[eligible[space.fresh_rows]]
     indexed = eligible
     if len(space.fresh_rows):
         indexed = eligible.copy()
         indexed[space.fresh_rows] = False
-    if passing <= (EXACT_ROWS if codes else EXACT_ROWS_READ) or space.state.partitions == 0:
-        rows = np.flatnonzero(indexed)
-        offs = space.offsets[rows]
-        if codes and len(offs) > max(RERANK * k, RERANK_MIN):
-            load_codes(space)
-            assert space.codes is not None
-            pq = _codec(space.state)
-            d = pq.distances(pq.table(centre), space.codes[offs])
-            keep = np.argpartition(d, max(RERANK * k, RERANK_MIN))[: max(RERANK * k, RERANK_MIN)]
-            rows, offs = rows[keep], offs[keep]
-            how = (f"every one of the {passing:,} passing tracks, on product-quantisation codes in memory; "
-                   f"the best {len(rows):,} again on exact vectors")
-        else:
-            how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
-        z = take(space.table, offs, len(space.dims))
-        rows = np.concatenate([rows, rows_f])
-        d = _squared(np.concatenate([z, z_f]), centre)
+    rows = np.flatnonzero(indexed)
+    offs = space.offsets[rows]
+    if codes and len(offs) > max(RERANK * k, RERANK_MIN):
+        load_codes(space)
+        assert space.codes is not None
+        pq = _codec(space.state)
+        d = pq.distances(pq.table(centre), space.codes[offs])
+        keep = np.argpartition(d, max(RERANK * k, RERANK_MIN))[: max(RERANK * k, RERANK_MIN)]
+        rows, offs = rows[keep], offs[keep]
+        how = (f"every one of the {passing:,} passing tracks, on product-quantisation codes in memory; "
+               f"the best {len(rows):,} again on exact vectors")
     else:
-        share = passing / max(space.with_vectors, 1)
-        want = int(min(max(4 * k / share, 2 * k), 50_000))
-        while True:
-            ids, dist = search(space.table, centre, want, space.state.nprobes)
-            got = _rows_or_missing(space.tracks, ids)
-            ok = got >= 0
-            ok[ok] = indexed[got[ok]] & (space.offsets[got[ok]] >= 0)
-            if ok.sum() >= k or want >= 50_000 or len(ids) < want:
-                break
-            want *= 4
-        rows = np.concatenate([got[ok], rows_f])
-        d = np.concatenate([dist[ok], _squared(z_f, centre)])
-        how = (f"IVF_FLAT index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
-               f"{want:,} candidates for a filter passing {share:.1%})")
+        how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
+    z = take(space.table, offs, len(space.dims))
+    rows = np.concatenate([rows, rows_f])
+    d = _squared(np.concatenate([z, z_f]), centre)
     order = np.argsort(d, kind="stable")[:k]
+    return rows[order], d[order], how
+
+
+def _through_index(space: ServedSpace, centre: np.ndarray, k: int, passing: int, eligible: np.ndarray | None,
+                   exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The IVF index's nearest candidates, as many as the filter's share needs to leave k
+    (widened until it does), kept when `eligible` passes them (None: every row but
+    `exclude`); tracks newer than the index ranked exactly beside them."""
+    if eligible is None:
+        keep_fresh = ~np.isin(space.fresh_rows, exclude)
+    else:
+        keep_fresh = eligible[space.fresh_rows]
+    rows_f, z_f = space.fresh_rows[keep_fresh], space.fresh_z[keep_fresh]
+    share = passing / max(space.with_vectors, 1)
+    want = int(min(max(4 * k / share, 2 * k), 50_000))
+    while True:
+        ids, dist = search(space.table, centre, want, space.state.nprobes)
+        got = _rows_or_missing(space.tracks, ids)
+        ok = got >= 0
+        found = got[ok]
+        # In the index as it was built (a track changed since is ranked from `fresh`), and passing.
+        ok[ok] = (space.offsets[found] >= 0) & (~np.isin(found, exclude) if eligible is None else eligible[found])
+        if ok.sum() >= k or want >= 50_000 or len(ids) < want:
+            break
+        want *= 4
+    rows = np.concatenate([got[ok], rows_f])
+    d = np.concatenate([dist[ok], _squared(z_f, centre)])
+    order = np.argsort(d, kind="stable")[:k]
+    how = (f"IVF_FLAT index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
+           f"{want:,} candidates for a filter passing {share:.1%})")
     return rows[order], d[order], how
 
 
