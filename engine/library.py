@@ -53,6 +53,8 @@ TRACK_BYTES = 260
 QUERY_BYTES = 100
 #: Resident memory per byte polars counts in a frame of text columns (string views, offsets).
 RESIDENT = 2
+#: The process before any data: Python, numpy, polars, Arrow, LanceDB (256 MB measured).
+BASE_BYTES = 300 * 2**20
 #: Dimensions of the attribute space before it is built (attributes and up to 32 genres).
 ATTR_DIMS = 40
 _VECTOR_SHAPE = Key[tuple]("library.audio_shape", "tracks")
@@ -238,9 +240,10 @@ class Library:
         else:
             # Nothing is read here but the row count: each column is read when a query first needs it.
             columns = self.store.columns("tracks", key.tracks, SCALAR_COLUMNS)
-            # Whole rows in memory unless they would take more than half the budget (resident:
-            # about twice what polars counts, TRACK_BYTES; 1M tracks' rows took 480 MB).
-            whole = self.memory_budget is None or columns.rows * TRACK_BYTES * 2 * RESIDENT <= self.memory_budget
+            # Whole rows in memory unless they would take more than half of what the budget
+            # leaves past the process itself (resident: about twice what polars counts,
+            # TRACK_BYTES; 1M tracks' rows took 480 MB).
+            whole = self.memory_budget is None or columns.rows * TRACK_BYTES * RESIDENT * 2 <= self.memory_budget - BASE_BYTES
             tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole,
                                     segments=lambda names, v=key.segments: self.store.columns("segments", v, names).arrow(names)), None
         self._snapshot = Snapshot(
