@@ -85,7 +85,8 @@ class Place:
         """The last `size` bytes of a file (b"" when it does not exist)."""
         return (self.read(name) or b"")[-size:]
 
-    def connect(self):  # -> lancedb.DBConnection
+    def connect(self, session=None):  # -> lancedb.DBConnection
+        """LanceDB on this place; `session`: a lancedb.Session (its caches), None: LanceDB's default."""
         raise NotImplementedError
 
     def read(self, name: str) -> bytes | None:
@@ -132,10 +133,10 @@ class LocalPlace(Place):
             raise LibraryError(f"{self.folder} is a file, not a library directory")
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def connect(self):
+    def connect(self, session=None):
         import lancedb
 
-        return lancedb.connect(str(self.folder))
+        return lancedb.connect(str(self.folder), session=session)
 
     def read(self, name: str) -> bytes | None:
         try:
@@ -257,10 +258,10 @@ class ObjectPlace(Place):
                 raise LibraryError(f"cannot reach {self.uri}: {exc}") from None
         return self._store
 
-    def connect(self):
+    def connect(self, session=None):
         import lancedb
 
-        return lancedb.connect(self.uri, storage_options=dict(self.options) or None)
+        return lancedb.connect(self.uri, storage_options=dict(self.options) or None, session=session)
 
     def _guard(self, what: str, call: Callable[[], Any]) -> Any:
         try:

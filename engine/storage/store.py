@@ -82,7 +82,8 @@ class Written(NamedTuple):
 class Store:
     """The library: its LanceDB tables, in a folder or on object storage (`place.py`)."""
 
-    def __init__(self, place: Place | Path | str) -> None:
+    def __init__(self, place: Place | Path | str, *, caches: tuple[int, int] | None = None) -> None:
+        """`caches`: bytes of LanceDB's index and metadata caches (None: LanceDB's defaults)."""
         self.place = place if isinstance(place, Place) else place_of(place)
         #: The folder of a local library; the URI (a string) of one on object storage.
         self.path: Path | str = self.place.local if self.place.local is not None else str(self.place)
@@ -90,7 +91,13 @@ class Store:
         self._checked = 0.0
         self.place.prepare()
         self.locks = Locks(self.place)
-        self.db = self.place.connect()
+        #: LanceDB's caches, sized (None: LanceDB's default session, 6 GB and 1 GB).
+        self.session = None
+        if caches is not None:
+            from lancedb import Session
+
+            self.session = Session(index_cache_size_bytes=int(caches[0]), metadata_cache_size_bytes=int(caches[1]))
+        self.db = self.place.connect(self.session)
         self.tables = {}
         with self.locks.hold("library"):  # two processes creating one library take turns
             existing = set(self._table_names())

@@ -198,3 +198,19 @@ def test_the_co_listen_space_past_the_budget_is_refused_with_what_it_needs(budge
         lib.search('like:track("t0003") in:colisten limit:5')
     assert type(caught.value).__name__ == "NotAvailableError"
     assert Library.open(budget_lib, memory_budget="4GB").search('like:track("t0003") in:colisten limit:5').frame.height == 5
+
+
+def test_lancedbs_caches_are_held_within_the_budget(budget_lib):
+    """LanceDB keeps IVF partitions and index pages in its own caches (6 GB and 1 GB by
+    default); within a budget they get a share of it, and stay under it however many
+    searches run."""
+    from attune.engine import library as library_module
+
+    lib = Library.open(budget_lib, memory_budget="600KB")
+    assert lib.store.session is not None and Library.open(budget_lib).store.session is None
+    lib.snapshot()
+    for i in range(0, 300, 7):
+        lib.search(f'like:track("t{i:04d}") in:audio limit:5')
+        lib.search(f"energy>{i / 300:.2f} limit:5")
+    budget = 600 * 2**10
+    assert 0 < lib.store.session.size_bytes <= budget // library_module.INDEX_CACHE_SHARE + budget // library_module.METADATA_CACHE_SHARE
