@@ -1,8 +1,10 @@
-"""A library on object storage: a local S3-compatible server (moto's server mode, a real
-HTTP endpoint started by the test session), reached through the standard AWS variables.
+"""A library on object storage, each test run on two: S3 (moto's server mode, reached
+through the standard AWS variables) and Azure Blob storage (Azurite, Microsoft's emulator
+from npm, reached through ATTUNE_STORAGE_OPTIONS), both real HTTP endpoints on loopback
+started by the test session.
 
 Import, search, playlist edits, the history, API keys, reopening, two processes writing
-at once, a dead writer's lock, and the command line's `--library s3://...`.
+at once, a dead writer's lock, and the command line's `--library s3://...` / `az://...`.
 """
 
 import json
@@ -19,9 +21,9 @@ from .conftest import attune, bare_tracks
 pytestmark = pytest.mark.slow
 
 
-def test_a_library_on_s3_imports_searches_edits_and_reopens(s3_library, fixture_csv):
-    lib = Library.open(s3_library)
-    assert isinstance(lib.store.place, ObjectPlace) and lib.path == s3_library
+def test_a_remote_library_imports_searches_edits_and_reopens(object_library, fixture_csv):
+    lib = Library.open(object_library.uri)
+    assert isinstance(lib.store.place, ObjectPlace) and lib.path == object_library.uri
     report = lib.import_spotify([fixture_csv])
     assert report.tracks_new == 12
     found = lib.search('artist:"Al Green"').frame["track_id"].to_list()
@@ -31,7 +33,7 @@ def test_a_library_on_s3_imports_searches_edits_and_reopens(s3_library, fixture_
     like = lib.search('like:playlist("Mine") limit:3').frame["track_id"].to_list()
     assert len(like) == 3 and not {"t01", "t05", "t12"} & set(like)
 
-    again = Library.open(s3_library, create=False)  # another process's view: nothing local
+    again = Library.open(object_library.uri, create=False)  # another process's view: nothing local
     assert again.track_count() == 12
     assert again.playlists.get("Mine").track_ids == ("t01", "t05", "t12")
     assert again.search('like:playlist("Mine") limit:3').frame["track_id"].to_list() == like
@@ -39,31 +41,31 @@ def test_a_library_on_s3_imports_searches_edits_and_reopens(s3_library, fixture_
     assert any("Mine" in w for w in whats) and any("import" in w.lower() for w in whats)
 
 
-def test_history_restore_works_on_s3(s3_library, fixture_csv):
-    lib = Library.open(s3_library)
+def test_history_restore_works_on_object_storage(object_library, fixture_csv):
+    lib = Library.open(object_library.uri)
     lib.import_spotify([fixture_csv])
     lib.playlists.create("Short", ["t01"])
     lib.playlists.add("Short", ["t02", "t03"])
     added = lib.history(1)[0]
     lib.restore(added.number)
-    assert Library.open(s3_library).playlists.get("Short").track_ids == ("t01",)
+    assert Library.open(object_library.uri).playlists.get("Short").track_ids == ("t01",)
 
 
-def test_keys_live_in_the_bucket(s3_library):
-    lib = Library.open(s3_library)
+def test_keys_live_in_the_bucket(object_library):
+    lib = Library.open(object_library.uri)
     key = lib.keys.create("player", "read")
-    other = Library.open(s3_library)
+    other = Library.open(object_library.uri)
     assert other.keys.check(key).name == "player"
     other.keys.revoke("player")
     time.sleep(1.1)  # a remote key file is looked at again at most once a second
     assert lib.keys.check(key) is None
 
 
-def test_a_missing_library_on_s3_is_an_error_not_an_empty_one(s3_library):
+def test_a_missing_remote_library_is_an_error_not_an_empty_one(object_library):
     from attune.engine import LibraryError
 
-    with pytest.raises(LibraryError, match="no attune library at s3://"):
-        Library.open(s3_library + "-typo", create=False)
+    with pytest.raises(LibraryError, match="no attune library at (s3|az)://"):
+        Library.open(object_library.uri + "-typo", create=False)
 
 
 def _adder(uri: str, env: dict, offset: int, n: int, ids: list[str]) -> None:
@@ -78,31 +80,31 @@ def _importer(uri: str, env: dict, csv_path: str) -> None:
     Library.open(uri).import_spotify([csv_path])
 
 
-def test_two_processes_writing_one_s3_library_both_land(s3_library, s3_server, fixture_csv):
+def test_two_processes_writing_one_remote_library_both_land(object_library, fixture_csv):
     """An import and playlist edits from two processes at once: every edit is kept and
     every track is there once (the lease serialises read-change-write; the commits are
     LanceDB's conditional PUTs)."""
-    lib = Library.open(s3_library)
+    lib = Library.open(object_library.uri)
     lib.import_spotify([fixture_csv])
     many = bare_tracks(lib, 30)
     lib.playlists.create("Both", [])
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_adder, args=(s3_library, s3_server, 0, 15, many)),
-             ctx.Process(target=_adder, args=(s3_library, s3_server, 15, 15, many)),
-             ctx.Process(target=_importer, args=(s3_library, s3_server, str(fixture_csv)))]
+    procs = [ctx.Process(target=_adder, args=(object_library.uri, object_library.env, 0, 15, many)),
+             ctx.Process(target=_adder, args=(object_library.uri, object_library.env, 15, 15, many)),
+             ctx.Process(target=_importer, args=(object_library.uri, object_library.env, str(fixture_csv)))]
     for p in procs:
         p.start()
     for p in procs:
         p.join(300)
         assert p.exitcode == 0
-    after = Library.open(s3_library)
+    after = Library.open(object_library.uri)
     assert sorted(after.playlists.get("Both").track_ids) == many
     ids = after.store.read("tracks", ["track_id"])["track_id"].to_pylist()
     assert len(ids) == len(set(ids)) == 12 + 30
 
 
-def test_a_dead_writers_lease_is_taken_over_and_a_live_one_waits(s3_library):
-    place = place_of(s3_library)
+def test_a_dead_writers_lease_is_taken_over_and_a_live_one_waits(object_library):
+    place = place_of(object_library.uri)
     assert isinstance(place, ObjectPlace)
     release = place.acquire("playlists", wait=1)
     with pytest.raises(BusyError, match="playlists"):
@@ -116,11 +118,11 @@ def test_a_dead_writers_lease_is_taken_over_and_a_live_one_waits(s3_library):
     assert time.monotonic() - started < LEASE_SECONDS
 
 
-def test_the_command_line_takes_an_s3_library(s3_library, s3_server, fixture_csv):
-    out = attune("--library", s3_library, "import", "spotify", str(fixture_csv), env=s3_server)
+def test_the_command_line_takes_a_remote_library(object_library, fixture_csv):
+    out = attune("--library", object_library.uri, "import", "spotify", str(fixture_csv), env=object_library.env)
     assert out.returncode == 0, out.stderr
-    out = attune("search", 'artist:"Al Green"', "--library", s3_library, "--format", "csv", env=s3_server)
+    out = attune("search", 'artist:"Al Green"', "--library", object_library.uri, "--format", "csv", env=object_library.env)
     assert out.returncode == 0, out.stderr
     assert "Let's Stay Together" in out.stdout and "Tired of Being Alone" in out.stdout
-    missing = attune("search", "energy>0", "--library", s3_library + "-nothing", env=s3_server)
+    missing = attune("search", "energy>0", "--library", object_library.uri + "-nothing", env=object_library.env)
     assert missing.returncode != 0 and "no attune library" in missing.stderr
