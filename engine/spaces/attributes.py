@@ -36,21 +36,18 @@ def attribute_matrix(snap: Snapshot, rows: np.ndarray | None = None) -> tuple[np
         x[:, j] = _scaled(dim, tracks.numbers_at(dim, None if rows is None else pick))
         x[np.isnan(x[:, j]), j] = means[dim]
     if top:
-        assert index.rows is not None
-        # Each entry's place among the rows asked for (-1: not asked for).
-        if rows is None:
-            at = index.rows
-        else:
-            place = np.full(len(tracks), -1, dtype=np.int64)
-            place[pick] = np.arange(len(pick))
-            at = place[index.rows]
+        # Each entry's column (-1: not a top genre); the entries of the rows asked for are
+        # found by binary search (an index's entries are in row order), not by a pass over all.
+        column = np.full(len(index.values), -1, dtype=np.int64)
+        column[top] = np.arange(len(dims), len(dims) + len(top))
+        at, entries = index.entries_of(None if rows is None else pick)
+        wanted = column[index.codes[entries]]
         x[:, len(dims):] = 0.0
+        x[at[wanted >= 0], wanted[wanted >= 0]] = 1.0
         unknown = snap.genre_unknown()
-        for j, code in enumerate(top, start=len(dims)):
-            hit = at[(index.codes == code) & (at >= 0)]
-            x[hit, j] = 1.0
-            if unknown.any() and not unknown.all():
-                x[unknown[pick], j] = _share(snap, index, code)
+        if unknown.any() and not unknown.all():
+            shares = np.array([_share(snap, index, code) for code in top], dtype=np.float32)
+            x[np.ix_(np.flatnonzero(unknown[pick]), np.arange(len(dims), len(dims) + len(top)))] = shares
     return x, tuple(dims) + tuple(f"genre:{index.values[c]}" for c in top)
 
 

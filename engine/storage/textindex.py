@@ -22,9 +22,10 @@ class TextIndex:
 
     values: pl.Series  # distinct values; position = code
     codes: np.ndarray  # (entries,) code of each entry
-    rows: np.ndarray | None  # (entries,) row of each entry; None: one entry per row
+    rows: np.ndarray | None  # (entries,) row of each entry, in row order; None: one entry per row
     n_rows: int
     _index: tuple[np.ndarray, np.ndarray] | None = None
+    _counts: np.ndarray | None = None
 
     @classmethod
     def of_scalars(cls, series: pl.Series | pa.Array | pa.ChunkedArray) -> TextIndex:
@@ -70,6 +71,20 @@ class TextIndex:
         indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
         codes = remap[indices] if len(remap) else np.zeros(len(indices), dtype=np.int32)
         return cls(values, codes.astype(np.int32, copy=False), rows, n_rows)
+
+    def entries_of(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(the position in `rows` of each entry's row, the entries) for the entries of these
+        rows (None: every row, positions being rows). A list field's entries are in row
+        order, so each row's entries are found by binary search."""
+        assert self.rows is not None, "a scalar field has one entry per row"
+        if rows is None:
+            return self.rows, np.arange(len(self.rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = np.searchsorted(self.rows, rows, "left"), np.searchsorted(self.rows, rows, "right")
+        counts = hi - lo
+        at = np.repeat(np.arange(len(rows)), counts)
+        entries = np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return at, entries
 
     def matching(self, mode: str, value: str) -> np.ndarray:
         """Which distinct values match (bool per code)."""
@@ -120,8 +135,10 @@ class TextIndex:
         return self._index
 
     def counts(self) -> np.ndarray:
-        """Rows per distinct value."""
-        return np.bincount(self.codes, minlength=len(self.values))
+        """Entries per distinct value (computed once)."""
+        if self._counts is None:
+            self._counts = np.bincount(self.codes, minlength=len(self.values))
+        return self._counts
 
     def value_counts(self) -> dict[str, int]:
         """`counts` by value, empty values left out (tracks per genre or tag)."""
@@ -134,13 +151,14 @@ def _places(values: pl.Series, of: pl.Series) -> np.ndarray:
 
 
 def _once_per_row(codes: np.ndarray, rows: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, rows) with every repeat of a (row, code) entry after its first left out: a
-    stable sort of the entries' keys, which arrive nearly in row order (close to linear)."""
+    """(codes, rows) in row order (then code), every (row, code) entry once: a sort of the
+    entries' keys, which arrive nearly in row order (a stable sort of them is close to linear)."""
     if len(codes) < 2:
         return codes, rows
     keys = rows.astype(np.int64) * (n_values + 1) + codes
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
-    repeat = np.zeros(len(keys), dtype=bool)
-    repeat[order[1:][ordered[1:] == ordered[:-1]]] = True
-    return (codes[~repeat], rows[~repeat]) if repeat.any() else (codes, rows)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    keep = order[first]
+    return codes[keep], rows[keep]

@@ -34,6 +34,12 @@ def test_list_index_matches_reference(lists, extra):
     extra = [(r, v) for r, v in extra if r < len(lists)]
     both = index.with_entries(np.array([r for r, _ in extra], dtype=np.int64), np.array([v for _, v in extra], dtype=object))
     assert entries(both) == want | {(r, v.lower()) for r, v in extra}
+    for ix in (index, both):  # entries in row order; a row's entries found by binary search
+        assert ix.rows is not None and np.all(np.diff(ix.rows) >= 0)
+        asked = np.array(sorted({r for r, _ in extra} | {0}))[::-1] if lists else np.zeros(0, dtype=np.int64)
+        at, found = ix.entries_of(asked)
+        got = {(int(asked[a]), ix.values[int(ix.codes[e])]) for a, e in zip(at, found)}
+        assert got == {(r, v) for r, v in entries(ix) if r in set(asked.tolist())}
     if want:
         hit = both.rows_where(both.matching("exact", "rock"))
         assert set(np.flatnonzero(hit)) == {r for r, v in entries(both) if v == "rock"}
