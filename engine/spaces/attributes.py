@@ -46,7 +46,9 @@ def attribute_matrix(snap: Snapshot, rows: np.ndarray | None = None) -> tuple[np
         x[at[wanted >= 0], wanted[wanted >= 0]] = 1.0
         unknown = snap.genre_unknown()
         if unknown.any() and not unknown.all():
-            shares = np.array([_share(snap, index, code) for code in top], dtype=np.float32)
+            # the share of tracks with some genre that have each (an index holds each
+            # (track, genre) once, so its count is the tracks')
+            shares = (counts[top] / max(int((~unknown).sum()), 1)).astype(np.float32)
             x[np.ix_(np.flatnonzero(unknown[pick]), np.arange(len(dims), len(dims) + len(top)))] = shares
     return x, tuple(dims) + tuple(f"genre:{index.values[c]}" for c in top)
 
@@ -74,10 +76,3 @@ def _means(snap: Snapshot) -> dict[str, float]:
 _MEANS = Key[dict]("spaces.attr.means", "tracks")
 
 
-def _share(snap: Snapshot, index, code: int) -> float:
-    """The share of tracks with some genre that have this one (what a track with no genre gets)."""
-    def share() -> float:
-        with_genre = int((~snap.genre_unknown()).sum())
-        return float(len(np.unique(index.rows[index.codes == code]))) / max(with_genre, 1)
-
-    return snap.memo(Key(f"spaces.attr.share.{index.values[code]}"), share)
