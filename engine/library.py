@@ -120,9 +120,10 @@ class Library:
         # 6 GB and 1 GB by default: within a budget they get a share of it.
         store = Store(place, caches=None if budget is None else (budget // INDEX_CACHE_SHARE, budget // METADATA_CACHE_SHARE))
         if "tracks.energy_start" in store.added_columns:  # written before energy over time was queryable
-            from .ingest.energy import backfill
+            from .ingest.energy import COLUMNS, backfill
 
             backfill(store)
+            store.filled([f"tracks.{c}" for c in COLUMNS])
         return cls(store, memory_budget=budget)
 
     @staticmethod

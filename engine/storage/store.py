@@ -31,6 +31,8 @@ from .vectors import VectorIndexes
 
 #: How stale a view of the tables may be with respect to other processes' writes.
 CONSISTENCY_SECONDS = 1.0
+#: Meta key: columns added to the tables' schemas that the library has not filled yet.
+ADDED_COLUMNS = "columns.added"
 
 
 def now() -> datetime:
@@ -149,16 +151,28 @@ class Store:
         # Versions below SCHEMA_VERSION would be migrated here; 1 is the first.
 
     def _add_missing_columns(self) -> None:
-        """Columns added to a table's schema since it was written are added, empty (and
-        listed in `added_columns`, so that the library can fill those it can derive)."""
+        """Columns added to a table's schema since it was written are added, empty, and
+        listed in `added_columns` until the library has filled those it can derive
+        (`filled`). The list is written to meta before a column is added, so a process
+        stopped between adding and filling leaves it for the next open."""
+        meta_ok = not isinstance(self.tables["meta"], _Damaged)
+        pending = [str(c) for c in (self.get_meta(ADDED_COLUMNS) or [])] if meta_ok else []
         for name, schema in TABLES.items():
             if isinstance(self.tables[name], _Damaged):
                 continue
             have = set(self.tables[name].schema.names)
             missing = [f for f in schema if f.name not in have]
             if missing:
+                if name != "meta" and meta_ok:
+                    pending += [f"{name}.{f.name}" for f in missing]
+                    self.set_meta(ADDED_COLUMNS, pending)
                 self.tables[name].add_columns(missing)
-                self.added_columns += [f"{name}.{f.name}" for f in missing]
+        self.added_columns = pending
+
+    def filled(self, columns: Sequence[str]) -> None:
+        """The library has filled these added columns (`added_columns` forgets them)."""
+        self.added_columns = [c for c in self.added_columns if c not in set(columns)]
+        self.set_meta(ADDED_COLUMNS, self.added_columns)
 
     # -- versions --------------------------------------------------------------
 

@@ -109,3 +109,27 @@ def test_a_library_written_before_energy_over_time_gets_it_from_its_tiles(tmp_pa
     lib.store.tables["tracks"].drop_columns(["energy_start", "energy_end", "energy_slope"])
     reopened = Library.open(tmp_path / "lib")
     assert reopened.search("energy_start<0.3 energy_end>0.7").track_ids == ["builds"]
+
+
+def test_a_fill_stopped_after_the_columns_were_added_is_done_at_the_next_open(tmp_path, monkeypatch):
+    """The process that adds the energy columns dies before filling them: the columns exist
+    from then on, so only the record in meta tells the next open to fill them."""
+    from attune.engine.ingest import energy
+    from attune.engine.storage import Store
+
+    rng = np.random.default_rng(3)
+    lib = Library.open(tmp_path / "lib")
+    lib.write_indexed([_indexed("builds", rng.normal(size=(80, DIMS)), tiles=np.linspace(0.1, 0.9, 24))])
+    lib.store.tables["tracks"].drop_columns(["energy_start", "energy_end", "energy_slope"])
+
+    def killed(store):
+        raise KeyboardInterrupt  # stopped between adding the columns and filling them
+
+    monkeypatch.setattr(energy, "backfill", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Library.open(tmp_path / "lib")
+    assert "energy_start" in Store(tmp_path / "lib").tables["tracks"].schema.names  # added, not filled
+    monkeypatch.undo()
+    reopened = Library.open(tmp_path / "lib")
+    assert reopened.search("energy_start<0.3 energy_end>0.7").track_ids == ["builds"]
+    assert reopened.store.added_columns == [] and Library.open(tmp_path / "lib").store.added_columns == []
