@@ -81,13 +81,18 @@ def parse_size(value: int | str | None) -> int | None:
     return int(float(match.group(1)) * 1024 ** " kmgt".index(unit or " "))
 
 
+def budget_of(memory_budget: int | str | None) -> int | None:
+    """The memory budget in bytes: the one given, else $ATTUNE_MEMORY_BUDGET, else None (no limit)."""
+    return parse_size(memory_budget if memory_budget is not None else os.environ.get("ATTUNE_MEMORY_BUDGET"))
+
+
 class Library:
     """A music library in a directory: tracks, segments, playlists and metadata in LanceDB."""
 
     def __init__(self, store: Store, *, memory_budget: int | str | None = None) -> None:
         self.store = store
         #: Bytes the in-memory snapshot may use (None: no limit); see `budget`.
-        self.memory_budget = parse_size(memory_budget if memory_budget is not None else os.environ.get("ATTUNE_MEMORY_BUDGET"))
+        self.memory_budget = budget_of(memory_budget)
         self.path = store.path
         self.playlists = PlaylistManager(store, self.snapshot)
         self._snapshot: Snapshot | None = None
@@ -115,7 +120,7 @@ class Library:
             raise LibraryError(f"{place.local} is a file, not a library directory")
         if not create and not place.has_library():
             cls._missing(place)
-        budget = parse_size(memory_budget if memory_budget is not None else os.environ.get("ATTUNE_MEMORY_BUDGET"))
+        budget = budget_of(memory_budget)
         # LanceDB's own caches (IVF partitions and scalar-index pages; file metadata) hold
         # 6 GB and 1 GB by default: within a budget they get a share of it.
         store = Store(place, caches=None if budget is None else (budget // INDEX_CACHE_SHARE, budget // METADATA_CACHE_SHARE))

@@ -65,20 +65,21 @@ def run(
     needed |= {"genres" if opts.per.field == "genre" else opts.per.field} if opts.per else set()
     rows = np.flatnonzero(mask)
     names = [c for c in snap.tracks.columns if c in needed]
-    if opts.per and opts.per.field == "genre":
-        narrow = snap.gather(rows).select(names)
-    elif not snap.tracks.whole_rows and opts.sort is None and opts.per is None and "popularity" in names and (
+    ordered = None
+    if not snap.tracks.whole_rows and opts.sort is None and opts.per is None and "popularity" in names and (
             len(top := _most_popular(snap, rows, _window(p.limit))) <= TAKE_ROWS):
         # Over the memory budget: the default order starts with popularity, so only the
         # rows as popular as the best few can come first; their artist and title are taken
         # from LanceDB instead of reading both columns whole (1 GB at 10M tracks).
         ordered = _order(p, snap.tracks.take_columns(top, names), None, ranked=False)
-        if ordered.height >= p.limit or len(top) == len(rows):
-            return _results(p, snap.gather(ordered["_row"].to_numpy()).with_columns(ordered["score"]))
-        narrow = snap.tracks.select(names)[rows]  # versions folded away too many: every row
-    else:
-        narrow = snap.tracks.select(names)[rows]
-    ordered = _order(p, narrow, None, ranked=False)
+        if ordered.height < p.limit and len(top) < len(rows):
+            ordered = None  # versions folded away too many: order every row
+    if ordered is None:
+        if opts.per and opts.per.field == "genre":
+            narrow = snap.gather(rows).select(names)
+        else:
+            narrow = snap.tracks.select(names)[rows]
+        ordered = _order(p, narrow, None, ranked=False)
     return _results(p, snap.gather(ordered["_row"].to_numpy()).with_columns(ordered["score"]))
 
 

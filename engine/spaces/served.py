@@ -155,18 +155,20 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
     one costs milliseconds)."""
     codes = space.use_codes
     exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+    eligible: np.ndarray | None = None
     if mask is None:
         passing = space.with_vectors - int(space.has[exclude].sum())
-        if space.state.partitions > 0 and passing > (EXACT_ROWS if codes else EXACT_ROWS_READ) and k > 0:
-            return _through_index(space, centre, k, passing, None, exclude)
-        mask = np.ones(len(space.has), dtype=bool)
-    eligible = mask & space.has
-    eligible[exclude] = False
-    passing = int(eligible.sum())
+    else:
+        eligible = mask & space.has
+        eligible[exclude] = False
+        passing = int(eligible.sum())
     if passing == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "nothing passes the filter"
     if passing > (EXACT_ROWS if codes else EXACT_ROWS_READ) and space.state.partitions > 0:
         return _through_index(space, centre, k, passing, eligible, exclude)
+    if eligible is None:  # no filter, and few enough tracks to rank them all
+        eligible = space.has.copy()
+        eligible[exclude] = False
     rows_f = space.fresh_rows[eligible[space.fresh_rows]]
     z_f = space.fresh_z[eligible[space.fresh_rows]]
     indexed = eligible

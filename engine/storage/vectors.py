@@ -216,14 +216,19 @@ class VectorIndexes:
         return out
 
 
+def _column(table, name: str) -> Iterator[pa.Array]:
+    """A whole column of a (pinned) space table in table order, a batch at a time."""
+    for batch in table.search().select([name]).limit(max(table.count_rows(), 1)).to_batches(READ_BATCH):
+        yield batch.column(0)
+
+
 def column_matrix(table, name: str, dims: int, dtype=np.float32) -> np.ndarray:
     """A whole fixed-size-list column of a (pinned) space table as an (rows, dims) matrix,
     filled a batch at a time (no second copy of the column while it is read)."""
-    rows = table.count_rows()
-    out = np.empty((rows, dims), dtype=dtype)
+    out = np.empty((table.count_rows(), dims), dtype=dtype)
     start = 0
-    for batch in table.search().select([name]).limit(max(rows, 1)).to_batches(READ_BATCH):
-        part = matrix(batch.column(0), dims, dtype)
+    for array in _column(table, name):
+        part = matrix(array, dims, dtype)
         out[start : start + len(part)] = part
         start += len(part)
     return out[:start]
@@ -234,9 +239,8 @@ def column_batches(table, name: str):
     time: 10M track ids as one Series take over a gigabyte while they are built."""
     import polars as pl
 
-    query = table.search().select([name]).limit(max(table.count_rows(), 1))
-    for batch in query.to_batches(READ_BATCH):
-        yield pl.from_arrow(batch.column(0)).alias(name)
+    for array in _column(table, name):
+        yield pl.from_arrow(array).alias(name)
 
 
 def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
