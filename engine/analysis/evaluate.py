@@ -12,6 +12,11 @@ averaged over playlists:
 - cold start: the same over hidden tracks that are in no other visible playlist;
 - artists:    distinct artists in the top k.
 
+It also counts the hidden tracks by new artists that are in no visible playlist at all:
+no co-occurrence can point to them, only their sound and year can. `shares` adds
+`attune expand` ranked with other shares of places kept for new artists, which traces
+the trade-off between overall recall and discovery.
+
 The catalogue is every track in the library; the visible tracks of the playlist itself
 are never candidates. Every method ranks: `attune expand` and `--discover` exactly as
 the command does (`playlists.expand.rank`), the baselines by their one score.
@@ -29,7 +34,7 @@ from attune.query.fields import SPACE_DIMS
 from ..playlists.expand import ConstraintMasks, colisten_proximity, expansion_parts, rank
 from ..playlists.recipe import derive_recipe
 from ..search import largest
-from ..spaces.related import related_artists
+from ..spaces.related import incidence, related_artists
 from ..storage import Playlist, Snapshot
 
 #: The methods that are attune's own (the rest are baselines).
@@ -52,20 +57,31 @@ class EvalResult:
     #: Hidden tracks by artists the visible part lacks / in no other visible playlist.
     hidden_new_artist: int = 0
     hidden_cold: int = 0
+    #: Hidden tracks by new artists that are in no visible playlist (nothing relates them).
+    hidden_unlinked: int = 0
+    #: The methods that are baselines (the rest are attune's own rankings).
+    baselines: tuple[str, ...] = ()
+
+    @property
+    def best_baseline(self) -> float:
+        """The best discovery recall of a baseline."""
+        return max((self.discovery[n] for n in self.baselines if n in self.discovery), default=0.0)
 
     def __str__(self) -> str:
         lines = [
             f"@{self.k} over {self.playlists} playlists ({self.hidden} hidden tracks, holdout {self.holdout:g}; "
-            f"{self.hidden_new_artist} by artists the visible part lacks, {self.hidden_cold} in no other visible playlist):",
+            f"{self.hidden_new_artist} by artists the visible part lacks, of which {self.hidden_unlinked} by artists in no "
+            f"visible playlist; {self.hidden_cold} in no other visible playlist):",
             f"  {'method':<32}{'recall':>8}{'discovery':>11}{'cold start':>12}{'artists':>9}",
         ]
         for name, value in sorted(self.recall.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {name:<32}{value:>8.3f}{self.discovery.get(name, float('nan')):>11.3f}"
                          f"{self.cold.get(name, float('nan')):>12.3f}{self.artists.get(name, float('nan')):>9.1f}")
-        best = max((v for n, v in self.discovery.items() if n not in OURS), default=0.0)
+        best = self.best_baseline
         if best > 0:
+            ours = [n for n in self.recall if n not in self.baselines]
             lines.append(f"  discovery against the best baseline ({best:.3f}): "
-                         + ", ".join(f"{n} {self.discovery[n] / best:.2f}x" for n in OURS if n in self.discovery))
+                         + ", ".join(f"{n} {self.discovery[n] / best:.2f}x" for n in ours if n in self.discovery))
         return "\n".join(lines)
 
 
@@ -153,6 +169,7 @@ def evaluate_expansion(
     min_size: int = 40,
     seed: int = 0,
     weights: list[dict[str, float]] | None = None,
+    shares: list[float] | None = None,
 ) -> EvalResult:
     visible, hidden = split_playlists(snap, holdout=holdout, min_size=min_size, seed=seed)
     view = snap.with_playlists(visible)
@@ -165,7 +182,8 @@ def evaluate_expansion(
     for p in view.playlists.values():
         for t in p.track_ids:
             memberships[t] = memberships.get(t, 0) + 1
-    counted = {"new": 0, "cold": 0}
+    counted = {"new": 0, "cold": 0, "unlinked": 0}
+    in_playlists = incidence(view)[2]  # visible playlists per artist code
     for name, hide in hidden.items():
         if not hide:
             continue
@@ -178,6 +196,7 @@ def evaluate_expansion(
         cold = {t for t in hide if not memberships.get(t)}  # hidden here, so in no visible playlist at all
         counted["new"] += len(new_artist)
         counted["cold"] += len(cold)
+        counted["unlinked"] += int(sum(in_playlists[artists[r]] == 0 for r in view.rows_of(new_artist)))
 
         def measure(method: str, top: np.ndarray) -> None:
             got = set(ids[top])
@@ -195,6 +214,10 @@ def evaluate_expansion(
         measure("attune expand", rank(view, parts, limit=k))
         measure("attune expand --discover", rank(view, parts, limit=k, discover=True))
         measure("expand with co-listen 0.5", rank(view, parts, limit=k, weights={"colisten": 0.5}))
+        for share in shares or []:
+            label = f"expand, {share:.0%} new"
+            scores.setdefault(label, {"recall": [], "discovery": [], "cold": [], "artists": []})
+            measure(label, rank(view, parts, limit=k, share=share))
         for w in weights or []:
             label = f"expand {w}"
             scores.setdefault(label, {"recall": [], "discovery": [], "cold": [], "artists": []})
@@ -204,5 +227,5 @@ def evaluate_expansion(
         k, holdout, len(hidden), sum(len(h) for h in hidden.values()),
         {m: v["recall"] for m, v in mean.items()}, {m: v["discovery"] for m, v in mean.items()},
         {m: v["cold"] for m, v in mean.items()}, {m: v["artists"] for m, v in mean.items()},
-        counted["new"], counted["cold"],
+        counted["new"], counted["cold"], counted["unlinked"], tuple(methods),
     )

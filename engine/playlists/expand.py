@@ -12,7 +12,10 @@ a mix of more by the playlist's own artists and artists it does not have yet.
      the candidate's artist), same_album, proximity, year, popularity and artist_rank;
    - new artists:  NEW_WEIGHTS over related (how much the candidate's artist shares other
      playlists with the playlist's artists, damped for artists that are everywhere:
-     `related.py`), proximity, year, popularity and artist_rank;
+     `related.py`), proximity, year, popularity, artist_rank and names (how close the
+     candidate's title, album and artist are, as character n-grams, to the playlist's
+     tracks': `words/names.py`; the language and the words of a scene), the last computed
+     for the NAMES_FACTOR x limit best candidates by the other parts;
    with proximity = exp(-d / (2 * dims)), d the whitened squared distance to the
    playlist's centroid over the sound attributes; year = exp(-|year - median| /
    max(std, 1)); popularity / 100; artist_rank = 1 / (1 + the candidate's rank among its
@@ -27,7 +30,8 @@ a mix of more by the playlist's own artists and artists it does not have yet.
 The weights were fitted on the dev playlists (logistic regression of "this hidden track
 was in the playlist" on the parts, fitted on half the playlists and checked on the other
 half; features that reveal a track's own playlist memberships were left out, because the
-hold-out protocol makes "in no other playlist" a give-away there) and rounded;
+hold-out protocol makes "in no other playlist" a give-away there: the co-listen part is
+one, as a track in no visible playlist has no co-listen vector) and rounded;
 `attune eval expand` reports the result next to the baselines.
 """
 
@@ -42,11 +46,12 @@ from attune.query import parse
 from attune.query.ast import Expr
 
 from ..execution import NumpyBackend, PlaylistMatcher, PolarsBackend
-from ..search import Plan, Results, centroid, distance_to
+from ..search import Plan, Results, centroid, distance_to, largest
 from ..search.versions import collapse_versions
 from ..spaces import sound_space, space, vectors_missing
 from ..spaces.related import related_artists
 from ..storage import Key, Playlist, Snapshot
+from ..words.names import closeness
 from .recipe import Recipe, derive_recipe
 
 POOL_FACTOR = 20
@@ -55,7 +60,11 @@ WIDENINGS = (1.0, 1.5, 2.0, 3.0)
 OWN_WEIGHTS = {"artist_share": 5.0, "same_album": 1.2, "proximity": 0.1, "year": 1.8, "popularity": -1.3,
                "artist_rank": 2.0, "colisten": 0.0}
 #: Weights of the score of candidates by artists the playlist does not have.
-NEW_WEIGHTS = {"related": 3.0, "proximity": 1.5, "year": 1.3, "popularity": 0.0, "artist_rank": 0.3, "colisten": 0.0}
+NEW_WEIGHTS = {"related": 2.5, "proximity": 2.0, "year": 1.8, "popularity": -0.6, "artist_rank": 1.2, "names": 12.0,
+               "colisten": 0.0}
+#: New-artist candidates whose names are compared with the playlist's: the NAMES_FACTOR x
+#: limit best by the other parts.
+NAMES_FACTOR = 10
 #: Share of an expansion's places kept for artists the playlist does not have.
 DISCOVERY_SHARE = 0.3
 #: The default cap on tracks per artist (the recipe's `per:artist=N`), and for new artists.
@@ -117,14 +126,29 @@ def _relaxation_steps(*, artists: bool = True):
 
 
 def _pool(masks: ConstraintMasks, outside: np.ndarray, want: int, *, artists: bool) -> tuple[np.ndarray, list[str]]:
-    relaxed: list[str] = []
-    for widen, use, label in _relaxation_steps(artists=artists):
-        if label:
-            relaxed.append(label)
-        pool = outside & masks.all(widen, use)
-        if pool.sum() >= want:
-            return pool, relaxed
-    return outside & masks.steering(), [*relaxed, "every constraint but the include/exclude filters dropped"]
+    """The candidates of the first relaxation step with at least `want` of them, and the
+    steps taken. Each step's pool holds the one before it, so the first step with enough
+    is found by bisection: about three steps' masks evaluated instead of up to seven (a
+    range mask over a million tracks takes milliseconds)."""
+    steps = list(_relaxation_steps(artists=artists))
+    pools: dict[int, np.ndarray] = {}
+
+    def enough(i: int) -> bool:
+        widen, use, _ = steps[i]
+        pools[i] = outside & masks.all(widen, use)
+        return int(pools[i].sum()) >= want
+
+    lo, hi = 0, len(steps)  # the first enough step is in [lo, hi]; hi: none is
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    labels = [label for _, _, label in steps[: lo + 1] if label]
+    if lo < len(steps):
+        return pools[lo], labels
+    return outside & masks.steering(), [*labels, "every constraint but the include/exclude filters dropped"]
 
 
 @dataclass
@@ -139,6 +163,7 @@ class ExpansionParts:
     popularity: np.ndarray
     artist_rank: np.ndarray  # 1 / (1 + rank among the artist's tracks by popularity)
     related: np.ndarray  # the artist's relatedness to the playlist's artists (0 for its own)
+    names: np.ndarray  # closeness of the names to the playlist's (0 outside the best new candidates)
     colisten: np.ndarray
     pool: np.ndarray  # candidates by the playlist's own artists, within the recipe (relaxed over all artists)
     pool_new: np.ndarray  # candidates by other artists, within the recipe without its artist list
@@ -160,7 +185,9 @@ class ExpansionParts:
 
 
 def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit: int, colisten: bool | None = None) -> ExpansionParts:
-    """The scores' parts; the co-listen part is computed only when it is weighted (or asked for)."""
+    """The scores' parts; the co-listen part is computed only when it is weighted (or asked
+    for). The pools come first, and the parts are computed for their rows only (elsewhere
+    they are 0): at a million tracks that is a few thousand rows, not all of them."""
     n = len(snap)
     rows = snap.playlist_rows(playlist.name)
     outside = np.ones(n, dtype=bool)
@@ -168,33 +195,50 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     artist = snap.text_index("artist")
     counts = np.bincount(artist.codes[rows], minlength=len(artist.values)).astype(float)
     counts[(artist.values == "").to_numpy()] = 0.0  # no artist is nobody's artist
-    share = counts[artist.codes] / max(len(rows), 1)
+    by_own = counts > 0
+    own_artist = by_own[artist.codes]
+    masks = ConstraintMasks(snap, recipe)
+    pool, relaxed = _pool(masks, outside, POOL_FACTOR * limit, artists=True)
+    pool &= own_artist
+    pool_new, relaxed_new = _pool(masks, outside & ~own_artist, POOL_FACTOR * limit, artists=False)
+    relaxed = [f"{r} (the playlist's artists)" for r in relaxed] + [f"{r} (new artists)" for r in relaxed_new]
+    at = np.flatnonzero(pool | pool_new)
+    codes = artist.codes[at]
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        out = np.zeros(n)
+        out[at] = values
+        return out
+
+    share = spread(counts[codes] / max(len(rows), 1))
     groups, named = album_groups(snap)
     marked = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=bool)
     marked[groups[rows][named[rows]]] = True
-    same_album = marked[groups] & named
+    same_album = spread(marked[groups[at]] & named[at])
     # Proximity over the sound attributes; genres enter through the recipe's pool.
     z, sq = sound_space(snap)
-    proximity = np.exp(-distance_to(z, sq, centroid(z, rows)) / (2.0 * max(z.shape[1], 1)))
+    proximity = spread(np.exp(-distance_to(z[at], sq[at], centroid(z, rows)) / (2.0 * max(z.shape[1], 1))))
     years = snap.numbers("year")
     known = years[rows][~np.isnan(years[rows])]
-    year = np.full(n, math.exp(-1))
+    year = spread(np.full(len(at), math.exp(-1)))
     if len(known):
-        spread = max(float(known.std()), 1.0)
-        close = np.exp(-np.abs(years - float(np.median(known))) / spread)
-        year = np.where(np.isnan(close), math.exp(-1), close)
+        close = np.exp(-np.abs(years[at] - float(np.median(known))) / max(float(known.std()), 1.0))
+        year = spread(np.where(np.isnan(close), math.exp(-1), close))
     popularity = snap.memo(_POPULARITY, lambda: np.nan_to_num(snap.numbers("popularity") / 100.0).clip(0, 1))
-    related = related_artists(snap, counts / max(counts.sum(), 1.0), playlist.name)[artist.codes]
-    related = np.where(share > 0, 0.0, related)
-    masks = ConstraintMasks(snap, recipe)
-    pool, relaxed = _pool(masks, outside, POOL_FACTOR * limit, artists=True)
-    pool &= share > 0
-    pool_new, relaxed_new = _pool(masks, outside & (share == 0), POOL_FACTOR * limit, artists=False)
-    relaxed = [f"{r} (the playlist's artists)" for r in relaxed] + [f"{r} (new artists)" for r in relaxed_new]
+    related = spread(np.where(by_own[codes], 0.0, related_artists(snap, counts / max(counts.sum(), 1.0), playlist.name)[codes]))
     use_colisten = (OWN_WEIGHTS["colisten"] or NEW_WEIGHTS["colisten"]) > 0 if colisten is None else colisten
     colisten_part = colisten_proximity(snap, rows) if use_colisten else np.zeros(n)
-    return ExpansionParts((share > 0).astype(float), share, same_album.astype(float), proximity, year, popularity,
-                          artist_rank(snap), related, colisten_part, pool, pool_new, relaxed)
+    ranks = artist_rank(snap)
+    # Names are compared for the best new candidates by the other parts only.
+    names = np.zeros(n)
+    new_rows = np.flatnonzero(pool_new)
+    if len(new_rows) and NEW_WEIGHTS["names"]:
+        other = {"related": related, "proximity": proximity, "year": year, "popularity": popularity, "artist_rank": ranks}
+        before = sum((NEW_WEIGHTS[k] * v[new_rows] for k, v in other.items()), np.zeros(len(new_rows)))
+        best = new_rows[largest(before, NAMES_FACTOR * limit)]
+        names[best] = closeness(snap, best, rows)
+    return ExpansionParts(own_artist.astype(float), share, same_album, proximity, year, popularity,
+                          ranks, related, names, colisten_part, pool, pool_new, relaxed)
 
 
 def album_groups(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
@@ -264,15 +308,16 @@ def expansion_score(parts: ExpansionParts, weights: dict[str, float] | None = No
 
 
 def rank(snap: Snapshot, parts: ExpansionParts, *, limit: int, per_artist: int | None = PER_ARTIST,
-         discover: bool = False, weights: dict[str, float] | None = None) -> np.ndarray:
+         discover: bool = False, weights: dict[str, float] | None = None, share: float = DISCOVERY_SHARE) -> np.ndarray:
     """Rows of the expansion, in order (see the module docstring, part 3); `weights`
-    changes parts' weights in both scores (the evaluation's variants)."""
+    changes parts' weights in both scores and `share` the places kept for new artists
+    (the evaluation's variants)."""
     codes = snap.text_index("artist").codes
     own_scores, new_scores = parts.scores(weights)
     if discover:
         return _capped(new_scores, codes, limit, per_artist or DISCOVER_PER_ARTIST)
     new_cap = None if per_artist is None else min(per_artist, NEW_PER_ARTIST)
-    new = _capped(new_scores, codes, int(round(limit * DISCOVERY_SHARE)), new_cap)
+    new = _capped(new_scores, codes, int(round(limit * share)), new_cap)
     own = _capped(own_scores, codes, limit - len(new), per_artist)
     if len(own) + len(new) < limit:  # too few of one kind: the other fills the list
         more_new = _capped(new_scores, codes, limit - len(own), new_cap)
@@ -362,5 +407,5 @@ def _why(parts: ExpansionParts, i: int) -> str:
     if parts.own[i]:
         return (f"the playlist's artist (share {parts.artist_share[i]:.2f}), same album {parts.same_album[i]:.0f}, "
                 f"proximity {parts.proximity[i]:.2f}, year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")
-    return (f"new artist, related {parts.related[i]:.2f}, proximity {parts.proximity[i]:.2f}, "
+    return (f"new artist, related {parts.related[i]:.2f}, names {parts.names[i]:.2f}, proximity {parts.proximity[i]:.2f}, "
             f"year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")

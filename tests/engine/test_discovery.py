@@ -218,6 +218,21 @@ def test_default_expansion_mixes_own_and_new_artists_with_a_cap(scenes):
     assert max(capped.frame["artist"].to_list().count(a) for a in set(capped.frame["artist"])) <= 2
 
 
+def test_the_share_of_places_for_new_artists_is_kept(scenes):
+    from attune.engine.playlists.expand import expansion_parts, rank
+    from attune.engine.playlists.recipe import derive_recipe
+
+    lib, _ = scenes
+    snap = lib.snapshot()
+    playlist = lib.playlists.get("metal mix 0")
+    parts = expansion_parts(snap, playlist, derive_recipe(snap, playlist), limit=10)
+    own_artist = parts.own
+    assert (parts.pool & own_artist).sum() >= 10 and (parts.pool_new & ~own_artist).sum() >= 10
+    for share, new in ((0.0, 0), (0.3, 3), (0.5, 5), (1.0, 10)):
+        top = rank(snap, parts, limit=10, share=share, per_artist=None)
+        assert len(top) == 10 and int((~own_artist[top]).sum()) == new, share
+
+
 def test_discover_returns_only_artists_the_playlist_lacks(scenes):
     lib, _ = scenes
     snap = lib.snapshot()

@@ -150,6 +150,20 @@ def test_evaluation_reports_every_method(lib):
     assert 0 < everything.hidden_new_artist < everything.hidden
     assert all(0 <= everything.artists[m] <= len(set(snap.frame["artist"].to_list())) for m in methods)
     assert everything.artists["random"] > everything.artists["same artists by popularity"]
+    # Hidden tracks by new artists that no visible playlist has: nothing relates them.
+    in_visible = {artist[t] for p in visible for t in p.track_ids}
+    unlinked = 0
+    for p in visible:
+        seen = {artist[t] for t in p.track_ids}
+        unlinked += sum(artist[t] not in seen and artist[t] not in in_visible for t in hidden.get(p.name, ()))
+    assert everything.hidden_unlinked == unlinked
+    assert f"of which {unlinked} by artists in no visible playlist" in str(everything)
+    # Other shares of places for new artists are reported as attune's own rankings, not baselines.
+    traded = evaluate_expansion(snap, holdout=0.34, k=3, min_size=4, shares=[0.0, 1.0])
+    assert {"expand, 0% new", "expand, 100% new"} <= set(traded.recall)
+    assert "expand, 0% new" not in traded.baselines and "random" in traded.baselines
+    assert traded.best_baseline == max(traded.discovery[m] for m in methods - {"attune expand", "attune expand --discover",
+                                                                                "expand with co-listen 0.5"})
 
 
 def test_columns_added_since_a_library_was_written_are_added(tmp_path):

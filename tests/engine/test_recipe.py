@@ -48,3 +48,30 @@ def test_expand_excludes_playlist_and_explains(lib):
 def test_expand_prefers_the_playlists_artists(lib):
     lib.playlists.create("Green only", ["t01"])
     assert lib.expand("Green only", limit=3).track_ids[0] == "t02"
+
+
+@pytest.mark.parametrize("want", [1, 3, 6, 10, 15, 10_000])
+@pytest.mark.parametrize("artists", [True, False])
+def test_the_pool_is_the_first_relaxation_step_with_enough_candidates(lib, want, artists):
+    """Bisection over the relaxation steps finds what trying them in order finds."""
+    from attune.engine.playlists.expand import ConstraintMasks, _pool, _relaxation_steps
+    from attune.engine.playlists.recipe import derive_recipe
+
+    snap = lib.snapshot()
+    for name in snap.playlists:
+        playlist = snap.playlists[name]
+        masks = ConstraintMasks(snap, derive_recipe(snap, playlist))
+        outside = np.ones(len(snap), dtype=bool)
+        outside[snap.playlist_rows(name)] = False
+        expected, labels = outside & masks.steering(), []
+        for widen, use, label in _relaxation_steps(artists=artists):
+            labels += [label] if label else []
+            pool = outside & masks.all(widen, use)
+            if pool.sum() >= want:
+                expected = pool
+                break
+        else:
+            labels.append("every constraint but the include/exclude filters dropped")
+        got, relaxed = _pool(masks, outside, want, artists=artists)
+        assert relaxed == labels, name
+        assert np.array_equal(got, expected), name

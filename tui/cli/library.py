@@ -231,12 +231,16 @@ def eval_group() -> None:
 @click.option("--k", "k", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--min-size", type=click.IntRange(min=2), default=40, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_expand_command(library_path, holdout, k, min_size, seed) -> None:
+@click.option("--share", "shares", type=click.FloatRange(0.0, 1.0), multiple=True,
+              help="Also rank with this share of the places kept for new artists (repeatable): "
+                   "the trade-off between recall and discovery.")
+def eval_expand_command(library_path, holdout, k, min_size, seed, shares) -> None:
     """Hide part of every playlist, expand the rest, report recall@k next to baselines."""
     from attune.engine.analysis.evaluate import evaluate_expansion
 
     lib = open_library(library_path)
-    click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed)))
+    click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed,
+                                      shares=list(shares))))
 
 
 @cli.group("genres", cls=Group, invoke_without_command=True)
