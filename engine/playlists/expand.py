@@ -14,8 +14,10 @@ a mix of more by the playlist's own artists and artists it does not have yet.
      playlists with the playlist's artists, damped for artists that are everywhere:
      `related.py`), proximity, year, popularity, artist_rank and names (how close the
      candidate's title, album and artist are, as character n-grams, to the playlist's
-     tracks': `words/names.py`; the language and the words of a scene), the last computed
-     for the NAMES_FACTOR x limit best candidates by the other parts;
+     tracks': `words/names.py`; the language and the words of a scene) and same_song (1
+     for another artist's version of a song the playlist has: a cover, or a remix credited
+     to the remixer; weighted down), the last two computed for the NAMES_FACTOR x limit
+     best candidates by the other parts;
    with proximity = exp(-d / (2 * dims)), d the whitened squared distance to the
    playlist's centroid over the sound attributes; year = exp(-|year - median| /
    max(std, 1)); popularity / 100; artist_rank = 1 / (1 + the candidate's rank among its
@@ -47,7 +49,7 @@ from attune.query.ast import Expr
 
 from ..execution import NumpyBackend, PlaylistMatcher, PolarsBackend
 from ..search import Plan, Results, centroid, distance_to, largest
-from ..search.versions import collapse_versions
+from ..search.versions import collapse_versions, song_title
 from ..spaces import sound_space, space, vectors_missing
 from ..spaces.related import related_artists
 from ..storage import Key, Playlist, Snapshot
@@ -61,7 +63,7 @@ OWN_WEIGHTS = {"artist_share": 5.0, "same_album": 1.2, "proximity": 0.1, "year":
                "artist_rank": 2.0, "colisten": 0.0}
 #: Weights of the score of candidates by artists the playlist does not have.
 NEW_WEIGHTS = {"related": 2.5, "proximity": 2.0, "year": 1.8, "popularity": -0.6, "artist_rank": 1.2, "names": 12.0,
-               "colisten": 0.0}
+               "same_song": -5.0, "colisten": 0.0}
 #: New-artist candidates whose names are compared with the playlist's: the NAMES_FACTOR x
 #: limit best by the other parts.
 NAMES_FACTOR = 10
@@ -164,6 +166,7 @@ class ExpansionParts:
     artist_rank: np.ndarray  # 1 / (1 + rank among the artist's tracks by popularity)
     related: np.ndarray  # the artist's relatedness to the playlist's artists (0 for its own)
     names: np.ndarray  # closeness of the names to the playlist's (0 outside the best new candidates)
+    same_song: np.ndarray  # 1 for another artist's version of a song the playlist has (the best new candidates)
     colisten: np.ndarray
     pool: np.ndarray  # candidates by the playlist's own artists, within the recipe (relaxed over all artists)
     pool_new: np.ndarray  # candidates by other artists, within the recipe without its artist list
@@ -230,15 +233,24 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     colisten_part = colisten_proximity(snap, rows) if use_colisten else np.zeros(n)
     ranks = artist_rank(snap)
     # Names are compared for the best new candidates by the other parts only.
-    names = np.zeros(n)
+    names, same_song = np.zeros(n), np.zeros(n)
     new_rows = np.flatnonzero(pool_new)
-    if len(new_rows) and NEW_WEIGHTS["names"]:
+    if len(new_rows):
         other = {"related": related, "proximity": proximity, "year": year, "popularity": popularity, "artist_rank": ranks}
         before = sum((NEW_WEIGHTS[k] * v[new_rows] for k, v in other.items()), np.zeros(len(new_rows)))
         best = new_rows[largest(before, NAMES_FACTOR * limit)]
         names[best] = closeness(snap, best, rows)
+        same_song[best] = _same_songs(snap, best, rows)
     return ExpansionParts(own_artist.astype(float), share, same_album, proximity, year, popularity,
-                          ranks, related, names, colisten_part, pool, pool_new, relaxed)
+                          ranks, related, names, same_song, colisten_part, pool, pool_new, relaxed)
+
+
+def _same_songs(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """1 where the row's title names a song the seeds have (its cover, or a remix credited
+    to the remixer: "Song - X Remix" is "song"), by `versions.song_title`."""
+    songs = {song_title(t or "") for t in snap.tracks.take_columns(seeds, ["title"])["title"].to_list()} - {""}
+    titles = snap.tracks.take_columns(rows, ["title"])["title"].to_list()
+    return np.array([song_title(t or "") in songs for t in titles], dtype=float)
 
 
 def album_groups(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
@@ -407,5 +419,6 @@ def _why(parts: ExpansionParts, i: int) -> str:
     if parts.own[i]:
         return (f"the playlist's artist (share {parts.artist_share[i]:.2f}), same album {parts.same_album[i]:.0f}, "
                 f"proximity {parts.proximity[i]:.2f}, year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")
-    return (f"new artist, related {parts.related[i]:.2f}, names {parts.names[i]:.2f}, proximity {parts.proximity[i]:.2f}, "
+    cover = ", another artist's version of a song the playlist has" if parts.same_song[i] else ""
+    return (f"new artist{cover}, related {parts.related[i]:.2f}, names {parts.names[i]:.2f}, proximity {parts.proximity[i]:.2f}, "
             f"year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")

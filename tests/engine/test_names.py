@@ -69,3 +69,14 @@ def test_expansion_finds_new_artists_that_sound_like_the_playlist_by_name(tmp_pa
     found = lib.expand("Fiesta", limit=4, discover=True)
     assert found.frame["artist"].to_list()[:2] == ["Nuevo", "Nuevo"]
     assert "names" in found.extra_explanations[0]["why"]
+
+
+def test_another_artists_version_of_a_playlist_song_is_not_a_discovery(tmp_path):
+    rows = [(f"s{i}", t, f"Banda {i % 4}", "Fiesta", 0.5) for i, t in enumerate(SPANISH)]
+    rows += [("v1", "Corazón de fuego - Remix", "DJ Remixer", "", 0.5), ("v2", "Canción del mar (Live)", "Cover Band", "", 0.5)]
+    rows += [("o1", "Lejos de ti", "Otro", "", 0.5)]
+    lib = _library(tmp_path, rows)
+    found = lib.expand("Fiesta", limit=3, discover=True)
+    assert found.frame["artist"].to_list()[0] == "Otro"  # the versions' names are closer, but they are the playlist's songs
+    why = {r["track_id"]: e["why"] for r, e in zip(found.frame.iter_rows(named=True), found.extra_explanations)}
+    assert "version of a song the playlist has" in why["v1"] and "version" not in why["o1"]
