@@ -86,14 +86,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     if table is None:
         return None
     whitener = Whitener.from_json(state.whitener)
-    n = len(snap)
-    offsets = np.full(n, -1, dtype=np.int64)
-    start = 0
-    for ids in column_batches(table, "track_id"):
-        rows = _rows_or_missing(snap, ids)
-        found = rows >= 0
-        offsets[rows[found]] = start + np.flatnonzero(found)
-        start += len(ids)
+    offsets = _offsets(snap, column_batches(table, "track_id"))
     notes = []
     fresh_ids, fresh_x = fresh_since(state)
     fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)
@@ -109,6 +102,31 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
                      "exactly beside it; `attune optimize` brings the index up to date")
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, has, fresh_rows,
                        np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes)
+
+
+def _offsets(snap: Snapshot, batches) -> np.ndarray:
+    """Each snapshot row's place in the space table (-1: not there), from the table's track
+    ids a batch at a time. `attune optimize` writes the table in the tracks table's order,
+    so a batch usually holds the very ids of the snapshot rows after the last one found:
+    that is checked by comparing the two runs of ids (0.1 s for 10M tracks) before any id
+    is looked up one by one (8 s for 10M); a batch that differs (a track without a vector,
+    rows written or deleted since) is looked up."""
+    n = len(snap)
+    track_ids = snap.tracks.column("track_id")
+    offsets = np.full(n, -1, dtype=np.int64)
+    start = at = 0  # the batch's first place in the table; the snapshot row expected next
+    for ids in batches:
+        m = len(ids)
+        if at + m <= n and m and bool((track_ids.slice(at, m) == ids).all()):
+            offsets[at : at + m] = start + np.arange(m)
+            at += m
+        else:
+            rows = _rows_or_missing(snap, ids)
+            found = rows >= 0
+            offsets[rows[found]] = start + np.flatnonzero(found)
+            at = int(rows[found][-1]) + 1 if found.any() else at
+        start += m
+    return offsets
 
 
 def _rows_or_missing(snap: Snapshot | TrackData, ids) -> np.ndarray:

@@ -214,3 +214,40 @@ def test_lancedbs_caches_are_held_within_the_budget(budget_lib):
         lib.search(f"energy>{i / 300:.2f} limit:5")
     budget = 600 * 2**10
     assert 0 < lib.store.session.size_bytes <= budget // library_module.INDEX_CACHE_SHARE + budget // library_module.METADATA_CACHE_SHARE
+
+
+@pytest.mark.parametrize("case", ["aligned", "gaps", "shuffled", "deleted and new"])
+def test_the_space_tables_ids_map_to_the_same_rows_however_they_are_ordered(budget_lib, case):
+    """Batches in the tracks table's order are matched by comparing runs of ids; any batch
+    that differs is looked up id by id. Both give the rows an id-by-id lookup gives."""
+    import polars as pl
+    from attune.engine.spaces.served import _offsets
+
+    snap = Library.open(budget_lib).snapshot()
+    ids = snap.frame["track_id"].to_list()
+    rng = np.random.default_rng(3)
+    table = {"aligned": ids, "gaps": [t for i, t in enumerate(ids) if i % 97 not in (5, 6)],
+             "shuffled": list(rng.permutation(ids)),
+             "deleted and new": ids[:300] + ["gone-1", "gone-2"] + ids[310:600] + ["gone-3"] + ids[600:]}[case]
+    batches = [pl.Series("track_id", table[i : i + 64]) for i in range(0, len(table), 64)]
+    expected = np.full(len(ids), -1)
+    where = {t: i for i, t in enumerate(ids)}
+    for place, t in enumerate(table):
+        if t in where:
+            expected[where[t]] = place
+    assert np.array_equal(_offsets(snap, iter(batches)), expected)
+
+
+def test_a_space_table_in_the_tracks_order_is_mapped_without_looking_ids_up(budget_lib, monkeypatch):
+    import polars as pl
+    from attune.engine.spaces import served
+
+    snap = Library.open(budget_lib).snapshot()
+    ids = snap.frame["track_id"].to_list()
+
+    def looked_up(*_):
+        raise AssertionError("an aligned batch was looked up id by id")
+
+    monkeypatch.setattr(served, "_rows_or_missing", looked_up)
+    batches = [pl.Series("track_id", ids[i : i + 100]) for i in range(0, len(ids), 100)]
+    assert np.array_equal(served._offsets(snap, iter(batches)), np.arange(len(ids)))
