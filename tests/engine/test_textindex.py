@@ -52,3 +52,14 @@ def test_scalar_index_matches_reference(values):
     assert [index.values[int(c)] for c in index.codes] == [(v or "").lower() for v in values]
     arrow = TextIndex.of_scalars(pa.array(values, pa.string()))
     assert np.array_equal(arrow.codes, index.codes)
+
+
+def test_postings_find_the_rows_whatever_the_number_of_distinct_values():
+    """The inverted index sorts 8- and 16-bit codes by radix and wider ones as they are."""
+    rng = np.random.default_rng(0)
+    for distinct in (200, 3_000, 70_000):
+        values = [f"v{i}" for i in rng.integers(0, distinct, 150_000)]
+        index = TextIndex.of_scalars(pl.Series("artist", values))
+        asked = ["v7", "v150", f"v{distinct - 1}"]
+        hit = index.rows_where(index.matching_any("exact", asked))
+        assert np.array_equal(np.flatnonzero(hit), [i for i, v in enumerate(values) if v in asked]), distinct
