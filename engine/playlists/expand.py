@@ -50,7 +50,7 @@ from attune.query.ast import Expr
 from ..execution import NumpyBackend, PlaylistMatcher, PolarsBackend
 from ..search import Plan, Results, centroid, distance_to, largest
 from ..search.versions import collapse_versions, song_title
-from ..spaces import sound_space, space, vectors_missing
+from ..spaces import sound_rows, space, vectors_missing
 from ..spaces.related import related_artists
 from ..storage import Key, Playlist, Snapshot
 from ..words.names import closeness
@@ -75,8 +75,6 @@ NEW_PER_ARTIST = 2
 DISCOVER_PER_ARTIST = 3
 
 _ARTIST_RANK = Key[np.ndarray]("playlists.expand.artist_rank", "tracks")
-_POPULARITY = Key[np.ndarray]("playlists.expand.popularity", "tracks")
-_ALBUMS = Key[tuple]("playlists.expand.albums", "tracks")
 
 
 class ConstraintMasks:
@@ -153,21 +151,40 @@ def _pool(masks: ConstraintMasks, outside: np.ndarray, want: int, *, artists: bo
     return outside & masks.steering(), [*labels, "every constraint but the include/exclude filters dropped"]
 
 
+class AtRows:
+    """A part of the scores at some rows (sorted), 0 at every other: the parts are computed
+    for the pools' rows only, and at 10M tracks ten full-length float arrays would take
+    800 MB. Indexed by rows like the full array would be."""
+
+    def __init__(self, at: np.ndarray, values: np.ndarray) -> None:
+        self.at = at
+        self.values = np.asarray(values, dtype=np.float64)
+
+    def __getitem__(self, rows):
+        scalar = np.ndim(rows) == 0
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        place = np.minimum(np.searchsorted(self.at, rows), max(len(self.at) - 1, 0))
+        found = self.at[place] == rows if len(self.at) else np.zeros(len(rows), dtype=bool)
+        out = np.where(found, self.values[place] if len(self.at) else 0.0, 0.0)
+        return float(out[0]) if scalar else out
+
+
 @dataclass
 class ExpansionParts:
     """The scores' components for every track (for ranking, evaluation and explanation)."""
 
-    same_artist: np.ndarray  # 1 when the playlist has a track by this artist
-    artist_share: np.ndarray  # share of the playlist's tracks by this artist
-    same_album: np.ndarray  # 1 when the playlist has a track from this album
-    proximity: np.ndarray
-    year: np.ndarray
-    popularity: np.ndarray
-    artist_rank: np.ndarray  # 1 / (1 + rank among the artist's tracks by popularity)
-    related: np.ndarray  # the artist's relatedness to the playlist's artists (0 for its own)
-    names: np.ndarray  # closeness of the names to the playlist's (0 outside the best new candidates)
-    same_song: np.ndarray  # 1 for another artist's version of a song the playlist has (the best new candidates)
-    colisten: np.ndarray
+    same_artist: np.ndarray  # (every row) True when the playlist has a track by this artist
+    # The rest at the pools' rows only (AtRows):
+    artist_share: AtRows  # share of the playlist's tracks by this artist
+    same_album: AtRows  # 1 when the playlist has a track from this album
+    proximity: AtRows
+    year: AtRows
+    popularity: AtRows
+    artist_rank: AtRows  # 1 / (1 + rank among the artist's tracks by popularity)
+    related: AtRows  # the artist's relatedness to the playlist's artists (0 for its own)
+    names: AtRows  # closeness of the names to the playlist's (0 outside the best new candidates)
+    same_song: AtRows  # 1 for another artist's version of a song the playlist has (the best new candidates)
+    colisten: AtRows
     pool: np.ndarray  # candidates by the playlist's own artists, within the recipe (relaxed over all artists)
     pool_new: np.ndarray  # candidates by other artists, within the recipe without its artist list
     relaxed: list[str]
@@ -208,41 +225,38 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     at = np.flatnonzero(pool | pool_new)
     codes = artist.codes[at]
 
-    def spread(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(n)
-        out[at] = values
-        return out
+    def spread(values: np.ndarray) -> AtRows:
+        return AtRows(at, values)
 
     share = spread(counts[codes] / max(len(rows), 1))
-    groups, named = album_groups(snap)
-    marked = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=bool)
-    marked[groups[rows][named[rows]]] = True
-    same_album = spread(marked[groups[at]] & named[at])
+    same_album = spread(_same_album(snap, at, rows))
     # Proximity over the sound attributes; genres enter through the recipe's pool.
-    z, sq = sound_space(snap)
-    proximity = spread(np.exp(-distance_to(z[at], sq[at], centroid(z, rows)) / (2.0 * max(z.shape[1], 1))))
+    z = sound_rows(snap, at)
+    proximity = spread(np.exp(-distance_to(z, np.einsum("ij,ij->i", z, z), centroid(sound_rows(snap, rows), np.arange(len(rows))))
+                              / (2.0 * max(z.shape[1], 1))))
     years = snap.numbers("year")
     known = years[rows][~np.isnan(years[rows])]
     year = spread(np.full(len(at), math.exp(-1)))
     if len(known):
         close = np.exp(-np.abs(years[at] - float(np.median(known))) / max(float(known.std()), 1.0))
         year = spread(np.where(np.isnan(close), math.exp(-1), close))
-    popularity = snap.memo(_POPULARITY, lambda: np.nan_to_num(snap.numbers("popularity") / 100.0).clip(0, 1))
+    popularity = spread(np.nan_to_num(snap.numbers("popularity")[at] / 100.0).clip(0, 1))
     related = spread(np.where(by_own[codes], 0.0, related_artists(snap, counts / max(counts.sum(), 1.0), playlist.name)[codes]))
     use_colisten = (OWN_WEIGHTS["colisten"] or NEW_WEIGHTS["colisten"]) > 0 if colisten is None else colisten
-    colisten_part = colisten_proximity(snap, rows) if use_colisten else np.zeros(n)
-    ranks = artist_rank(snap)
+    colisten_part = spread(colisten_proximity(snap, rows)[at] if use_colisten else np.zeros(len(at)))
+    ranks = spread(artist_rank(snap, at))
     # Names are compared for the best new candidates by the other parts only.
-    names, same_song = np.zeros(n), np.zeros(n)
+    names, same_song = np.zeros(len(at)), np.zeros(len(at))
     new_rows = np.flatnonzero(pool_new)
     if len(new_rows):
         other = {"related": related, "proximity": proximity, "year": year, "popularity": popularity, "artist_rank": ranks}
         before = sum((NEW_WEIGHTS[k] * v[new_rows] for k, v in other.items()), np.zeros(len(new_rows)))
-        best = new_rows[largest(before, NAMES_FACTOR * limit)]
-        names[best] = closeness(snap, best, rows)
-        same_song[best] = _same_songs(snap, best, rows)
-    return ExpansionParts(own_artist.astype(float), share, same_album, proximity, year, popularity,
-                          ranks, related, names, same_song, colisten_part, pool, pool_new, relaxed)
+        best = np.sort(new_rows[largest(before, NAMES_FACTOR * limit)])
+        place = np.searchsorted(at, best)
+        names[place] = closeness(snap, best, rows)
+        same_song[place] = _same_songs(snap, best, rows)
+    return ExpansionParts(own_artist, share, same_album, proximity, year, popularity,
+                          ranks, related, spread(names), spread(same_song), colisten_part, pool, pool_new, relaxed)
 
 
 def _same_songs(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -253,21 +267,23 @@ def _same_songs(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarr
     return np.array([song_title(t or "") in songs for t in titles], dtype=float)
 
 
-def album_groups(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """(a dense code per (artist, album) pair, whether the album is named) for every row."""
+def _same_album(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Whether each row's (artist, album) pair, the album named, is one of the seeds': for
+    these rows only (a code per pair for every track took 340 MB at its peak at 10M)."""
+    artist, album = snap.tracks.text_index("artist"), snap.tracks.text_index("album")
+    named = ~(album.values == "").to_numpy()
 
-    def build() -> tuple[np.ndarray, np.ndarray]:
-        artist, album = snap.tracks.text_index("artist"), snap.tracks.text_index("album")
-        key = artist.codes.astype(np.int64) * max(len(album.values), 1) + album.codes
-        groups = np.unique(key, return_inverse=True)[1].ravel()
-        return groups, ~(album.values == "").to_numpy()[album.codes]
+    def pairs(at: np.ndarray) -> np.ndarray:
+        return artist.codes[at].astype(np.int64) * max(len(album.values), 1) + album.codes[at]
 
-    return snap.memo(_ALBUMS, build)
+    keep = named[album.codes[seeds]]
+    return np.isin(pairs(rows), pairs(seeds[keep])) & named[album.codes[rows]]
 
 
-def artist_rank(snap: Snapshot) -> np.ndarray:
+def artist_rank(snap: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
     """1 / (1 + each track's rank among its artist's tracks by popularity): 1 for an
-    artist's most popular track, 1/2 for the next, and so on."""
+    artist's most popular track, 1/2 for the next, and so on (of these rows; None: all).
+    The ranks are kept as int32 (40 MB at 10M tracks)."""
 
     def build() -> np.ndarray:
         codes = snap.tracks.text_index("artist").codes
@@ -276,11 +292,12 @@ def artist_rank(snap: Snapshot) -> np.ndarray:
         sorted_codes = codes[order]
         starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
         position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-        rank = np.empty(len(order), dtype=np.int64)
+        rank = np.empty(len(order), dtype=np.int32)
         rank[order] = position
-        return 1.0 / (1.0 + rank)
+        return rank
 
-    return snap.memo(_ARTIST_RANK, build)
+    rank = snap.memo(_ARTIST_RANK, build)
+    return 1.0 / (1.0 + (rank if rows is None else rank[rows]))
 
 
 def colisten_proximity(snap: Snapshot, rows: np.ndarray) -> np.ndarray:

@@ -84,7 +84,6 @@ _SPACE = {name: Key[SpaceData](f"spaces.{name}") for name in SPACE_NAMES}
 _RAW_TRACKS = {name: Key[_Raw](f"spaces.raw.{name}", "tracks") for name in ("attr", "audio")}
 _RAW_PLAYLISTS = {name: Key[_Raw](f"spaces.raw.{name}.playlists") for name in SPACE_NAMES}
 _SCATTER = {name: Key["_Scatter"](f"spaces.scatter.{name}") for name in SPACE_NAMES}
-_SOUND = Key[tuple]("spaces.attr.sound")
 _MAPPING = Key[Mapping | None]("spaces.colisten.mapping")
 
 
@@ -109,20 +108,13 @@ def vectors_missing(snap: Snapshot, name: str) -> bool:
     return not _raw(snap, name).has.any()
 
 
-def sound_space(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """The attribute space without its genre dimensions: (z, |z|^2)."""
+def sound_rows(snap: Snapshot, rows: np.ndarray) -> np.ndarray:
+    """Some rows of the attribute space without its genre dimensions (whitened, float32):
+    taken from the attribute space for these rows only, so no second matrix of every track
+    is held (240 MB at 10M tracks)."""
     attr = space(snap, "attr")
-
-    def build() -> tuple[np.ndarray, np.ndarray, SpaceData]:
-        before = snap.earlier(_SOUND)
-        if before is not None and before[2] is attr:  # the same whitened vectors: the same sub-space
-            return before
-        keep = np.array([not d.startswith("genre:") for d in attr.dims], dtype=bool)
-        z = np.ascontiguousarray(attr.z[:, keep])
-        return z, np.einsum("ij,ij->i", z, z), attr
-
-    z, sq, _ = snap.memo(_SOUND, build)
-    return z, sq
+    keep = np.flatnonzero([not d.startswith("genre:") for d in attr.dims])
+    return np.ascontiguousarray(attr.z[np.ix_(np.asarray(rows, dtype=np.int64), keep)])
 
 
 def _raw(snap: Snapshot, name: str) -> _Raw:
@@ -324,7 +316,6 @@ def fit_all(snap: Snapshot) -> dict[str, Whitener]:
     """Refit every space that has vectors, exactly (no carried-over whitening)."""
     for name in SPACE_NAMES:
         snap.forget(_SPACE[name])
-    snap.forget(_SOUND)
     snap.whiteners.clear()
     snap.previous, snap.inherited = None, {}
     for name in SPACE_NAMES:

@@ -135,6 +135,7 @@ class TextIndex:
             # fit, and 20M genre entries sort in 0.5 s instead of 2.3 s
             narrow = next((t for t in (np.uint8, np.uint16) if len(self.values) <= np.iinfo(t).max + 1), None)
             order = np.argsort(self.codes.astype(narrow) if narrow is not None else self.codes, kind="stable")
+            order = order.astype(np.int32) if len(order) < 2**31 else order  # 80 MB for 20M genre entries, not 160
             starts = np.searchsorted(self.codes[order], np.arange(len(self.values) + 1))
             self._index = (starts, order)
         return self._index

@@ -86,8 +86,8 @@ def idf(snap: Snapshot) -> np.ndarray:
         n = len(snap)
         sample = np.unique(np.linspace(0, n - 1, min(n, IDF_SAMPLE)).astype(np.int64)) if n else np.zeros(0, np.int64)
         df = np.zeros(BUCKETS, dtype=np.float64)
-        for start in range(0, len(sample), 50_000):
-            df += np.bincount(counts(documents(snap, sample[start:start + 50_000]))[1], minlength=BUCKETS)
+        for start in range(0, len(sample), 10_000):  # 10,000 documents' n-grams at a time: about 30 MB
+            df += np.bincount(counts(documents(snap, sample[start:start + 10_000]))[1], minlength=BUCKETS)
         return (np.log((1.0 + len(sample)) / (1.0 + df)) + 1.0).astype(np.float32)
 
     return snap.memo(_IDF, build)

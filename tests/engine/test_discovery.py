@@ -287,3 +287,39 @@ def test_cli_expand_flags_and_train_colisten(scenes):
     assert trained.returncode == 0, trained.stderr
     assert "held out" in trained.stdout and "chance" in trained.stdout
     assert f"{sum(len(s['cold_known']) + len(s['cold_new']) for s in _.values())} tracks in no playlist" in trained.stdout
+
+
+def test_the_parts_are_held_for_the_pools_rows_only(scenes):
+    """Expansion's parts are computed and kept for its candidates, not for every track;
+    indexed by row they read as the full arrays would (0 outside the pools)."""
+    from attune.engine.playlists.expand import AtRows, _same_album, expansion_parts
+    from attune.engine.playlists.recipe import derive_recipe
+    from attune.engine.spaces import sound_rows, space
+
+    lib, _ = scenes
+    snap = lib.snapshot()
+    playlist = lib.playlists.get("metal mix 0")
+    parts = expansion_parts(snap, playlist, derive_recipe(snap, playlist), limit=3)
+    at = np.flatnonzero(parts.pool | parts.pool_new)
+    assert 0 < len(at) < len(snap)
+    outside = np.setdiff1d(np.arange(len(snap)), at)
+    for name in ("artist_share", "same_album", "proximity", "year", "popularity", "artist_rank", "related", "names",
+                 "same_song", "colisten"):
+        part = getattr(parts, name)
+        assert isinstance(part, AtRows) and np.array_equal(part.at, at) and len(part.values) == len(at), name
+        assert np.array_equal(part[at], part.values) and not part[outside].any(), name
+        assert isinstance(part[int(at[0])], float) and part[int(outside[0])] == 0.0
+    # same album: the candidate's (artist, album) pair, the album named, is one of the playlist's
+    frame = snap.frame
+    seeds = snap.playlist_rows(playlist.name)
+    pair = [(a.lower(), b.lower()) for a, b in zip(frame["artist"].fill_null(""), frame["album"].fill_null(""))]
+    theirs = {pair[r] for r in seeds if pair[r][1]}
+    assert _same_album(snap, at, seeds).tolist() == [pair[r] in theirs for r in at]
+    # the sound rows are the attribute space's rows without its genre dimensions
+    attr = space(snap, "attr")
+    keep = [i for i, d in enumerate(attr.dims) if not d.startswith("genre:")]
+    assert np.array_equal(sound_rows(snap, at[::-1]), attr.z[at[::-1]][:, keep])
+    # proximity: exp(-d / (2 dims)), d the squared distance to the playlist's centre in those dimensions
+    z = attr.z[:, keep].astype(np.float64)
+    d = ((z[at] - z[seeds].mean(axis=0)) ** 2).sum(axis=1)
+    assert parts.proximity[at] == pytest.approx(np.exp(-d / (2 * len(keep))), rel=1e-4, abs=1e-9)
