@@ -14,6 +14,7 @@ with the budget and measures:
   (t)       attribute-space like:   like:track(ID) limit:10
   (a)       audio-space like:       like:track(ID) in:audio limit:10
   (a1)      audio-space like under a 1% filter:  ... popularity:42..42 in:audio limit:10
+  expand    lib.expand(P, limit=50) on up to 11 of the playlists (with discovery on)
 
 Recall@10 of (a) and (a1) is against an exact scan of the same whitened vectors, with the
 same filter and the seed left out, computed by a child process that streams the space
@@ -169,7 +170,19 @@ def measure(path: str, args, label: str) -> dict:
     audio = run("audio_like", [f'like:track("{ids[0]}") in:audio limit:10'] + [f'like:track("{t}") in:audio limit:10' for t in ids])
     audio1 = run("audio_like_1pct", [f'like:track("{ids[0]}") popularity:42..42 in:audio limit:10']
                  + [f'like:track("{t}") popularity:42..42 in:audio limit:10' for t in ids])
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the searches'
+    names = sorted(snap.playlists)
+    picked = [names[i] for i in rng.integers(0, len(names), min(args.queries, 10) + 1)] if names else []
+    if picked:
+        times = []
+        for name in picked:
+            t = time.perf_counter()
+            lib.expand(name, limit=50)
+            times.append((time.perf_counter() - t) * 1000)
+        out["expand"] = {"first_ms": times[0], "p50_ms": float(np.percentile(times[1:], 50)),
+                         "p99_ms": float(np.percentile(times[1:], 99))}
+        print(f"  ({label}) expand: first {times[0]:.0f} ms, p50 {out['expand']['p50_ms']:.1f} ms", flush=True)
+    out["peak_rss_expand_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["served"] = audio[-1].plan.served is not None
     out["how"] = {"audio_like": audio[-1].plan.served_how, "audio_like_1pct": audio1[-1].plan.served_how}
     out["budget"] = {k: v for k, v in lib.budget(snap).items() if k != "index"}
@@ -196,9 +209,12 @@ def report(r: dict) -> None:
     print(f"\n{r['label']}: {r['tracks']:,} tracks, budget {r['budget']['budget'] / 2**30:.1f} GiB; audio space "
           f"{'served from LanceDB' if r['served'] else 'in memory'}"
           f"{' (product-quantisation codes in memory)' if r['budget'].get('pq_codes') else ''}")
-    print(f"  open (Library.open + snapshot): {r['open_s']:.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB")
+    print(f"  open (Library.open + snapshot): {r['open_s']:.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB"
+          + (f" (the searches), {r['peak_rss_expand_mb']:,.0f} MB after the expansions" if "peak_rss_expand_mb" in r else ""))
     print(f"  {'query':<18} {'first ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9}")
-    for name in ("filter", "attr_like", "audio_like", "audio_like_1pct"):
+    for name in ("filter", "attr_like", "audio_like", "audio_like_1pct", "expand"):
+        if name not in r:
+            continue
         q = r[name]
         rec = f"{q['recall@10']:.3f}" if "recall@10" in q else "-"
         print(f"  {name:<18} {q['first_ms']:9.0f} {q['p50_ms']:8.1f} {q['p99_ms']:8.1f} {rec:>9}")
