@@ -16,8 +16,8 @@ document frequencies counted over at most IDF_SAMPLE evenly spaced tracks. The c
 of a track to a set of seeds is the mean of its NEAREST highest cosine similarities to
 them.
 
-Vectors are built for the rows asked for only, in numpy, so nothing per track is held
-besides the text indexes the library already has and one float per bucket (4 MB).
+Vectors are built for the rows asked for only (their three fields taken by position), in
+numpy, so nothing per track is held: only one float per bucket (4 MB).
 """
 
 from __future__ import annotations
