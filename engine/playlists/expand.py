@@ -231,9 +231,9 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     share = spread(counts[codes] / max(len(rows), 1))
     same_album = spread(_same_album(snap, at, rows))
     # Proximity over the sound attributes; genres enter through the recipe's pool.
-    z = sound_rows(snap, at)
-    proximity = spread(np.exp(-distance_to(z, np.einsum("ij,ij->i", z, z), centroid(sound_rows(snap, rows), np.arange(len(rows))))
-                              / (2.0 * max(z.shape[1], 1))))
+    z, seeds = sound_rows(snap, at), sound_rows(snap, rows)
+    centre = centroid(seeds, np.arange(len(seeds)))
+    proximity = spread(np.exp(-distance_to(z, np.einsum("ij,ij->i", z, z), centre) / (2.0 * max(z.shape[1], 1))))
     years = snap.numbers("year")
     known = years[rows][~np.isnan(years[rows])]
     year = spread(np.full(len(at), math.exp(-1)))
