@@ -257,8 +257,11 @@ class Library:
             # leaves past the process itself (resident: about twice what polars counts,
             # TRACK_BYTES; 1M tracks' rows took 480 MB).
             whole = self.memory_budget is None or columns.rows * TRACK_BYTES * RESIDENT * 2 <= self.memory_budget - BASE_BYTES
+            # Over the budget, result rows come from the row copy `attune optimize` writes.
+            copy = None if whole else (lambda c=columns, v=key.tracks: self.store.copies.reader(c.table, v, c.rows))
             tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole,
-                                    segments=lambda names, v=key.segments: self.store.columns("segments", v, names).arrow(names)), None
+                                    segments=lambda names, v=key.segments: self.store.columns("segments", v, names).arrow(names),
+                                    copy=copy), None
         self._snapshot = Snapshot(
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
@@ -392,6 +395,18 @@ class Library:
         # audio index records the versions it is current for.
         built = self.store.vectors.scalar_indexes(progress=(lambda c: progress("scalar", 1)) if progress else None)
         done["scalar"] = {"indexes": built, "seconds": _time.perf_counter() - started}
+        started = _time.perf_counter()
+        # The row copy (result rows over the memory budget): written anew when missing, made
+        # with other columns or asked for in full, else the tracks written since replaced.
+        copied = self.store.copies.state()
+        if full or copied is None or copied.columns != self.store.copies.columns(SCALAR_COLUMNS):
+            copied = self.store.copies.write(SCALAR_COLUMNS, progress=(lambda n: progress("rows", n)) if progress else None)
+            done["rows"] = {"rows": copied.rows, "seconds": _time.perf_counter() - started, "rebuilt": True}
+        else:
+            refreshed, replaced = self.store.copies.refresh(copied)
+            done["rows"] = {"rows": refreshed.rows, "replaced": replaced, "seconds": _time.perf_counter() - started,
+                            "current": not replaced}
+        started = _time.perf_counter()
         snap = self.snapshot()
         started = _time.perf_counter()
         with_audio = self.store.count("tracks", "array_length(embedding) > 0")

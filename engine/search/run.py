@@ -250,7 +250,7 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     centre = sum(c.sign * c.vector for c in centres) / total
     constant = sum(c.sign * float(c.vector @ c.vector) for c in centres) - total * float(centre @ centre)
     everything = p.where is None  # no filter: no per-row mask is built (milliseconds a pass at 10M rows)
-    unranked = len(sp.has) - sp.with_vectors if everything else int((mask & ~sp.has).sum())
+    unranked = len(sp.has) - sp.with_vectors if everything else int(np.count_nonzero(mask)) - int(np.count_nonzero(mask & sp.has))
     if unranked:
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     shaped = p.query.options.per is not None or _collapsing(p)

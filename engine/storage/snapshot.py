@@ -31,6 +31,7 @@ import pyarrow as pa
 from attune.query.fields import LIST_FIELDS, column
 
 from .cache import Key, Memo, T
+from .rowcopy import CopyReader
 from .textindex import TextIndex
 
 
@@ -61,6 +62,13 @@ class Columns(Protocol):
     def read(self, name: str) -> pl.Series: ...
     def arrow(self, names: Sequence[str]) -> pa.Table: ...
     def take(self, rows: np.ndarray, names: Sequence[str] | None = None) -> pl.DataFrame: ...
+    def schema(self, names: Sequence[str]) -> pl.Schema: ...
+
+
+#: A lazy snapshot takes some columns of some rows from the row copy rather than from the
+#: tracks table when more than this many are missing (a column's take costs about what
+#: the copy's whole row does).
+COPY_COLUMNS = 3
 
 
 class TrackData:
@@ -75,8 +83,12 @@ class TrackData:
 
     def __init__(self, frame: pl.DataFrame | None = None, *, vectors: Callable[[str], pl.DataFrame] | None = None,
                  key: object = None, columns: Columns | None = None, whole_rows: bool = True,
-                 segments: Callable[[Sequence[str]], pa.Table] | None = None) -> None:
+                 segments: Callable[[Sequence[str]], pa.Table] | None = None,
+                 copy: Callable[[], CopyReader | None] | None = None) -> None:
         self.key = key
+        #: Lazy only: the row copy (`rowcopy.py`), opened on first use; None: none.
+        self._open_copy = copy
+        self._copy: CopyReader | None = None
         #: The segments table at the snapshot's version, some columns of it (None: no store).
         self.read_segments = segments
         #: Lazy only: read every column the first time whole rows are wanted (results), so
@@ -154,7 +166,9 @@ class TrackData:
         assert self._reader is not None
         if not len(rows):
             return pl.DataFrame([self.column(n).head(0) for n in self.columns])
-        taken = self._reader.take(rows)
+        taken = self._copied(rows, self._names)
+        if taken is None:
+            taken = self._reader.take(rows)
         return taken.with_columns(pl.Series("_row", rows.astype(np.uint32))).select(self.columns)
 
     def take_columns(self, rows: np.ndarray, names: Sequence[str]) -> pl.DataFrame:
@@ -168,18 +182,40 @@ class TrackData:
         got = {n: self.column(n).gather(rows) for n in have}
         if missing and len(rows):
             assert self._reader is not None
-            got.update(self._reader.take(rows, missing).to_dict())
+            taken = self._copied(rows, missing) if len(missing) > COPY_COLUMNS else None
+            got.update((taken if taken is not None else self._reader.take(rows, missing)).to_dict())
         elif missing:
             got.update({n: self.column(n).head(0) for n in missing})
         return pl.DataFrame([got[n] for n in names])
 
+    def _copied(self, rows: np.ndarray, names: Sequence[str]) -> pl.DataFrame | None:
+        """Some columns of some rows from the row copy (those it lacks, or has older than
+        the snapshot, from the tracks table); None when there is no copy to read."""
+        if self._open_copy is not None:
+            self._copy, self._open_copy = self._open_copy(), None
+        copy = self._copy
+        if copy is None or not set(names) <= set(copy.columns):
+            return None
+        assert self._reader is not None
+        places = copy.places(lambda: self.column("track_id"), self.rows_or_missing, len(self))
+        at = rows if places is None else places[rows].astype(np.int64)
+        hit = at >= 0
+        got = copy.take(at[hit], self._reader.schema(copy.columns)).select(names)
+        if hit.all():
+            return got
+        rest = self._reader.take(rows[~hit], names)
+        order = np.concatenate([np.flatnonzero(hit), np.flatnonzero(~hit)])
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return pl.concat([got, rest.select(names)]).select(pl.all().gather(back))
+
     def nbytes(self) -> int:
-        """Bytes of the columns read so far."""
+        """Bytes of the columns read so far (and of the row copy's places)."""
         if self._frame is not None:
             if "_frame" not in self._sizes:
                 self._sizes["_frame"] = int(self._frame.estimated_size())
             return self._sizes["_frame"]
-        return sum(self._sizes.values())
+        return sum(self._sizes.values()) + (self._copy.nbytes() if self._copy is not None else 0)
 
     def __len__(self) -> int:
         return self._height

@@ -25,6 +25,7 @@ from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
 from .reads import read_all, take_ordered
+from .rowcopy import RowCopies
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
 from .sqltext import chunks, sql_in, sql_string
 from .vectors import VectorIndexes
@@ -117,6 +118,7 @@ class Store:
             self._add_missing_columns()
         self.history = History(self)
         self.vectors = VectorIndexes(self)  # the space tables and their indexes (`attune optimize`)
+        self.copies = RowCopies(self)  # the row copy of the tracks table (`attune optimize`)
 
     @property
     def damaged(self) -> list[str]:
@@ -374,6 +376,7 @@ class Columns:
         self.names = [n for n in names if n in set(table.schema.names)]
         self.rows = table.count_rows()
         self._lock = threading.Lock()
+        self._schema = None
 
     def arrow(self, names: Sequence[str]) -> pa.Table:
         """Whole columns of the pinned table, as Arrow."""
@@ -388,6 +391,14 @@ class Columns:
             raise DamagedError(f"the {self.name} table of {self.store.path} gave {data.num_rows} rows of {name}, "
                                f"not {self.rows}; reopen the library")
         return pl.from_arrow(data).to_series().alias(name)
+
+    def schema(self, names: Sequence[str]):
+        """The polars types of these columns (nothing is read)."""
+        import polars as pl
+
+        if self._schema is None:
+            self._schema = pl.from_arrow(self.table.schema.empty_table().select(self.names)).schema  # type: ignore[union-attr]
+        return {n: self._schema[n] for n in names}
 
     def take(self, rows, names: Sequence[str] | None = None):
         import polars as pl

@@ -243,13 +243,66 @@ def column_batches(table, name: str):
         yield pl.from_arrow(array).alias(name)
 
 
-def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[list[str], np.ndarray]:
-    """The k nearest rows of a space table to `centre`: their track ids and squared L2
-    distances (LanceDB's `_distance`; asking for the vectors too made a search at 10M rows 4x
-    slower)."""
+def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest rows of a space table to `centre`: their LanceDB row ids (`RowIds`
+    turns them into places) and squared L2 distances. Nothing else is asked for: any other
+    column is a take after the search (the track ids cost 4 ms a search at 10M rows, the
+    vectors made it 4x slower)."""
     query = table.search(np.asarray(centre, dtype=np.float32), vector_column_name="z").metric("l2").limit(k)
-    found = query.nprobes(nprobes).select(["track_id", "_distance"]).to_arrow()
-    return found["track_id"].to_pylist(), found["_distance"].to_numpy().astype(np.float32)
+    found = query.nprobes(nprobes).with_row_id(True).select(["_distance"]).to_arrow()
+    return found["_rowid"].to_numpy(), found["_distance"].to_numpy().astype(np.float32)
+
+
+class RowIds:
+    """LanceDB's row ids of a table, as runs of consecutive ids over consecutive places:
+    a table written whole has one run per file fragment, so a search's row ids are turned
+    into places by a binary search over a handful of runs. Built from the row ids of a
+    scan in table order, a batch at a time (`add`)."""
+
+    def __init__(self) -> None:
+        self._starts: list[np.ndarray] = []  # first row id of each run
+        self._places: list[np.ndarray] = []  # its place
+        self._ends: list[np.ndarray] = []  # one past its last row id
+        self._seen = 0
+
+    def add(self, rowids: np.ndarray) -> None:
+        rowids = np.asarray(rowids, dtype=np.uint64)
+        if not len(rowids):
+            return
+        cut = np.flatnonzero(np.diff(rowids.astype(np.int64)) != 1) + 1
+        first = np.concatenate([[0], cut])
+        last = np.concatenate([cut, [len(rowids)]])
+        self._starts.append(rowids[first])
+        self._places.append(self._seen + first)
+        self._ends.append(rowids[last - 1] + np.uint64(1))
+        self._seen += len(rowids)
+
+    def places(self, rowids: np.ndarray) -> np.ndarray:
+        """The place of each row id (-1: not one of the table's)."""
+        if len(self._starts) > 1:  # runs that continue across batches are left as they are
+            self._starts, self._places, self._ends = ([np.concatenate(x)] for x in (self._starts, self._places, self._ends))
+        rowids = np.asarray(rowids, dtype=np.uint64)
+        if not self._starts or not len(rowids):
+            return np.full(len(rowids), -1, dtype=np.int64)
+        starts, places, ends = self._starts[0], self._places[0], self._ends[0]
+        i = np.searchsorted(starts, rowids, "right") - 1
+        ok = (i >= 0) & (rowids < ends[np.maximum(i, 0)])
+        j = np.maximum(i, 0)
+        return np.where(ok, places[j] + (rowids - starts[j]).astype(np.int64), -1)
+
+    @property
+    def runs(self) -> int:
+        return sum(len(s) for s in self._starts)
+
+
+def id_batches(table, rowids: RowIds):
+    """A (pinned) space table's track ids in table order, a batch (polars Series) at a time,
+    their row ids added to `rowids` on the way."""
+    import polars as pl
+
+    for batch in table.search().select(["track_id"]).with_row_id(True).limit(max(table.count_rows(), 1)).to_batches(READ_BATCH):
+        rowids.add(batch.column("_rowid").to_numpy())
+        yield pl.from_arrow(batch.column("track_id")).alias("track_id")
 
 
 def take(table, offsets: np.ndarray, dims: int) -> np.ndarray:

@@ -54,10 +54,18 @@ def optimize_command(library_path, full) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(file=sys.stderr), transient=True) as bar:
         tasks = {"audio": bar.add_task("audio vectors", total=rows or None, visible=bool(rows)),
-                 "scalar": bar.add_task("scalar indexes", total=None)}
+                 "scalar": bar.add_task("scalar indexes", total=None),
+                 "rows": bar.add_task("result rows", total=lib.store.count("tracks") or None)}
         done = lib.optimize(full=full, progress=lambda stage, n: bar.advance(tasks[stage], n))
     s = done["scalar"]
     click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
+    r = done["rows"]
+    if r.get("current"):
+        click.echo(f"result rows: the copy of {r['rows']:,} tracks is current")
+    else:
+        what = "written" if r.get("rebuilt") else f"brought up to date ({r['replaced']:,} tracks written since)"
+        click.echo(f"result rows: the row copy of {r['rows']:,} tracks {what} in {r['seconds']:.1f} s "
+                   "(a library over its memory budget reads result rows from it)")
     if "audio" in done:
         a = done["audio"]
         how = f"IVF_FLAT, {a['partitions']} partitions" if a["partitions"] else "too few rows for an IVF index: exact scans"
