@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
+from ..storage.reads import release
 from ..storage.rowcopy import places
 from ..storage.vectors import IndexState, RowIds, column_matrix, id_batches, search, take
 from .pq import PQ
@@ -77,10 +78,18 @@ def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | No
     gives the (track ids, raw vectors) written after the index was built. Kept with the
     track data (a playlist edit does not rebuild it) until the index itself changes."""
     found = snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
-    if (found.state if found is not None else None) != store.vectors.state(name, max_age=1.0):
+    if _built(found.state if found is not None else None) != _built(store.vectors.state(name, max_age=1.0)):
         snap.forget(_SERVED[name])  # `attune optimize` ran since (here or in another process)
         found = snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
     return found
+
+
+def _built(state: IndexState | None) -> tuple | None:
+    """What tells one build of an index from another (comparing whole states compares the
+    whitening and the quantiser too: a millisecond a search)."""
+    if state is None:
+        return None
+    return (state.built_at, state.rows, state.tracks_version, state.segments_version, state.playlists_version)
 
 
 def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
@@ -91,6 +100,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     whitener = Whitener.from_json(state.whitener)
     rowids = RowIds()
     offsets = places(snap.tracks.column("track_id"), snap.tracks.rows_or_missing, id_batches(table, rowids), len(snap))
+    release()  # the 10M ids read a batch at a time
     notes = []
     fresh_ids, fresh_x = fresh_since(state)
     fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)
@@ -125,6 +135,7 @@ def load_codes(space: ServedSpace) -> None:
     """Read the space table's product-quantisation codes once."""
     if space.codes is None:
         space.codes = column_matrix(space.table, "pq", _codec(space.state).subspaces, np.uint8)
+        release()
 
 
 def _squared(z: np.ndarray, centre: np.ndarray) -> np.ndarray:

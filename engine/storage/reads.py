@@ -38,3 +38,10 @@ def matrix(column: pa.ChunkedArray | pa.Array, dims: int = -1, dtype=np.float32)
     if len(array) == 0:
         return np.zeros((0, max(dims, 0)), dtype=dtype)
     return np.asarray(array.values.to_numpy(zero_copy_only=False), dtype=dtype).reshape(len(array), dims)
+
+
+def release() -> None:
+    """Give the memory Arrow's allocator keeps after a big read back to the system: building
+    10M tracks' artist index from its column left 300 MB resident that nothing used (230 MB
+    of it returned here). Called over the memory budget after reading a whole column."""
+    pa.default_memory_pool().release_unused()

@@ -31,6 +31,7 @@ import pyarrow as pa
 from attune.query.fields import LIST_FIELDS, column
 
 from .cache import Key, Memo, T
+from .reads import release
 from .rowcopy import CopyReader
 from .textindex import TextIndex
 
@@ -140,6 +141,8 @@ class TrackData:
             assert self._reader is not None
             self._loaded[name] = self._reader.read(name).rechunk()
             self._sizes[name] = int(self._loaded[name].estimated_size())
+            if not self.whole_rows:
+                release()
         return self._loaded[name]
 
     def select(self, names: Sequence[str]) -> pl.DataFrame:
@@ -233,17 +236,29 @@ class TrackData:
             else:
                 data = self.column(name)
             self._text[field_name] = TextIndex.of_lists(data) if field_name in LIST_FIELDS else TextIndex.of_scalars(data)
+            del data
+            if self._frame is None and not self.whole_rows:
+                release()
         return self._text[field_name]
 
     def numbers(self, column_name: str) -> np.ndarray:
         """A numeric column as float64 with NaN where unknown."""
         if column_name not in self._numbers:
-            series = self.column(column_name)
+            # Over the memory budget a column read for its numbers only is not kept as well
+            # (at 10M tracks each would hold 80 MB twice over).
+            keep = self._frame is not None or self.whole_rows or column_name in self._loaded
+            if not keep:
+                assert self._reader is not None
+            series = self.column(column_name) if keep else self._reader.read(column_name).rechunk()
             if series.dtype == pl.Float64 and series.null_count() == 0 and series.n_chunks() == 1:
                 values = series.to_numpy()  # the column's own memory (read-only), not a second copy
             else:
                 values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
             self._numbers[column_name] = values
+            if not keep:
+                self._sizes[f"numbers.{column_name}"] = int(values.nbytes)
+                del series
+                release()
         return self._numbers[column_name]
 
     def numbers_at(self, column_name: str, rows: np.ndarray | None = None) -> np.ndarray:
@@ -256,7 +271,11 @@ class TrackData:
             return values if rows is None else values[rows]
         assert self._reader is not None
         series = self._reader.read(column_name) if rows is None else self.take_columns(rows, [column_name])[column_name]
-        return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+        del series
+        if rows is None:
+            release()
+        return values
 
     def known(self, column_name: str) -> np.ndarray:
         """Rows where a numeric column has a value (computed once per column)."""

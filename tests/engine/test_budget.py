@@ -277,3 +277,13 @@ def test_row_ids_map_to_places_over_runs_and_batches():
     assert np.array_equal(ids.places(table[order]), order)
     strangers = np.array([(5 << 32) + 7, (5 << 32) + 500, 2 << 32, (9 << 32) + 40, 0], dtype=np.uint64)
     assert (ids.places(strangers) == -1).all()
+
+
+def test_over_the_budget_a_column_read_for_its_numbers_is_not_kept_as_well(budget_lib):
+    over, memory = Library.open(budget_lib, memory_budget="1KB").snapshot(), Library.open(budget_lib).snapshot()
+    for name in ("energy", "popularity", "tempo"):  # no NaN, whole numbers, all unknown
+        np.testing.assert_array_equal(over.numbers(name), memory.numbers(name))
+        assert name not in over.tracks._loaded and f"numbers.{name}" in over.tracks._sizes
+    assert over.tracks.nbytes() >= sum(over.numbers(n).nbytes for n in ("energy", "popularity", "tempo"))
+    over.tracks.column("energy")  # asked for as a column: read and kept; the numbers are not read again
+    assert "energy" in over.tracks._loaded
