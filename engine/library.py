@@ -378,8 +378,9 @@ class Library:
         return ids, np.concatenate(parts)
 
     def optimize(self, *, full: bool = False, progress=None) -> dict:
-        """Build or refresh the indexes: the audio space's table and IVF_FLAT index and the
-        scalar indexes of the tracks table. `progress(stage, rows)` is told what is done.
+        """Build or refresh the indexes: the audio space's table and IVF_FLAT index, the
+        scalar indexes of the tracks table and its row copy (`storage/rowcopy.py`: result rows
+        over the memory budget). `progress(stage, rows)` is told what is done.
         Returns what was done and how long each part took.
 
         Incremental when it can be: if the playlists are those the index's whitening was

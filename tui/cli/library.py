@@ -38,11 +38,14 @@ def fit_command(library_path) -> None:
 @library_option
 @click.option("--full", is_flag=True, help="Refit the whitening and write the audio index anew, even when adding would do.")
 def optimize_command(library_path, full) -> None:
-    """Build or refresh the indexes: the audio space's vector index and the filters' scalar indexes.
+    """Build or refresh the indexes: the audio space's vector index, the filters' scalar indexes
+    and the row copy result rows are read from.
 
     Run it after big imports or index runs. A library over its memory budget
-    (ATTUNE_MEMORY_BUDGET) serves the audio space from this index; `attune explain` says
-    when the index is behind the library (the newest tracks are then ranked exactly beside it).
+    (ATTUNE_MEMORY_BUDGET) serves the audio space from this index and reads result rows from
+    the copy; `attune explain` says when the index is behind the library (the newest tracks
+    are then ranked exactly beside it; tracks written after the copy are read from the
+    tracks table).
     """
     import sys
 
