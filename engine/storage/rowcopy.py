@@ -18,8 +18,10 @@ newer than the snapshot is not used.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -105,14 +107,21 @@ class RowCopies:
         have = set(self.store.tables["tracks"].schema.names)
         return tuple(c for c in columns if c in have)
 
+    @contextmanager
+    def _writing(self) -> Iterator[tuple[Any, int, str]]:
+        """Hold the copy's lock, with the tracks table at its newest version: (the tracks
+        table, its version, the time now, before anything is read: a track written while
+        the copy is made counts as written after it)."""
+        with self.store.locks.hold(TABLE):
+            built_at = datetime.now(UTC).isoformat()
+            tracks = self.store.tables["tracks"]
+            tracks.checkout_latest()
+            yield tracks, tracks.version, built_at
+
     def write(self, columns: Sequence[str], progress: Callable[[int], None] | None = None) -> CopyState:
         """Write the copy anew from the tracks table's newest version, a batch at a time."""
         store = self.store
-        with store.locks.hold(TABLE):
-            built_at = datetime.now(UTC).isoformat()
-            tracks = store.tables["tracks"]
-            tracks.checkout_latest()
-            version = tracks.version
+        with self._writing() as (tracks, version, built_at):
             have = list(self.columns(columns))
             table, rows = None, 0
             for batch in tracks.search().select(have).limit(max(tracks.count_rows(), 1)).to_batches(READ_BATCH):
@@ -136,11 +145,7 @@ class RowCopies:
         written since it was made are replaced (deleted tracks' rows stay, never matched).
         Returns the new state and how many rows were replaced."""
         store = self.store
-        with store.locks.hold(TABLE):
-            built_at = datetime.now(UTC).isoformat()
-            tracks = store.tables["tracks"]
-            tracks.checkout_latest()
-            version = tracks.version
+        with self._writing() as (tracks, version, built_at):
             if version == state.tracks_version:
                 return state, 0
             table = store.db.open_table(TABLE)
