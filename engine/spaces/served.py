@@ -150,7 +150,7 @@ def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     offs = space.offsets[rows]
     indexed = offs >= 0
     if indexed.any():
-        out[indexed] = take(space.table, offs[indexed], len(space.dims))
+        out[indexed] = take(space.table, offs[indexed], len(space.dims), space.rowids)
     if (~indexed).any():
         where = {int(r): i for i, r in enumerate(space.fresh_rows)}
         out[~indexed] = space.fresh_z[[where[int(r)] for r in rows[~indexed]]]
@@ -198,7 +198,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
                f"the best {len(rows):,} again on exact vectors")
     else:
         how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
-    z = take(space.table, offs, len(space.dims))
+    z = take(space.table, offs, len(space.dims), space.rowids)
     rows = np.concatenate([rows, rows_f])
     d = _squared(np.concatenate([z, z_f]), centre)
     order = np.argsort(d, kind="stable")[:k]

@@ -21,15 +21,30 @@ def read_all(query, timeout: float | None = None) -> pa.Table:
     return pa.Table.from_batches(list(reader), schema=reader.schema)
 
 
-def take_ordered(table, offsets: Sequence[int] | np.ndarray, columns: Sequence[str]) -> pa.Table:
-    """The rows at these offsets of a table, in the order given (LanceDB is asked for them
-    sorted, which it reads fastest)."""
+def take_ordered(table, offsets: Sequence[int] | np.ndarray, columns: Sequence[str], *, by_row_id: bool = False) -> pa.Table:
+    """The rows at these offsets (or LanceDB row ids) of a table, in the order given (LanceDB
+    is asked for them sorted, which it reads fastest)."""
+    if by_row_id:
+        return _take_row_ids(table, np.asarray(offsets, dtype=np.uint64), columns)
     offsets = np.asarray(offsets, dtype=np.int64)
     order = np.argsort(offsets, kind="stable")
     data = table.take_offsets(offsets[order].tolist()).select(list(columns)).to_arrow()
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     return data.take(pa.array(back))
+
+
+def _take_row_ids(table, rowids: np.ndarray, columns: Sequence[str]) -> pa.Table:
+    """LanceDB answers a take by row ids once per distinct id, in its own order: each row
+    comes back with its id, and the rows are put in the order asked (repeats included)."""
+    unique = np.unique(rowids)
+    data = table.take_row_ids([int(x) for x in unique]).with_row_id().select(list(columns)).to_arrow()
+    got = data["_rowid"].to_numpy()
+    order = np.argsort(got, kind="stable")
+    at = np.searchsorted(got[order], rowids)
+    if len(got) != len(unique) or not np.array_equal(got[order][np.minimum(at, len(got) - 1)], rowids):
+        raise LookupError(f"{len(unique) - len(got)} of {len(unique)} row ids are not in the table")
+    return data.select(list(columns)).take(pa.array(order[at]))
 
 
 def matrix(column: pa.ChunkedArray | pa.Array, dims: int = -1, dtype=np.float32) -> np.ndarray:

@@ -290,6 +290,16 @@ class RowIds:
         j = np.maximum(i, 0)
         return np.where(ok, places[j] + (rowids - starts[j]).astype(np.int64), -1)
 
+    def rowids(self, places: np.ndarray) -> np.ndarray:
+        """The row id at each place (the inverse of `places`; every place must be the table's)."""
+        self.places(np.zeros(0, dtype=np.uint64))  # (joins the batches' runs)
+        places = np.asarray(places, dtype=np.int64)
+        if not self._starts:
+            raise IndexError("no row ids were read")
+        starts, first = self._starts[0], self._places[0]
+        i = np.searchsorted(first, places, "right") - 1
+        return starts[i] + (places - first[i]).astype(np.uint64)
+
     @property
     def runs(self) -> int:
         return sum(len(s) for s in self._starts)
@@ -305,10 +315,14 @@ def id_batches(table, rowids: RowIds):
         yield pl.from_arrow(batch.column("track_id")).alias("track_id")
 
 
-def take(table, offsets: np.ndarray, dims: int) -> np.ndarray:
-    """Vectors of the rows at these offsets of a space table, in the order given."""
+def take(table, offsets: np.ndarray, dims: int, rowids: RowIds | None = None) -> np.ndarray:
+    """Vectors of the rows at these offsets of a space table, in the order given: by their
+    row ids when `rowids` knows them (LanceDB takes 1,000 vectors of 10M by row id in 4 ms,
+    by offset in 16 ms: an offset is first turned into a row id through the fragments)."""
     if not len(offsets):
         return np.zeros((0, dims), dtype=np.float32)
+    if rowids is not None:
+        return matrix(take_ordered(table, rowids.rowids(offsets), ["z"], by_row_id=True)["z"], dims)
     return matrix(take_ordered(table, offsets, ["z"])["z"], dims)
 
 

@@ -287,3 +287,18 @@ def test_over_the_budget_a_column_read_for_its_numbers_is_not_kept_as_well(budge
     assert over.tracks.nbytes() >= sum(over.numbers(n).nbytes for n in ("energy", "popularity", "tempo"))
     over.tracks.column("energy")  # asked for as a column: read and kept; the numbers are not read again
     assert "energy" in over.tracks._loaded
+
+
+def test_vectors_taken_by_row_id_come_back_in_the_order_asked_repeats_included(budget_lib):
+    from attune.engine.storage.vectors import RowIds, id_batches, take
+
+    lib = Library.open(budget_lib)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(100, 30, 11), schema=TRACKS_SCHEMA))
+    lib.optimize()  # the changed rows deleted and appended: two fragments, with deletions
+    table = lib.store.vectors.open("audio")
+    rowids = RowIds()
+    list(id_batches(table, rowids))
+    places = np.array([5, 899, 3, 3, 450, 0, 899, 120])
+    by_offset = take(table, places, D)
+    np.testing.assert_array_equal(take(table, places, D, rowids), by_offset)
+    np.testing.assert_array_equal(rowids.places(rowids.rowids(places)), places)
