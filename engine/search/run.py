@@ -55,6 +55,8 @@ def run(
         return _run_lance(source, p)
     snap = p.snapshot
     assert snap is not None and p.matcher is not None
+    if p.targets and p.served is not None and p.where is None:
+        return _rank_served(snap, p, None)  # no filter: no 10M-row mask of ones is built
     mask = NumpyBackend(snap, p.matcher, text, deadline=p.deadline).mask(p.where)
     if p.targets:
         return _rank(snap, p, mask)
@@ -233,7 +235,7 @@ def _passages(snap: Snapshot, p: Plan, d: np.ndarray, eligible: np.ndarray) -> t
     return d, where
 
 
-def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
+def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray | None) -> Results:
     """Rank in a space served from LanceDB (`spaces.served`): the like and unlike terms fold
     into one centre (sum_l s_l |z - c_l|^2 = S |z - c|^2 + const, S = sum_l s_l, c = sum_l s_l c_l / S),
     so one nearest-neighbour search answers them."""
