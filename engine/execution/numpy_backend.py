@@ -58,23 +58,23 @@ class NumpyBackend:
 
     def true(self, node: Expr) -> np.ndarray:
         """Rows where the node is true."""
-        if isinstance(node, (And, Or)):
-            self._in_time()
-            join = np.logical_and if isinstance(node, And) else np.logical_or
-            return join.reduce([self.true(i) for i in node.items])
-        if isinstance(node, Not):
-            return self.false(node.item)
-        return self.leaf(node)[0]
+        return self._side(node, True)
 
     def false(self, node: Expr) -> np.ndarray:
         """Rows where the node is false (known, and not true)."""
+        return self._side(node, False)
+
+    def _side(self, node: Expr, truth: bool) -> np.ndarray:
         if isinstance(node, (And, Or)):
             self._in_time()
-            join = np.logical_or if isinstance(node, And) else np.logical_and
-            return join.reduce([self.false(i) for i in node.items])
+            every = isinstance(node, And) == truth  # an AND is true, an OR false, where every item is
+            join = np.logical_and if every else np.logical_or
+            return join.reduce([self._side(i, truth) for i in node.items])
         if isinstance(node, Not):
-            return self.true(node.item)
+            return self._side(node.item, not truth)
         hit, known = self.leaf(node)
+        if truth:
+            return hit
         return ~hit if known is None else known & ~hit
 
     @singledispatchmethod
