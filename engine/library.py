@@ -463,7 +463,9 @@ class Library:
         stale = sorted(set(had) - set(vectors))
         ids = list(vectors) + stale
         column = [np.asarray(v, dtype=np.float32).tolist() for v in vectors.values()] + [[] for _ in stale]
-        self.store.update_columns("tracks", "track_id", pa.table({"track_id": ids, "colisten": column}))
+        # Not stamped: the row copy and the audio index do not read co-listen vectors, and a
+        # stamp would make every playlist track look newer than the audio index after each training.
+        self.store.update_columns("tracks", "track_id", pa.table({"track_id": ids, "colisten": column}), stamp=False)
         self.store.set_meta("colisten", {"playlists_version": key.playlists, "tracks": len(vectors), "trained_at": now().isoformat()})
 
     def _load_mapping(self, key: Versions) -> dict | None:

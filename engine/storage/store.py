@@ -297,10 +297,15 @@ class Store:
             self.tables[table].checkout_latest()
             return self.tables[table].version
 
-    def update_columns(self, table: str, key: str, data: pa.Table) -> int:
-        """Set some columns of existing rows, matched by key, in one commit; returns rows updated."""
+    def update_columns(self, table: str, key: str, data: pa.Table, *, stamp: bool = True) -> int:
+        """Set some columns of existing rows, matched by key, in one commit; returns rows
+        updated. `stamp`: also set `updated_at`, by which what is derived from the rows (the
+        row copy, a space's index) finds those changed since it was made; False only for
+        columns nothing derived reads (co-listen vectors)."""
         if data.num_rows == 0:
             return 0
+        if stamp and "updated_at" in TABLES[table].names and "updated_at" not in data.column_names:
+            data = data.append_column("updated_at", pa.array([now()] * data.num_rows, TABLES[table].field("updated_at").type))
         schema = pa.schema([TABLES[table].field(name) for name in data.column_names])
         with self.writing(table):
             result = self.tables[table].merge_insert(key).when_matched_update_all().execute(data.cast(schema))
@@ -315,7 +320,8 @@ class Store:
     def update_file(self, track_id: str, size: int, mtime: float) -> None:
         """Record a file's new size and date (its audio is unchanged) in one commit."""
         with self.writing("tracks"):
-            self.tables["tracks"].update(where=f"track_id = {sql_string(track_id)}", values={"file_size": size, "file_mtime": mtime})
+            self.tables["tracks"].update(where=f"track_id = {sql_string(track_id)}",
+                                         values={"file_size": size, "file_mtime": mtime, "updated_at": now()})
         self._changed()
 
     def add(self, table: str, data: pa.Table) -> None:

@@ -302,3 +302,11 @@ def test_vectors_taken_by_row_id_come_back_in_the_order_asked_repeats_included(b
     by_offset = take(table, places, D)
     np.testing.assert_array_equal(take(table, places, D, rowids), by_offset)
     np.testing.assert_array_equal(rowids.places(rowids.rowids(places)), places)
+
+
+def test_training_co_listen_vectors_does_not_make_tracks_look_newer_than_the_audio_index(budget_lib):
+    lib = Library.open(budget_lib)
+    lib.search('like:track("t0005") in:colisten limit:5')  # trains the co-listen space and stores its vectors
+    assert lib.store.count("tracks", "array_length(colisten) > 0") > 0
+    text = Library.open(budget_lib, memory_budget="1KB").explain('like:track("t0005") in:audio')
+    assert "since the audio index was built" not in text

@@ -110,6 +110,19 @@ def test_tracks_written_after_the_copy_are_read_from_the_tracks_table(lib_path, 
     assert Library.open(lib_path).optimize()["rows"]["current"]
 
 
+def test_rows_changed_in_place_after_the_copy_are_read_from_the_tracks_table(lib_path):
+    """A file touched (its size and date) and columns set in place also stamp the row, so
+    the copy's older row is not read for them."""
+    lib = Library.open(lib_path)
+    lib.store.update_file("t0007", 12345, 1.5e9)
+    lib.store.update_columns("tracks", "track_id", pa.table({"track_id": ["t0008"], "energy_slope": [0.25]}))
+    over, memory = Library.open(lib_path, memory_budget="1KB"), Library.open(lib_path)
+    _same_rows(over, memory)
+    rows = over.snapshot().rows_of(["t0007", "t0008"])
+    got = over.snapshot().gather(rows)
+    assert got["file_size"].to_list()[0] == 12345 and got["energy_slope"].to_list()[1] == 0.25
+
+
 def test_without_a_copy_rows_come_from_the_tracks_table(tmp_path, monkeypatch):
     lib = Library.open(tmp_path / "lib")
     lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, 60, 1), schema=TRACKS_SCHEMA))
