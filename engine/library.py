@@ -38,6 +38,7 @@ from .spaces.served import build_index, refresh_index, served
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
 from .storage.reads import matrix
+from .storage.rowcopy import written_since
 from .storage.sqltext import chunks, sql_in
 
 __all__ = ["ImportReport", "Library"]
@@ -365,8 +366,7 @@ class Library:
             return [], np.zeros((0, state.dims))
         # The write time alone first (a column of 8 bytes a track; testing the embeddings
         # themselves would read every vector), then the vectors of those tracks only.
-        since = f"updated_at > TIMESTAMP '{state.built_at[:26].replace('+00:00', '')}'"
-        newer = self.store.read("tracks", ["track_id"], where=since)["track_id"].to_pylist()
+        newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
         ids, parts = [], []
         for chunk in chunks(newer, 1000):
             table = self.store.read("tracks", ["track_id", "embedding"], where=f"{sql_in('track_id', chunk)} AND array_length(embedding) > 0")

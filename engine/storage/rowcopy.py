@@ -149,7 +149,7 @@ class RowCopies:
             if version == state.tracks_version:
                 return state, 0
             table = store.db.open_table(TABLE)
-            newer = tracks.search().where(_since(state.built_at)).select(list(state.columns))
+            newer = tracks.search().where(written_since(state.built_at)).select(list(state.columns))
             data = pl.from_arrow(newer.limit(max(tracks.count_rows(), 1)).to_arrow())
             assert isinstance(data, pl.DataFrame)
             ids = data["track_id"].to_list()
@@ -186,7 +186,9 @@ def _table(frame: pl.DataFrame, columns: Sequence[str]) -> pa.Table:
                      "row": encode(frame, columns).to_arrow().cast(pa.string())}, schema=_SCHEMA)
 
 
-def _since(built_at: str) -> str:
+def written_since(built_at: str) -> str:
+    """The SQL filter for tracks written after `built_at` (an ISO time in UTC): what a
+    derived table (the row copy, a space's index) made then does not hold yet."""
     return f"updated_at > TIMESTAMP '{built_at[:26].replace('+00:00', '')}'"
 
 
@@ -207,7 +209,7 @@ class CopyReader:
             return None
         if self._places is None:
             found = places(track_ids(), rows_or_missing, _batches(self.table), n)
-            newer = self._tracks.search().where(_since(self.state.built_at)).select(["track_id"])
+            newer = self._tracks.search().where(written_since(self.state.built_at)).select(["track_id"])
             changed = rows_or_missing(newer.limit(max(n, 1)).to_arrow()["track_id"].to_pylist())
             found[changed[changed >= 0]] = -1
             self._places = found
