@@ -234,15 +234,6 @@ def column_matrix(table, name: str, dims: int, dtype=np.float32) -> np.ndarray:
     return out[:start]
 
 
-def column_batches(table, name: str):
-    """A whole column of a (pinned) space table in table order, a batch (polars Series) at a
-    time: 10M track ids as one Series take over a gigabyte while they are built."""
-    import polars as pl
-
-    for array in _column(table, name):
-        yield pl.from_arrow(array).alias(name)
-
-
 def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of a space table to `centre`: their LanceDB row ids (`RowIds`
     turns them into places) and squared L2 distances. Nothing else is asked for: any other
