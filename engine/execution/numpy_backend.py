@@ -29,6 +29,28 @@ _NP_OPS = {
 }
 
 
+def compare(values: np.ndarray, op: str, value: float) -> np.ndarray:
+    """`values op value`, exactly as over float64 also where `values` are float32 (a column
+    over the memory budget: `TrackData.numbers`). There the bound is not rounded to the
+    nearest float32, which would move the boundary, but replaced by the float32 on the
+    side that keeps each comparison's answer: none lies strictly between the two."""
+    if values.dtype != np.float32:
+        return _NP_OPS[op](values, value)
+    value = float(value)
+    with np.errstate(over="ignore"):
+        near = np.float32(value)
+    if float(near) == value or not np.isfinite(value):
+        return _NP_OPS[op](values, near)
+    below = near if float(near) < value else np.nextafter(near, np.float32(-np.inf))
+    above = near if float(near) > value else np.nextafter(near, np.float32(np.inf))
+    if op == "=":
+        return np.zeros(len(values), dtype=bool)
+    if op == "!=":
+        return ~np.isnan(values)
+    # v < value and v <= value: v <= below; v > value and v >= value: v >= above
+    return np.less_equal(values, below) if op in ("<", "<=") else np.greater_equal(values, above)
+
+
 class NumpyBackend:
     """Evaluates a filter expression over a snapshot; returns the row mask."""
 
@@ -87,7 +109,7 @@ class NumpyBackend:
         values = self.snap.numbers(node.field)
         known = self.snap.known(node.field)
         with np.errstate(invalid="ignore"):
-            hit = _NP_OPS[node.op](values, node.value)
+            hit = compare(values, node.op, node.value)
         np.logical_and(hit, known, out=hit)
         return hit, known
 
@@ -97,13 +119,13 @@ class NumpyBackend:
         known = self.snap.known(node.field)
         with np.errstate(invalid="ignore"):  # NaN (unknown) compares false: never a hit
             if node.low is not None and node.low == node.high:
-                hit = values == node.low  # one pass, not two
+                hit = compare(values, "=", node.low)  # one pass, not two
             elif node.low is not None:
-                hit = values >= node.low
+                hit = compare(values, ">=", node.low)
                 if node.high is not None:
-                    np.logical_and(hit, values <= node.high, out=hit)
+                    np.logical_and(hit, compare(values, "<=", node.high), out=hit)
             elif node.high is not None:
-                hit = values <= node.high
+                hit = compare(values, "<=", node.high)
             else:
                 hit = known.copy()
         return hit, known

@@ -234,13 +234,14 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     z, seeds = sound_rows(snap, at), sound_rows(snap, rows)
     centre = centroid(seeds, np.arange(len(seeds)))
     proximity = spread(np.exp(-distance_to(z, np.einsum("ij,ij->i", z, z), centre) / (2.0 * max(z.shape[1], 1))))
-    years = snap.numbers("year")
-    known = years[rows][~np.isnan(years[rows])]
+    years = snap.numbers("year")  # float32 over the memory budget: the rows' as float64
+    seed_years, years = years[rows].astype(np.float64), years[at].astype(np.float64)
+    known = seed_years[~np.isnan(seed_years)]
     year = spread(np.full(len(at), math.exp(-1)))
     if len(known):
-        close = np.exp(-np.abs(years[at] - float(np.median(known))) / max(float(known.std()), 1.0))
+        close = np.exp(-np.abs(years - float(np.median(known))) / max(float(known.std()), 1.0))
         year = spread(np.where(np.isnan(close), math.exp(-1), close))
-    popularity = spread(np.nan_to_num(snap.numbers("popularity")[at] / 100.0).clip(0, 1))
+    popularity = spread(np.nan_to_num(snap.numbers("popularity")[at].astype(np.float64) / 100.0).clip(0, 1))
     related = spread(np.where(by_own[codes], 0.0, related_artists(snap, counts / max(counts.sum(), 1.0), playlist.name)[codes]))
     use_colisten = (OWN_WEIGHTS["colisten"] or NEW_WEIGHTS["colisten"]) > 0 if colisten is None else colisten
     colisten_part = spread(colisten_proximity(snap, rows)[at] if use_colisten else np.zeros(len(at)))

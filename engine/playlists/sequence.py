@@ -89,7 +89,7 @@ def sequence(snap: Snapshot, name: str, *, arc: str = "peak", by: str = "energy"
         raise LibraryError(f"the playlist '{name}' has no tracks in the library")
     if by not in snap.tracks.columns:
         raise LibraryError(f"cannot sequence by '{by}': the library has no such attribute")
-    values = snap.numbers(by)[rows]
+    values = snap.numbers(by)[rows].astype(np.float64)
     if np.isnan(values).all() and arc != "flat":
         raise LibraryError(f"no track of '{name}' has a value of {by}")
     values = np.where(np.isnan(values), np.nanmean(values) if not np.isnan(values).all() else 0.0, values)

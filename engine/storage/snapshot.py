@@ -242,7 +242,10 @@ class TrackData:
         return self._text[field_name]
 
     def numbers(self, column_name: str) -> np.ndarray:
-        """A numeric column as float64 with NaN where unknown."""
+        """A numeric column as floats with NaN where unknown: float64, except over the memory
+        budget for a column whose every value is a float32 (years, popularity, attributes a
+        model computed in float32): then float32, the same values in half the memory
+        (`numpy_backend` compares them with bounds exactly). `numbers_at` is always float64."""
         if column_name not in self._numbers:
             # Over the memory budget a column read for its numbers only is not kept as well
             # (at 10M tracks each would hold 80 MB twice over).
@@ -254,6 +257,8 @@ class TrackData:
                 values = series.to_numpy()  # the column's own memory (read-only), not a second copy
             else:
                 values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            if not keep:
+                values = _narrowed(values)
             self._numbers[column_name] = values
             if not keep:
                 self._sizes[f"numbers.{column_name}"] = int(values.nbytes)
@@ -268,7 +273,8 @@ class TrackData:
         and would otherwise hold them all: 700 MB at 10M tracks)."""
         if column_name in self._numbers or self.whole_rows or self._frame is not None or column_name in self._loaded:
             values = self.numbers(column_name)
-            return values if rows is None else values[rows]
+            values = values if rows is None else values[rows]
+            return values.astype(np.float64, copy=False)
         assert self._reader is not None
         series = self._reader.read(column_name) if rows is None else self.take_columns(rows, [column_name])[column_name]
         values = series.cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -347,6 +353,17 @@ class TrackData:
         else:
             return np.zeros((len(self), 0)), np.zeros(len(self), dtype=bool)
         return vector_matrix(frame, column_name, len(self))
+
+
+def _narrowed(values: np.ndarray) -> np.ndarray:
+    """float64 values as float32 when every one of them is a float32 (NaN included), else
+    as they are. Checked a slice at a time, so a column that is not stops at its first."""
+    step = 1 << 20
+    for start in range(0, len(values), step):
+        part = values[start : start + step]
+        if not np.array_equal(part.astype(np.float32), part, equal_nan=True):
+            return values
+    return values.astype(np.float32)
 
 
 _VECTORS = {name: Key(f"tracks.vectors.{name}", "tracks") for name in ("embedding", "colisten", "taggram")}

@@ -310,3 +310,33 @@ def test_training_co_listen_vectors_does_not_make_tracks_look_newer_than_the_aud
     assert lib.store.count("tracks", "array_length(colisten) > 0") > 0
     text = Library.open(budget_lib, memory_budget="1KB").explain('like:track("t0005") in:audio')
     assert "since the audio index was built" not in text
+
+
+def test_over_the_budget_float32_columns_are_kept_as_float32_and_filter_the_same_rows(tmp_path):
+    """A column whose every value is a float32 (whole numbers; attributes a model computed in
+    float32) is held in half the memory over the budget; filters with bounds on its values,
+    between them and past them return the in-memory path's rows, NOT and unknowns included."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(400):
+        rows.append(dict.fromkeys(TRACKS_SCHEMA.names) | {
+            "updated_at": datetime.now(UTC), "track_id": f"f{i:04d}", "title": f"Song {i}", "artist": f"A{i % 9}",
+            "source": "test", "popularity": None if i % 11 == 0 else int(rng.integers(0, 100)),
+            "valence": float(np.float32(rng.choice([0.1, 0.4, 0.7]) if i % 3 == 0 else rng.uniform())),
+            "energy": float(rng.uniform())})  # float64 values: kept as they are
+    lib = Library.open(tmp_path / "lib")
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA))
+    over = Library.open(tmp_path / "lib", memory_budget="1KB")
+    memory = Library.open(tmp_path / "lib")
+    snap = over.snapshot()
+    assert snap.numbers("popularity").dtype == np.float32 and snap.numbers("valence").dtype == np.float32
+    assert snap.numbers("energy").dtype == np.float64
+    assert snap.tracks._sizes["numbers.valence"] == 400 * 4
+    valences = sorted({float(np.float32(v)) for v in (0.1, 0.4, 0.7)})
+    queries = [f"valence:{v}..{v} limit:500" for v in (0.1, 0.4, 0.7, *valences)]
+    queries += [f"valence<={v} limit:500" for v in (0.1, 0.4, *valences)] + [f"valence>{v} limit:500" for v in (0.4, *valences)]
+    queries += ["popularity:42..42 limit:500", "-popularity<50 limit:500", "popularity!=7 limit:500", "valence:0.4..0.7 limit:500"]
+    for query in queries:
+        got = over.search(query)
+        assert got.plan.executor == "memory", query
+        assert sorted(got.frame["track_id"].to_list()) == sorted(memory.search(query).frame["track_id"].to_list()), query

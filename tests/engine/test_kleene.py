@@ -65,3 +65,27 @@ def test_the_numpy_backend_agrees_with_polars_where_numbers_are_unknown(where):
     except Exception as exc:  # a playlist: value no playlist has is an error in both (checked there)
         if type(exc).__name__ != "QueryError":
             raise
+
+
+def _edges(values32: np.ndarray) -> list[float]:
+    """Bounds where rounding to float32 would move a comparison's answer: each value itself,
+    the float64 numbers just above and below it, and halfway to its float32 neighbours."""
+    out: list[float] = []
+    for v in values32.astype(np.float64):
+        up = float(np.nextafter(np.float32(v), np.float32(np.inf)))
+        down = float(np.nextafter(np.float32(v), np.float32(-np.inf)))
+        out += [v, np.nextafter(v, np.inf), np.nextafter(v, -np.inf), (v + up) / 2, (v + down) / 2]
+    return out + [1e300, -1e300, float(np.inf), 0.1, 0.4, 1990, 2**25 + 1]
+
+
+def test_float32_numbers_compare_with_any_bound_exactly_as_float64():
+    """Over the memory budget a column whose values are all float32 is kept as float32; a
+    bound such as 0.4 (no float32) must not be rounded into a value of the column."""
+    from attune.engine.execution.numpy_backend import _NP_OPS, compare
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(40).astype(np.float32), np.float32([0.4, 0.1, 1990, 2**25, 0, -0.0, 1e30])])
+    exact = values.astype(np.float64)
+    for bound in _edges(values):
+        for op, reference in _NP_OPS.items():
+            assert np.array_equal(compare(values, op, bound), reference(exact, bound)), (op, bound)
