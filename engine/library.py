@@ -62,6 +62,9 @@ BASE_BYTES = 300 * 2**20
 INDEX_CACHE_SHARE, METADATA_CACHE_SHARE = 5, 32
 #: Dimensions of the attribute space before it is built (attributes and up to 32 genres).
 ATTR_DIMS = 40
+#: Bytes a track the attribute space takes over the budget before it is built (held in
+#: parts, `spaces/compact.py`: up to 8 float32 attributes, a profile, |z|^2).
+ATTR_PARTS_BYTES = 40
 _VECTOR_SHAPE = Key[tuple]("library.audio_shape", "tracks")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
 
@@ -293,11 +296,14 @@ class Library:
         snap = snap or self.snapshot()
         # The track data: measured when every column is read, else estimated (whole rows, or
         # the few columns filters read); the attribute space: float32 whitened vectors (the
-        # raw matrix is whitened in place).
+        # raw matrix is whitened in place), or over the budget its raw vectors in parts.
         per_track = TRACK_BYTES if snap.tracks.whole_rows else QUERY_BYTES
         frame = snap.tracks.nbytes() if not snap.tracks.lazy else max(snap.tracks.nbytes(), len(snap) * per_track)
         attr_space = computed(snap, "attr")
-        attr = len(snap) * (attr_space.z.shape[1] if attr_space is not None else ATTR_DIMS) * 4
+        if attr_space is not None:
+            attr = int(attr_space.z.nbytes + attr_space.sqnorm.nbytes)
+        else:
+            attr = len(snap) * (ATTR_DIMS * 4 if snap.tracks.whole_rows else ATTR_PARTS_BYTES)
         state = self.store.vectors.state("audio", max_age=1.0)
         rows, dims = (state.rows, state.dims) if state is not None else self._vector_shape(snap)
         audio_memory, audio_codes = rows * dims * 12, rows * -(-dims // 8) + len(snap) * 9

@@ -20,6 +20,7 @@ from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
 from ..spaces import computed as computed_space
 from ..spaces import space as space_of
+from ..spaces.compact import RERANK_MIN, CompactVectors
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
 from ..spaces.served import ServedSpace, nearest, seed_vectors
@@ -196,7 +197,21 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
                        "by the cold-start mapping (from their attributes and artist)")
     centres = _centres(p, space.has, lambda rows: space.z[rows], lambda t: _dimension_mask(space, t))
     w = _weights(space.dims, p.query)
-    d = partial_distances(space.z, space.sqnorm, centres, w) if centres else np.zeros(len(snap), dtype=np.float32)
+    # Held in parts (over the memory budget): the best by the parts' distances are ranked
+    # again exactly (a passage's distances are added to those as they are).
+    compact = isinstance(space.z, CompactVectors) and bool(centres) and all(t.passage is None for t in p.targets)
+    if compact and (w is not None or any(c.mask is not None for c in centres)):
+        # every row's whole vector is needed: whitened a chunk at a time (exact, slower)
+        d = np.empty(len(snap), dtype=np.float32)
+        for rows, z in space.z.chunks():
+            d[rows] = partial_distances(z, space.sqnorm[rows], centres, w)
+        compact = False
+        p.notes.append("the attribute space is held in parts (over the memory budget): weights and named dimensions "
+                       "whiten every track for this query")
+    elif centres:
+        d = partial_distances(space.z, space.sqnorm, centres, w)
+    else:
+        d = np.zeros(len(snap), dtype=np.float32)
     if space.name == "colisten":
         for t, centre in zip([t for t in p.targets if t.passage is None], centres):
             if t.like.kind == "artist":
@@ -207,7 +222,10 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     d[~eligible] = np.inf
-    order, picked = _top(d, int(eligible.sum()), p, snap)
+    if compact:
+        order, picked, d = _top_exactly(space, d, int(eligible.sum()), centres, w, p, snap)
+    else:
+        order, picked = _top(d, int(eligible.sum()), p, snap)
     if passage is not None:
         picked = picked.with_columns(pl.Series("passage", passage[order], dtype=pl.Float64))
     scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(p.targets)
@@ -298,6 +316,22 @@ def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> tuple[np.ndar
         if k == eligible or not shaped or _shape(p, picked)[0].height >= p.limit:
             return order, picked
         want *= 4
+
+
+def _top_exactly(space, d: np.ndarray, eligible: int, centres: list[Centre], w: np.ndarray | None, p: Plan,
+                 snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """`_top` for a space held in parts (`spaces/compact.py`): the best candidates by the
+    parts' distances, ranked again on their exact vectors, as many more as the limit
+    needs. Returns the distances too, exact at the candidates (inf elsewhere)."""
+    size = min(eligible, max(RERANK_MIN, 8 * p.limit))
+    while True:
+        candidates = np.sort(smallest(d, size))
+        exact = np.full(len(d), np.inf, dtype=np.float32)
+        exact[candidates] = partial_distances(space.z[candidates], space.sqnorm[candidates], centres, w)
+        order, picked = _top(exact, size, p, snap)
+        if size == eligible or len(order) < size:
+            return order, picked, exact
+        size = min(eligible, size * 4)
 
 
 def _collapsing(p: Plan) -> bool:

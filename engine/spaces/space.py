@@ -23,10 +23,11 @@ import numpy as np
 
 from ..errors import LibraryError
 from ..storage import Key, Snapshot
-from .attributes import attribute_matrix
+from .attributes import AttributeParts, attribute_matrix, attribute_parts
 from .coldstart import Mapping, features
 from .coldstart import train as train_mapping
-from .whitening import Whitener, group_scatter, moments, whitener_from
+from .compact import CHUNK, CompactVectors
+from .whitening import Moments, Whitener, group_scatter, moments, whitener_from
 
 SPACE_NAMES = ("attr", "audio", "colisten")
 VECTOR_COLUMNS = {"audio": "embedding", "colisten": "colisten"}
@@ -40,7 +41,7 @@ class SpaceData:
 
     name: str
     dims: tuple[str, ...]
-    z: np.ndarray  # (N, d) float32; rows without a vector are zero
+    z: np.ndarray | CompactVectors  # (N, d) float32; rows without a vector are zero (`compact.py`: over the budget)
     has: np.ndarray  # (N,) bool
     sqnorm: np.ndarray  # (N,) float32, |z|^2
     whitener: Whitener
@@ -67,6 +68,8 @@ class _Raw:
     sigma: np.ndarray
     #: Computes some rows again once `x` is gone (the attribute space: from the columns).
     compute: Callable[[np.ndarray], np.ndarray] | None = None
+    #: The attribute space over the memory budget: the raw vectors in parts, no `x` at all.
+    parts: AttributeParts | None = None
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """The raw vectors of these rows."""
@@ -126,6 +129,15 @@ def _raw(snap: Snapshot, name: str) -> _Raw:
 
 
 def _read_raw(snap: Snapshot, name: str) -> _Raw:
+    if name == "attr" and not snap.tracks.whole_rows:
+        # Over the memory budget: the raw vectors in parts (`compact.py`), their moments
+        # over the same chunks of rows as the whole matrix's (so the same figures).
+        parts = attribute_parts(snap)
+        acc = Moments(len(parts.names))
+        for start in range(0, len(parts), CHUNK):
+            acc.add(parts.rows(np.arange(start, min(len(parts), start + CHUNK))))
+        mean, sigma = acc.result()
+        return _Raw(None, np.ones(len(parts), dtype=bool), parts.names, mean, sigma, compute=parts.rows, parts=parts)
     if name == "attr":
         x, dims = attribute_matrix(snap)
         has = np.ones(len(x), dtype=bool)
@@ -203,6 +215,9 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
             snap.whiteners[name] = before.whitener
             return before
         snap.whiteners[name] = whitener
+    if raw.parts is not None:
+        z = CompactVectors(raw.parts, whitener)
+        return SpaceData(name, raw.dims, z, raw.has, z.sqnorm(), whitener, None)
     if raw.compute is not None:
         # The attribute space (every row has a vector): whiten the raw matrix in place, a
         # chunk of rows at a time, instead of holding a raw and a whitened copy (2.6 GB at

@@ -1,0 +1,89 @@
+"""The attribute space of a library over its memory budget, without its (N, d) matrix.
+
+At 10M tracks the whitened attribute vectors take 1.2 GB (30 float32 dimensions a
+track). Over the budget the space keeps the raw vectors in parts instead
+(`attributes.AttributeParts`: the numeric attributes and one genre profile per track,
+about 26 bytes a track) and `CompactVectors` stands where the matrix was:
+
+- `z[rows]` whitens those rows now: exactly the rows the matrix would hold (seeds,
+  results, a playlist's tracks, an expansion's candidates);
+- `z @ v` for every row goes through the raw parts: z = (x - mean) M, so
+  z.v = x.(M v) - mean.(M v), and x.c is the numeric attributes' product with the first
+  a entries of c plus one value per genre profile (the profiles times the rest of c)
+  gathered by each track's profile: a pass over 6 float32 columns and one gather, about
+  the cost of the product with the matrix. Its rounding differs from the matrix's, so a
+  search ranks the best RERANK_MIN candidates again on their exact vectors
+  (`search/run.py`), and gets the in-memory path's rows;
+- what needs every row's whole vector (weights per dimension, a target that names some
+  dimensions) whitens the rows a chunk at a time: exact, and slower (seconds at 10M).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .attributes import AttributeParts
+from .whitening import Whitener
+
+#: Rows whitened at a time (the chunk `Whitener.transform` and `whitening.moments` use, so
+#: every row comes out exactly as in the whole matrix).
+CHUNK = 131_072
+#: Candidates by the raw parts' distances ranked again on their exact vectors.
+RERANK_MIN = 1000
+
+
+class CompactVectors:
+    """Stands for the whitened (N, d) float32 matrix; see the module docstring."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, parts: AttributeParts, whitener: Whitener) -> None:
+        self.parts = parts
+        self.whitener = whitener
+        self.shape = (len(parts), len(whitener.dims))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return self.parts.nbytes
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, tuple):  # z[np.ix_(rows, columns)], z[rows, columns]
+            rows, columns = key
+            return self[np.asarray(rows).reshape(-1)][:, np.asarray(columns).reshape(-1)]
+        if isinstance(key, (int, np.integer)):
+            return self[np.array([int(key)])][0]
+        if isinstance(key, slice):
+            key = np.arange(len(self))[key]
+        rows = np.asarray(key)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        return self.whitener.transform(self.parts.rows(rows.astype(np.int64, copy=False)))
+
+    def __matmul__(self, v: np.ndarray) -> np.ndarray:
+        """z @ v through the raw parts (float32; see the module docstring)."""
+        v = np.asarray(v, dtype=np.float64)
+        c = self.whitener.matrix.T @ v  # z = (x - mean) @ matrix.T
+        a = self.parts.numbers.shape[1]
+        out = self.parts.numbers @ c[:a].astype(np.float32)
+        out += (self.parts.profiles @ c[a:]).astype(np.float32)[self.parts.profile]
+        out -= (self.whitener.mean @ c).astype(np.float32)
+        return out
+
+    def chunks(self) -> Iterator[tuple[slice, np.ndarray]]:
+        """(rows, their whitened vectors) a chunk at a time, over every row."""
+        for start in range(0, len(self), CHUNK):
+            rows = slice(start, min(len(self), start + CHUNK))
+            yield rows, self[rows]
+
+    def sqnorm(self) -> np.ndarray:
+        """|z|^2 of every row (float32), a chunk at a time."""
+        out = np.empty(len(self), dtype=np.float32)
+        for rows, z in self.chunks():
+            out[rows] = np.einsum("ij,ij->i", z, z)
+        return out
