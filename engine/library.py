@@ -508,7 +508,9 @@ class Library:
         # set_meta changes no table that keys the snapshot, so it stays valid.
 
     def space(self, name: str = "attr") -> SpaceData:
-        """A space over the whole library, fitted and ready: `.transform(X)`, `.dims`, `.z`."""
+        """A space over the whole library, fitted and ready: `.transform(X)`, `.dims`, `.z`
+        (over the memory budget the attribute space's `.z` is `spaces.compact.CompactVectors`:
+        `z[rows]` and `z @ v` as for the matrix, which it does not hold)."""
         if name not in SPACE_NAMES:
             raise LibraryError(f"unknown space '{name}'; spaces are {', '.join(SPACE_NAMES)}")
         data = space(self.snapshot(), name)
