@@ -53,9 +53,9 @@ class CompactVectors:
         return self.parts.nbytes
 
     def __getitem__(self, key) -> np.ndarray:
-        if isinstance(key, tuple):  # z[np.ix_(rows, columns)], z[rows, columns]
-            rows, columns = key
-            return self[np.asarray(rows).reshape(-1)][:, np.asarray(columns).reshape(-1)]
+        if isinstance(key, tuple):  # z[np.ix_(rows, columns)], z[rows, columns]: those columns only
+            rows, columns = (np.asarray(k).reshape(-1) for k in key)
+            return self.columns(rows.astype(np.int64, copy=False), columns)
         if isinstance(key, (int, np.integer)):
             return self[np.array([int(key)])][0]
         if isinstance(key, slice):
@@ -64,6 +64,17 @@ class CompactVectors:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         return self.whitener.transform(self.parts.rows(rows.astype(np.int64, copy=False)))
+
+    def columns(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Some columns of some rows, through the parts as `@` goes (the numeric attributes
+        times their part of the whitening, plus one row per genre profile): an expansion's
+        100,000 candidates' sound dimensions in a few milliseconds. Equal to the matrix's
+        up to float32 rounding, not always to the last bit as `z[rows]` is."""
+        m = self.whitener.matrix.T[:, columns]  # z = (x - mean) @ matrix.T
+        a = self.parts.numbers.shape[1]
+        out = self.parts.numbers[rows] @ m[:a] + (self.parts.profiles @ m[a:])[self.parts.profile[rows]]
+        out -= self.whitener.mean @ m
+        return out.astype(np.float32)
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
         """z @ v through the raw parts (float32; see the module docstring)."""
