@@ -53,7 +53,7 @@ from ..search.versions import collapse_versions, song_title
 from ..spaces import sound_rows, space, vectors_missing
 from ..spaces.related import related_artists
 from ..storage import Key, Playlist, Snapshot
-from ..words.names import closeness
+from ..words.names import Fields, closeness, fields_of
 from .recipe import Recipe, derive_recipe
 
 POOL_FACTOR = 20
@@ -254,17 +254,18 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
         before = sum((NEW_WEIGHTS[k] * v[new_rows] for k, v in other.items()), np.zeros(len(new_rows)))
         best = np.sort(new_rows[largest(before, NAMES_FACTOR * limit)])
         place = np.searchsorted(at, best)
-        names[place] = closeness(snap, best, rows)
-        same_song[place] = _same_songs(snap, best, rows)
+        fields = fields_of(snap, np.concatenate([best, rows]))  # one take for both parts
+        names[place] = closeness(snap, best, rows, fields=fields)
+        same_song[place] = _same_songs(best, rows, fields)
     return ExpansionParts(own_artist, share, same_album, proximity, year, popularity,
                           ranks, related, spread(names), spread(same_song), colisten_part, pool, pool_new, relaxed)
 
 
-def _same_songs(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+def _same_songs(rows: np.ndarray, seeds: np.ndarray, fields: Fields) -> np.ndarray:
     """1 where the row's title names a song the seeds have (its cover, or a remix credited
     to the remixer: "Song - X Remix" is "song"), by `versions.song_title`."""
-    songs = {song_title(t or "") for t in snap.tracks.take_columns(seeds, ["title"])["title"].to_list()} - {""}
-    titles = snap.tracks.take_columns(rows, ["title"])["title"].to_list()
+    songs = {song_title(t or "") for t in fields(seeds)["title"].to_list()} - {""}
+    titles = fields(rows)["title"].to_list()
     return np.array([song_title(t or "") in songs for t in titles], dtype=float)
 
 
@@ -406,7 +407,7 @@ def expand(snap: Snapshot, playlist: Playlist, *, limit: int = 50, discover: boo
         recipe.avoid_artists = sorted({a for a in snap.gather(rows)["artist"].to_list() if a})
     top = rank(snap, parts, limit=limit * 2 if not versions else limit, per_artist=recipe.per_artist, discover=discover)
     frame = snap.gather(top).with_columns(pl.Series("score", _scores_of(parts, top), dtype=pl.Float64))
-    why = {int(i): _why(parts, int(i)) for i in top}
+    why = _why(parts, top)
     frame, also = (frame, {}) if versions else collapse_versions(frame)
     frame = frame.head(limit)
     recipe.relaxed = parts.relaxed
@@ -433,10 +434,18 @@ def _scores_of(parts: ExpansionParts, top: np.ndarray) -> np.ndarray:
     return np.array([score[int(r)] for r in top], dtype=np.float64)
 
 
-def _why(parts: ExpansionParts, i: int) -> str:
-    if parts.own[i]:
-        return (f"the playlist's artist (share {parts.artist_share[i]:.2f}), same album {parts.same_album[i]:.0f}, "
-                f"proximity {parts.proximity[i]:.2f}, year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")
-    cover = ", another artist's version of a song the playlist has" if parts.same_song[i] else ""
-    return (f"new artist{cover}, related {parts.related[i]:.2f}, names {parts.names[i]:.2f}, proximity {parts.proximity[i]:.2f}, "
-            f"year fit {parts.year[i]:.2f}, popularity {parts.popularity[i] * 100:.0f}")
+def _why(parts: ExpansionParts, rows: np.ndarray) -> dict[int, str]:
+    """Each row's explanation, from its parts (looked up for all the rows at once)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    v = {name: getattr(parts, name)[rows] for name in ("artist_share", "same_album", "proximity", "year", "popularity",
+                                                        "related", "names", "same_song")}
+    out = {}
+    for k, (row, own) in enumerate(zip(rows.tolist(), parts.own[rows].tolist())):
+        if own:
+            out[row] = (f"the playlist's artist (share {v['artist_share'][k]:.2f}), same album {v['same_album'][k]:.0f}, "
+                        f"proximity {v['proximity'][k]:.2f}, year fit {v['year'][k]:.2f}, popularity {v['popularity'][k] * 100:.0f}")
+            continue
+        cover = ", another artist's version of a song the playlist has" if v["same_song"][k] else ""
+        out[row] = (f"new artist{cover}, related {v['related'][k]:.2f}, names {v['names'][k]:.2f}, proximity {v['proximity'][k]:.2f}, "
+                    f"year fit {v['year'][k]:.2f}, popularity {v['popularity'][k] * 100:.0f}")
+    return out

@@ -22,6 +22,8 @@ numpy, so nothing per track is held: only one float per bucket (4 MB).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -46,10 +48,23 @@ _POSITION = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
 _LENGTH = np.array([0, 0, 0x27D4EB2F165667C5, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9], dtype=np.uint64)
 
 
-def documents(snap: Snapshot, rows: np.ndarray) -> list[str]:
+#: Gives the FIELDS of some rows, in their order (`fields_of`).
+Fields = Callable[[np.ndarray], pl.DataFrame]
+
+
+def fields_of(snap: Snapshot, rows: np.ndarray) -> Fields:
+    """The FIELDS of these rows taken once (over the memory budget a take is a read from
+    LanceDB), then given for any of them: for a caller that needs them twice."""
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    frame = snap.tracks.take_columns(rows, list(FIELDS))
+    return lambda some: frame[np.searchsorted(rows, np.asarray(some, dtype=np.int64))]
+
+
+def documents(snap: Snapshot, rows: np.ndarray, fields: Fields | None = None) -> list[str]:
     """The lower-cased "title album artist" of these rows (taken by position: a library
     over its memory budget reads these rows' three fields, not whole columns)."""
-    frame = snap.tracks.take_columns(np.asarray(rows, dtype=np.int64), list(FIELDS))
+    rows = np.asarray(rows, dtype=np.int64)
+    frame = fields(rows) if fields is not None else snap.tracks.take_columns(rows, list(FIELDS))
     text = pl.concat_str([pl.col(f).fill_null("") for f in FIELDS], separator=" ").str.to_lowercase()
     return frame.select(text.str.replace_all(r"\s+", " ").str.strip_chars(" ")).to_series().to_list()
 
@@ -93,9 +108,9 @@ def idf(snap: Snapshot) -> np.ndarray:
     return snap.memo(_IDF, build)
 
 
-def weights(snap: Snapshot, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def weights(snap: Snapshot, rows: np.ndarray, fields: Fields | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(position in rows, bucket, weight) of the rows' unit-length TF-IDF vectors."""
-    doc, bucket, count = counts(documents(snap, np.asarray(rows, dtype=np.int64)))
+    doc, bucket, count = counts(documents(snap, np.asarray(rows, dtype=np.int64), fields))
     w = (1.0 + np.log(count)) * idf(snap)[bucket]
     norm = np.sqrt(np.bincount(doc, weights=w * w, minlength=len(rows)))
     return doc, bucket, w / np.maximum(norm[doc], 1e-12)
@@ -107,19 +122,20 @@ def vectors(snap: Snapshot, rows: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((w, (doc, bucket)), shape=(len(rows), BUCKETS))
 
 
-def closeness(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray, nearest: int = NEAREST) -> np.ndarray:
+def closeness(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray, nearest: int = NEAREST,
+              fields: Fields | None = None) -> np.ndarray:
     """Per row, the mean of its `nearest` highest cosine similarities to the seeds' names
     (0..1; 0 without seeds). Only the buckets the seeds have can add to a similarity, so
-    the product runs over those."""
+    the product runs over those. `fields`: the rows' and seeds' names taken already."""
     rows = np.asarray(rows, dtype=np.int64)
     if not len(rows) or not len(seeds):
         return np.zeros(len(rows))
     if len(seeds) > MAX_SEEDS:
         seeds = np.asarray(seeds)[np.linspace(0, len(seeds) - 1, MAX_SEEDS).astype(np.int64)]
-    s_doc, s_bucket, s_w = weights(snap, seeds)
+    s_doc, s_bucket, s_w = weights(snap, seeds, fields)
     vocabulary, s_col = np.unique(s_bucket, return_inverse=True)
     seed_matrix = sp.csc_matrix((s_w, (s_col.ravel(), s_doc)), shape=(len(vocabulary), len(seeds)))
-    doc, bucket, w = weights(snap, rows)
+    doc, bucket, w = weights(snap, rows, fields)
     column = np.full(BUCKETS, -1, dtype=np.int32)
     column[vocabulary] = np.arange(len(vocabulary), dtype=np.int32)
     place = column[bucket]
