@@ -250,8 +250,9 @@ def expansion_parts(snap: Snapshot, playlist: Playlist, recipe: Recipe, *, limit
     names, same_song = np.zeros(len(at)), np.zeros(len(at))
     new_rows = np.flatnonzero(pool_new)
     if len(new_rows):
+        places = np.searchsorted(at, new_rows)  # the new candidates are among the pools' rows
         other = {"related": related, "proximity": proximity, "year": year, "popularity": popularity, "artist_rank": ranks}
-        before = sum((NEW_WEIGHTS[k] * v[new_rows] for k, v in other.items()), np.zeros(len(new_rows)))
+        before = sum((NEW_WEIGHTS[k] * v.values[places] for k, v in other.items()), np.zeros(len(new_rows)))
         best = np.sort(new_rows[largest(before, NAMES_FACTOR * limit)])
         place = np.searchsorted(at, best)
         fields = fields_of(snap, np.concatenate([best, rows]))  # one take for both parts
@@ -316,16 +317,26 @@ def colisten_proximity(snap: Snapshot, rows: np.ndarray) -> np.ndarray:
 
 def own_score(parts: ExpansionParts, weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, score) of the candidates by the playlist's artists (in its pool)."""
-    w = OWN_WEIGHTS | (weights or {})
-    rows = np.flatnonzero(parts.pool & parts.own)
-    return rows, sum((w[name] * getattr(parts, name)[rows] for name in OWN_WEIGHTS), np.zeros(len(rows)))
+    return _weighted(parts, np.flatnonzero(parts.pool & parts.own), OWN_WEIGHTS | (weights or {}), OWN_WEIGHTS)
 
 
 def new_score(parts: ExpansionParts, weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, score) of the candidates by artists the playlist lacks (in their pool)."""
-    w = NEW_WEIGHTS | (weights or {})
-    rows = np.flatnonzero(parts.pool_new & ~parts.own)
-    return rows, sum((w[name] * getattr(parts, name)[rows] for name in NEW_WEIGHTS), np.zeros(len(rows)))
+    return _weighted(parts, np.flatnonzero(parts.pool_new & ~parts.own), NEW_WEIGHTS | (weights or {}), NEW_WEIGHTS)
+
+
+def _weighted(parts: ExpansionParts, rows: np.ndarray, w: dict[str, float], names) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, the weighted sum of these parts at them). The parts share the pools' rows, so
+    the rows' places among them are searched for once, not once per part (a million
+    candidates at 10M tracks: 40 ms a search)."""
+    first = parts.artist_share
+    places = np.searchsorted(first.at, rows)
+    shared = len(first.at) > 0 and bool((first.at[np.minimum(places, len(first.at) - 1)] == rows).all())
+    total = np.zeros(len(rows))
+    for name in names:
+        part = getattr(parts, name)
+        total += w[name] * (part.values[places] if shared and part.at is first.at else part[rows])
+    return rows, total
 
 
 def expansion_score(parts: ExpansionParts, weights: dict[str, float] | None = None) -> np.ndarray:
@@ -357,10 +368,28 @@ def rank(snap: Snapshot, parts: ExpansionParts, *, limit: int, per_artist: int |
 
 
 def _capped(scored: tuple[np.ndarray, np.ndarray], codes: np.ndarray, k: int, cap: int | None) -> np.ndarray:
-    """The k best-scored rows, at most `cap` per artist code (ties to the lower row)."""
+    """The k best-scored rows, at most `cap` per artist code (ties to the lower row).
+
+    A row's place among its artist's rows depends only on the rows scored above it, so the
+    capped list of the best m rows (every row tied with the m-th included) is the start of
+    the whole one: m grows until that start holds k rows, instead of sorting every
+    candidate (a million at 10M tracks)."""
     rows, score = scored
     if k <= 0 or not len(rows):
         return np.zeros(0, dtype=np.int64)
+    m = 8 * k * (1 if cap is None else 2)
+    while True:
+        if m >= len(rows):
+            return _capped_all(rows, score, codes, k, cap)
+        nth = np.partition(score, len(score) - m)[len(score) - m]
+        best = score >= nth  # the best m, and every row tied with the m-th
+        picked = _capped_all(rows[best], score[best], codes, k, cap)
+        if len(picked) >= k:
+            return picked
+        m *= 4
+
+
+def _capped_all(rows: np.ndarray, score: np.ndarray, codes: np.ndarray, k: int, cap: int | None) -> np.ndarray:
     order = rows[np.lexsort((rows, -score))]
     if cap is None:
         return order[:k]
@@ -427,11 +456,16 @@ def expand(snap: Snapshot, playlist: Playlist, *, limit: int = 50, discover: boo
 
 
 def _scores_of(parts: ExpansionParts, top: np.ndarray) -> np.ndarray:
-    """The score each of these rows was ranked by."""
-    score = {}
+    """The score each of these rows was ranked by (each score's rows are sorted)."""
+    top = np.asarray(top, dtype=np.int64)
+    out = np.full(len(top), np.nan)
     for rows, values in parts.scores():
-        score.update(zip(rows.tolist(), values.tolist()))
-    return np.array([score[int(r)] for r in top], dtype=np.float64)
+        if not len(rows):
+            continue
+        places = np.minimum(np.searchsorted(rows, top), len(rows) - 1)
+        here = rows[places] == top
+        out[here] = values[places[here]]
+    return out
 
 
 def _why(parts: ExpansionParts, rows: np.ndarray) -> dict[int, str]:

@@ -323,3 +323,26 @@ def test_the_parts_are_held_for_the_pools_rows_only(scenes):
     z = attr.z[:, keep].astype(np.float64)
     d = ((z[at] - z[seeds].mean(axis=0)) ** 2).sum(axis=1)
     assert parts.proximity[at] == pytest.approx(np.exp(-d / (2 * len(keep))), rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_capped_list_from_the_best_few_is_the_one_from_every_candidate(seed):
+    """`_capped` sorts only the best m candidates (m growing until enough pass the cap): the
+    same rows, in the same order, as sorting every candidate, with ties in the scores and
+    artists that fill the top of the list."""
+    import importlib
+
+    expand = importlib.import_module("attune.engine.playlists.expand")
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    rows = np.sort(rng.choice(200_000, n, replace=False))
+    score = np.round(rng.normal(size=n), 1)  # many ties
+    codes = np.where(rng.random(200_000) < 0.3, 7, rng.integers(0, 3000, 200_000))  # one artist everywhere
+    hogged = codes.copy()
+    hogged[rows[np.argsort(-score)[:5000]]] = 7  # one artist has the 5,000 best: the list must look past them
+    for by in (codes, hogged):
+        for k, cap in [(50, 2), (10, None), (300, 1), (40, 5), (n + 5, 3)]:
+            got = expand._capped((rows, score), by, k, cap)
+            want = expand._capped_all(rows, score, by, k, cap)
+            np.testing.assert_array_equal(got, want)
+            assert len(got) == min(k, len(want))
