@@ -23,7 +23,7 @@ from ..spaces import space as space_of
 from ..spaces.compact import RERANK_MIN, CompactVectors
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
-from ..spaces.served import ServedSpace, nearest, seed_vectors
+from ..spaces.served import EXACT_ROWS, ServedSpace, nearest, seed_vectors
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
 from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
 from .path import path_between
@@ -270,13 +270,20 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray | None) -> Results:
     centre = sum(c.sign * c.vector for c in centres) / total
     constant = sum(c.sign * float(c.vector @ c.vector) for c in centres) - total * float(centre @ centre)
     everything = p.where is None  # no filter: no per-row mask is built (milliseconds a pass at 10M rows)
-    unranked = len(sp.has) - sp.with_vectors if everything else int(np.count_nonzero(mask)) - int(np.count_nonzero(mask & sp.has))
+    passing_rows = None  # a selective filter's rows: what follows works on them, not on 10M-row masks
+    if everything:
+        unranked = len(sp.has) - sp.with_vectors
+    elif (count := int(np.count_nonzero(mask))) <= EXACT_ROWS:
+        passing_rows = np.flatnonzero(mask)
+        unranked = count - int(np.count_nonzero(sp.has[passing_rows]))
+    else:
+        unranked = count - int(np.count_nonzero(mask & sp.has))
     if unranked:
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
-        rows, d, how = nearest(sp, centre.astype(np.float32), None if everything else mask, want, p.exclude)
+        rows, d, how = nearest(sp, centre.astype(np.float32), None if everything else mask, want, p.exclude, passing_rows)
         picked = snap.gather(rows)  # whole rows: taken from LanceDB over the budget, so once per round
         if len(rows) < want or not shaped or _shape(p, picked)[0].height >= p.limit:
             break

@@ -121,6 +121,22 @@ def test_tracks_indexed_after_the_index_are_still_found_and_the_plan_says_so(bud
     assert set(got) == set(memory.frame["track_id"].to_list())
     text = budgeted.explain(query)
     assert "served from LanceDB" in text and "since the audio index was built" in text and "attune optimize" in text
+    # Under a selective filter every passing track is ranked from the filter's rows (no pass
+    # over a 10M-row mask): new tracks, an excluded seed and older ones together, the same
+    # rows in the same order as when they are found through the masks.
+    import importlib
+
+    run = importlib.import_module("attune.engine.search.run")
+    for selective in ('like:track("t0905") in:audio artist:"Artist 26" limit:40',
+                      'like:track("t0910") like:track("t0025") in:audio energy>0.5 limit:400'):
+        got = budgeted.search(selective)
+        assert "exact over the" in got.plan.served_how
+        assert any(t >= f"t{N:04d}" for t in got.frame["track_id"].to_list())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(run, "EXACT_ROWS", 0)  # the rows are not taken from the mask: the masks' path
+            through_masks = Library.open(budget_lib, memory_budget="1KB").search(selective)
+        assert got.frame["track_id"].to_list() == through_masks.frame["track_id"].to_list()
+        np.testing.assert_array_equal(got.frame["score"].to_numpy(), through_masks.frame["score"].to_numpy())
 
 
 def test_the_plan_says_which_path_and_why(budget_lib):
