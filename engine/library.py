@@ -34,6 +34,7 @@ from .playlists.sequence import Sequenced
 from .playlists.sequence import sequence as sequence_playlist
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, computed, fit_all, space, train_colisten
+from .spaces.compact import RERANK_MIN
 from .spaces.served import build_index, refresh_index, served
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
@@ -358,7 +359,16 @@ class Library:
                 "ATTUNE_MEMORY_BUDGET, or search in:audio or in:attr")
 
     def _budget_notes(self, name: str) -> list[str]:
-        if name != "audio" or self.memory_budget is None:
+        if self.memory_budget is None:
+            return []
+        if name == "attr":
+            snap = self._snapshot
+            if snap is None or snap.tracks.whole_rows:
+                return []
+            return [f"the attribute space is held in parts (the library is over its memory budget): distances to every "
+                    f"track through the parts, the best {RERANK_MIN:,} (or 8 per result) ranked again on their exact "
+                    "vectors: the rows of the in-memory space"]
+        if name != "audio":
             return []
         plan = self.budget()
         if plan["index"] is None and plan["tracks"] + plan["attr"] + plan["audio_in_memory"] > plan["budget"]:

@@ -129,3 +129,11 @@ def test_the_budget_counts_the_parts_not_a_matrix(library):
     attr = space(snap, "attr")
     after = over.budget(snap)["attr"]
     assert after == attr.z.nbytes + attr.sqnorm.nbytes < N * len(attr.dims) * 4
+
+
+def test_the_plan_says_the_attribute_space_is_held_in_parts(library):
+    over, memory = Library.open(library, memory_budget="1KB"), Library.open(library)
+    over.snapshot()
+    query = 'like:track("t0003") limit:5'
+    assert "held in parts" in over.explain(query) and "ranked again on their exact vectors" in over.explain(query)
+    assert "held in parts" not in memory.explain(query)
