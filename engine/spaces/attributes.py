@@ -98,7 +98,7 @@ class AttributeParts:
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def rows(self, rows: np.ndarray) -> np.ndarray:
+    def rows(self, rows: np.ndarray | slice) -> np.ndarray:
         return np.hstack([self.numbers[rows], self.profiles[self.profile[rows]]])
 
     @property
@@ -107,12 +107,25 @@ class AttributeParts:
 
 
 def attribute_parts(snap: Snapshot) -> AttributeParts:
-    """The attribute vectors of every row as `AttributeParts` (no (N, d) matrix is made)."""
+    """The attribute vectors of every row as `AttributeParts` (no (N, d) matrix is made).
+    Each attribute column is read once (over the budget a read is for this call only), its
+    mean taken from the same read as `_means` takes it."""
+    n = len(snap)
+    candidates = [dim for dim in SPACE_DIMS if dim in snap.tracks.columns]
+    numbers = np.empty((n, len(candidates)), dtype=np.float32)
+    means: dict[str, float] = {}
+    for j, dim in enumerate(candidates):
+        values = _scaled(dim, snap.tracks.numbers_at(dim))
+        if not np.isnan(values).all():
+            means[dim] = float(np.nanmean(values))
+            numbers[:, j] = values
+        del values
+    snap.memo(_MEANS, lambda: means)
     layout = _layout(snap)
-    n, a, g = len(snap), len(layout.dims), len(layout.top)
-    numbers = np.empty((n, a), dtype=np.float32)
+    if list(layout.dims) != candidates:  # a column with no value at all
+        numbers = np.ascontiguousarray(numbers[:, [candidates.index(dim) for dim in layout.dims]])
+    a, g = len(layout.dims), len(layout.top)
     for j, dim in enumerate(layout.dims):
-        numbers[:, j] = _scaled(dim, snap.tracks.numbers_at(dim))
         numbers[np.isnan(numbers[:, j]), j] = layout.means[dim]
     if not g:
         return AttributeParts(numbers, np.zeros(n, dtype=np.uint16), np.zeros((1, 0), dtype=np.float32), layout.names)

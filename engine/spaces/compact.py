@@ -58,8 +58,8 @@ class CompactVectors:
             return self.columns(rows.astype(np.int64, copy=False), columns)
         if isinstance(key, (int, np.integer)):
             return self[np.array([int(key)])][0]
-        if isinstance(key, slice):
-            key = np.arange(len(self))[key]
+        if isinstance(key, slice):  # a view of the parts' rows, not a gather
+            return self.whitener.transform(self.parts.rows(key))
         rows = np.asarray(key)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)

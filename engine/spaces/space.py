@@ -135,7 +135,7 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
         parts = attribute_parts(snap)
         acc = Moments(len(parts.names))
         for start in range(0, len(parts), CHUNK):
-            acc.add(parts.rows(np.arange(start, min(len(parts), start + CHUNK))))
+            acc.add(parts.rows(slice(start, min(len(parts), start + CHUNK))))
         mean, sigma = acc.result()
         return _Raw(None, np.ones(len(parts), dtype=bool), parts.names, mean, sigma, compute=parts.rows, parts=parts)
     if name == "attr":
