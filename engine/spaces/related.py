@@ -37,6 +37,7 @@ def incidence(snap: Snapshot) -> tuple[sp.csr_matrix, list[str], np.ndarray]:
         artist = snap.text_index("artist")
         names = list(snap.playlists)
         rows, cols = [], []
+        snap.resolve_playlists()
         for k, name in enumerate(names):
             found = snap.playlist_rows(name)
             rows.append(np.full(len(found), k, dtype=np.int64))

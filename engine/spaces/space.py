@@ -194,6 +194,7 @@ def _scatter(snap: Snapshot, name: str, raw: _Raw) -> tuple[np.ndarray, int, int
                         total += new[2]
                         entries, groups = entries + new[1], groups + 1
                 return _Scatter(raw, parts, total, entries, groups)
+        snap.resolve_playlists()  # every playlist's rows in one lookup
         parts = {p.name: part(p) for p in snap.playlists.values()}
         used = [v for v in parts.values() if v[2] is not None]
         d = len(raw.dims)

@@ -536,11 +536,37 @@ class Snapshot:
                 rows[name] = (playlist.track_ids, self.tracks.rows_of(playlist.track_ids))
         return rows[name][1]
 
+    def resolve_playlists(self) -> None:
+        """Find the rows of every playlist not resolved yet in one lookup of all their ids
+        (2,000 playlists one at a time took 1.8 s at 10M tracks: a hash search per call)."""
+        rows = self.memo(_PLAYLIST_ROWS, dict)
+        old = (self.previous.cache.peek(_PLAYLIST_ROWS) or {}) if self.previous is not None else {}
+        inherited = self.inherited.get(_PLAYLIST_ROWS, {})
+        missing = []
+        for name, playlist in self.playlists.items():
+            if name in rows:
+                continue
+            known = old.get(name) or inherited.get(name)  # type: ignore[union-attr]
+            if known is not None and known[0] == playlist.track_ids:
+                rows[name] = known
+            else:
+                missing.append(name)
+        if not missing:
+            return
+        found = self.tracks.rows_or_missing([t for name in missing for t in self.playlists[name].track_ids])
+        start = 0
+        for name in missing:
+            ids = self.playlists[name].track_ids
+            part = found[start : start + len(ids)]
+            rows.setdefault(name, (ids, part[part >= 0]))
+            start += len(ids)
+
     @property
     def membership(self) -> pl.DataFrame:
         """One row per (playlist, track) entry that is in the library: playlist, track_id, _row."""
         def build() -> pl.DataFrame:
             names, rows = [], []
+            self.resolve_playlists()
             for name in self.playlists:
                 found = self.playlist_rows(name)
                 names.append(np.full(len(found), name, dtype=object))

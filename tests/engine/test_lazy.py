@@ -54,3 +54,28 @@ def test_ids_are_found_by_hash_and_checked_so_a_collision_never_gives_a_wrong_ro
     monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series(np.zeros(len(self), dtype=np.uint64)))
     colliding = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
     assert colliding.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
+
+
+def test_every_playlists_rows_found_in_one_lookup_are_those_found_one_by_one(tmp_path, fixture_csv):
+    """`resolve_playlists` finds all playlists' rows with one lookup of their ids (missing
+    ids left out, order and repeats kept), as `playlist_rows` does one playlist at a time,
+    and keeps what an earlier snapshot found for playlists that did not change."""
+    from attune.engine.storage import Playlist
+
+    lib = Library.open(tmp_path / "lib")
+    lib.import_spotify([fixture_csv])
+    ids = lib.snapshot().tracks.column("track_id").to_list()
+    lib.playlists.create("Odd", [ids[3], ids[1]])
+    one_by_one = {name: lib.snapshot().playlist_rows(name).tolist() for name in lib.snapshot().playlists}
+    assert one_by_one["Odd"] == [3, 1] and len(one_by_one) > 2
+    fresh = Library.open(tmp_path / "lib").snapshot()
+    fresh.resolve_playlists()
+    assert {name: fresh.playlist_rows(name).tolist() for name in fresh.playlists} == one_by_one
+    lib.playlists.create("Later", [ids[0]])
+    after = lib.snapshot()
+    after.resolve_playlists()
+    assert after.playlist_rows("Later").tolist() == [0]
+    assert {n: after.playlist_rows(n).tolist() for n in one_by_one} == one_by_one
+    view = fresh.with_playlists([Playlist("x", "X", (ids[2], "nowhere", ids[5], ids[2]))])
+    view.resolve_playlists()
+    assert view.playlist_rows("X").tolist() == [2, 5, 2]
