@@ -66,24 +66,23 @@ class CompactVectors:
         return self.whitener.transform(self.parts.rows(rows.astype(np.int64, copy=False)))
 
     def columns(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        """Some columns of some rows, through the parts as `@` goes (the numeric attributes
-        times their part of the whitening, plus one row per genre profile): an expansion's
-        100,000 candidates' sound dimensions in a few milliseconds. Equal to the matrix's
-        up to float32 rounding, not always to the last bit as `z[rows]` is."""
-        m = self.whitener.matrix.T[:, columns]  # z = (x - mean) @ matrix.T
-        a = self.parts.numbers.shape[1]
-        out = self.parts.numbers[rows] @ m[:a] + (self.parts.profiles @ m[a:])[self.parts.profile[rows]]
-        out -= self.whitener.mean @ m
-        return out.astype(np.float32)
+        """Some columns of some rows, through the parts as `@` goes: an expansion's 100,000
+        candidates' sound dimensions in a few milliseconds. Equal to the matrix's up to
+        float32 rounding, not always to the last bit as `z[rows]` is."""
+        return self._through_parts(self.whitener.matrix.T[:, columns], rows, np.float64).astype(np.float32)
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
         """z @ v through the raw parts (float32; see the module docstring)."""
-        v = np.asarray(v, dtype=np.float64)
-        c = self.whitener.matrix.T @ v  # z = (x - mean) @ matrix.T
+        return self._through_parts(self.whitener.matrix.T @ np.asarray(v, dtype=np.float64), slice(None), np.float32)
+
+    def _through_parts(self, m: np.ndarray, rows: np.ndarray | slice, dtype) -> np.ndarray:
+        """(x - mean) @ m at these rows, with z = (x - mean) @ matrix.T: the numeric
+        attributes times their part of m, plus one value per genre profile, gathered;
+        computed in `dtype` (float32 over every row: no float64 copy of the attributes)."""
         a = self.parts.numbers.shape[1]
-        out = self.parts.numbers @ c[:a].astype(np.float32)
-        out += (self.parts.profiles @ c[a:]).astype(np.float32)[self.parts.profile]
-        out -= (self.whitener.mean @ c).astype(np.float32)
+        out = self.parts.numbers[rows] @ m[:a].astype(dtype)
+        out += (self.parts.profiles @ m[a:]).astype(dtype)[self.parts.profile[rows]]
+        out -= (self.whitener.mean @ m).astype(dtype)
         return out
 
     def chunks(self) -> Iterator[tuple[slice, np.ndarray]]:
