@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from attune.query import parse
 from attune.query.ast import Options
 
@@ -33,9 +35,11 @@ from .playlists import PER_ARTIST, PlaylistManager, Recipe
 from .playlists.sequence import Sequenced
 from .playlists.sequence import sequence as sequence_playlist
 from .search import Results, Source
-from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, computed, fit_all, space, train_colisten
+from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, colisten_index, computed, fit_all, space, train_colisten
+from .spaces.coldstart import FeaturePlan
 from .spaces.compact import RERANK_MIN
 from .spaces.served import build_index, refresh_index, served
+from .spaces.space import colisten_learned
 from .storage import SCALAR_COLUMNS, Key, Learned, Snapshot, Store, TrackData, Versions, default_library_path, now, sql_string
 from .storage.place import place_of
 from .storage.reads import matrix
@@ -329,34 +333,41 @@ class Library:
 
     def _served(self, snap: Snapshot, name: str):
         if name == "colisten":
-            self._check_colisten(snap)
+            return self._served_colisten(snap)
         if name != "audio":
             return None
         plan = self.budget(snap)
         if plan["audio"] != "lance":
             return None
-        space = served(snap, self.store, name, fresh_since=self._fresh_since)
+        space = served(snap, self.store, name, fresh_since=self._fresh_audio)
         if space is not None:
             space.use_codes = bool(plan["pq_codes"])
         return space
 
-    def _check_colisten(self, snap: Snapshot) -> None:
-        """Over the memory budget the co-listen space is not served from LanceDB (not built
-        yet); one that would not fit is refused before it is built, with what it needs, rather
-        than taking the process past its budget (at 10M tracks: 32-d vectors, their cold-start
-        estimates, and the features those are computed from, audio embeddings included)."""
-        if self.memory_budget is None or computed(snap, "colisten") is not None:
-            return
+    def _served_colisten(self, snap: Snapshot):
+        """The co-listen space from its LanceDB index (`spaces/colisten_index.py`) when the
+        library is over its memory budget and the space would not fit beside what the
+        snapshot holds; refused, with what to do, when there is no index to serve it from."""
+        if self.memory_budget is None or computed(snap, "colisten") is not None or self._colisten_fits(snap):
+            return None
+        space = served(snap, self.store, "colisten", fresh_since=lambda state: self._fresh_colisten(snap, state))
+        if space is None:
+            raise NotAvailableError(
+                f"the co-listen space of {len(snap):,} tracks does not fit this library's memory budget "
+                f"({self.memory_budget / 2**30:.1f} GiB) and has no index yet: run `attune optimize` to build it "
+                "(or raise ATTUNE_MEMORY_BUDGET, or search in:audio or in:attr)")
+        return space
+
+    def _colisten_fits(self, snap: Snapshot) -> bool:
+        """Whether the co-listen space can be built in memory within the budget (at 10M
+        tracks: 32-d vectors, their cold-start estimates, and the features those are
+        computed from, audio embeddings included)."""
         plan = self.budget(snap)
         _, audio_dims = self._vector_shape(snap) if plan["index"] is None else (0, plan["index"].dims)
         # raw, estimated and whitened 32-d float32 vectors; float32 features of the tracks in
         # no playlist (about 100 columns and the audio embedding); the audio matrix (float64).
         needed = len(snap) * (3 * 32 * 4 + (100 + audio_dims) * 4 + audio_dims * 8)
-        if plan["tracks"] + plan["attr"] + needed > plan["budget"]:
-            raise NotAvailableError(
-                f"the co-listen space of {len(snap):,} tracks needs about {needed / 2**30:.1f} GiB in memory, past this "
-                f"library's memory budget ({plan['budget'] / 2**30:.1f} GiB); it is not served from LanceDB yet: raise "
-                "ATTUNE_MEMORY_BUDGET, or search in:audio or in:attr")
+        return plan["tracks"] + plan["attr"] + needed <= plan["budget"]
 
     def _budget_notes(self, name: str) -> list[str]:
         if self.memory_budget is None:
@@ -376,22 +387,61 @@ class Library:
                     "no index yet: it is loaded into memory; `attune optimize` builds the index"]
         return []
 
-    def _fresh_since(self, state) -> tuple[list[str], np.ndarray]:
-        """Tracks whose audio vector was written after the index was built: (ids, raw vectors)."""
+    def _fresh_since(self, state, *, audio_dims: int | None = None) -> tuple[list[str], np.ndarray]:
+        """Tracks whose audio vector was written after the index was built: (ids, raw vectors);
+        `audio_dims`: the audio vectors' length (default: the index's)."""
+        dims = state.dims if audio_dims is None else audio_dims
         if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
-            return [], np.zeros((0, state.dims))
+            return [], np.zeros((0, dims))
         # The write time alone first (a column of 8 bytes a track; testing the embeddings
         # themselves would read every vector), then the vectors of those tracks only.
         newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
+        return self._audio_of(newer, dims)
+
+    def _audio_of(self, track_ids: list[str], dims: int) -> tuple[list[str], np.ndarray]:
+        """(ids, raw audio vectors) of those of these tracks that have one of this length."""
         ids, parts = [], []
-        for chunk in chunks(newer, 1000):
-            table = self.store.read("tracks", ["track_id", "embedding"], where=f"{sql_in('track_id', chunk)} AND array_length(embedding) > 0")
+        for chunk in chunks(track_ids, 1000):
+            table = self.store.read("tracks", ["track_id", "embedding"],
+                                    where=f"{sql_in('track_id', chunk)} AND array_length(embedding) = {int(dims)}")
             if table.num_rows:
                 ids += table["track_id"].to_pylist()
                 parts.append(matrix(table["embedding"], dtype=np.float64))
         if not ids:
-            return [], np.zeros((0, state.dims))
+            return [], np.zeros((0, dims))
         return ids, np.concatenate(parts)
+
+    def _fresh_audio(self, state) -> tuple[list[str], np.ndarray]:
+        """`_fresh_since`, whitened as the audio index was (what a served space ranks beside it)."""
+        ids, x = self._fresh_since(state)
+        return ids, Whitener.from_json(state.whitener).transform(x) if ids else np.zeros((0, state.dims), dtype=np.float32)
+
+    def _fresh_colisten(self, snap: Snapshot, state) -> tuple[list[str], np.ndarray]:
+        """Tracks written after the co-listen index was built that it does not hold: (ids,
+        their positions, placed by the cold-start mapping the index recorded)."""
+        if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
+            return [], np.zeros((0, state.dims), dtype=np.float32)
+        newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
+        table = self.store.vectors.open("colisten")
+        held: set[str] = set()
+        for chunk in chunks(newer, 1000):
+            held |= set(table.search().where(sql_in("track_id", chunk)).select(["track_id"]).limit(len(chunk))
+                        .to_arrow()["track_id"].to_pylist())
+        rows = snap.tracks.rows_or_missing([t for t in newer if t not in held])
+        rows = rows[rows >= 0]
+        if not len(rows):
+            return [], np.zeros((0, state.dims), dtype=np.float32)
+        ids = snap.tracks.column("track_id").gather(rows).to_list()
+        mapping = (state.extra or {}).get("mapping")
+        audio = None
+        dims = FeaturePlan(tuple(mapping["features"]), {}).audio if mapping else 0
+        if dims:
+            with_audio, x = self._audio_of(ids, dims)
+            at = {t: i for i, t in enumerate(with_audio)}
+            audio = (np.stack([x[at[t]] if t in at else np.zeros(dims) for t in ids]), np.array([t in at for t in ids]))
+        return ids, colisten_index.estimate(snap, state, rows, audio)
+
+
 
     def optimize(self, *, full: bool = False, progress=None) -> dict:
         """Build or refresh the indexes: the audio space's table and IVF_FLAT index, the
@@ -408,9 +458,18 @@ class Library:
 
         started = _time.perf_counter()
         done: dict = {}
-        # Scalar indexes first: building them makes a new version of the tracks table, and the
-        # audio index records the versions it is current for.
-        built = self.store.vectors.scalar_indexes(progress=(lambda c: progress("scalar", 1)) if progress else None)
+        snap = self.snapshot()
+        before = self.store.versions().tracks
+        if snap.playlists:
+            # The co-listen vectors are learned (and stored in the tracks table) first, so the
+            # scalar indexes and the row copy take them in, and the versions the space indexes
+            # record are not left behind by storing them.
+            colisten_learned(snap)
+        # Scalar indexes next: building them makes a new version of the tracks table, and the
+        # audio index records the versions it is current for. Vectors stored just now are
+        # compacted now too (else the next `attune optimize` would, and find the indexes behind).
+        built = self.store.vectors.scalar_indexes(progress=(lambda c: progress("scalar", 1)) if progress else None,
+                                                  compact=self.store.versions().tracks != before)
         done["scalar"] = {"indexes": built, "seconds": _time.perf_counter() - started}
         started = _time.perf_counter()
         # The row copy (result rows over the memory budget): written anew when missing, made
@@ -423,25 +482,29 @@ class Library:
             refreshed, replaced = self.store.copies.refresh(copied)
             done["rows"] = {"rows": refreshed.rows, "replaced": replaced, "seconds": _time.perf_counter() - started,
                             "current": not replaced}
-        started = _time.perf_counter()
-        snap = self.snapshot()
-        started = _time.perf_counter()
-        with_audio = self.store.count("tracks", "array_length(embedding) > 0")
-        if not with_audio:
-            return done
         versions = self.store.versions()
+        with_audio = self.store.count("tracks", "array_length(embedding) > 0")
+        if with_audio:
+            done["audio"] = self._optimize_audio(snap, versions, with_audio, full=full, progress=progress)
+        started = _time.perf_counter()
+        colisten = self._optimize_colisten(snap, versions, full=full, progress=progress)
+        if colisten is not None:
+            done["colisten"] = {**colisten, "seconds": _time.perf_counter() - started}
+        return done
+
+    def _optimize_audio(self, snap: Snapshot, versions: Versions, with_audio: int, *, full: bool, progress) -> dict:
+        import time as _time
+
+        started = _time.perf_counter()
         state = self.store.vectors.state("audio")
         if not full and state is not None and state.playlists_version == versions.playlists:
             if (state.tracks_version, state.segments_version) == versions.track_key:
-                done["audio"] = {"rows": state.rows, "partitions": state.partitions, "added": 0, "seconds": 0.0, "current": True}
-            else:
-                ids, x = self._fresh_since(state)
-                new = refresh_index(self.store, "audio", state, ids, x, versions)
-                if progress:
-                    progress("audio", len(ids))
-                done["audio"] = {"rows": new.rows, "partitions": new.partitions, "added": len(ids),
-                                 "seconds": _time.perf_counter() - started}
-            return done
+                return {"rows": state.rows, "partitions": state.partitions, "added": 0, "seconds": 0.0, "current": True}
+            ids, x = self._fresh_since(state)
+            new = refresh_index(self.store, "audio", state, ids, x, versions)
+            if progress:
+                progress("audio", len(ids))
+            return {"rows": new.rows, "partitions": new.partitions, "added": len(ids), "seconds": _time.perf_counter() - started}
 
         def batches():
             for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
@@ -449,9 +512,52 @@ class Library:
 
         state = build_index(snap, self.store, "audio", batches=batches, versions=versions, estimated_rows=with_audio,
                             progress=(lambda n: progress("audio", n)) if progress else None)
-        done["audio"] = {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
-                         "rebuilt": True}
-        return done
+        return {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
+                "rebuilt": True}
+
+    def _optimize_colisten(self, snap: Snapshot, versions: Versions, *, full: bool, progress) -> dict | None:
+        """The co-listen space's table and index (`spaces/colisten_index.py`): built anew when
+        the playlists changed since (every position moves), else the tracks added since are
+        placed by the recorded mapping and added. None when no track is in a playlist."""
+        state = self.store.vectors.state("colisten")
+        if not snap.playlists:
+            if state is not None:  # every playlist is gone: the index has nothing to stand for
+                self.store.set_meta("index.colisten", {})
+                self.store.vectors.state("colisten")
+            return None
+        if not full and state is not None and state.playlists_version == versions.playlists:
+            if (state.tracks_version, state.segments_version) == versions.track_key:
+                return {"rows": state.rows, "partitions": state.partitions, "added": 0, "current": True}
+            ids, z = self._fresh_colisten(snap, state)
+            rows = self.store.vectors.append("colisten", ids, z, None)
+            self.store.vectors.record("colisten", replace(state, rows=rows, tracks_version=versions.tracks,
+                                                          segments_version=versions.segments))
+            if progress:
+                progress("colisten", len(ids))
+            return {"rows": rows, "partitions": state.partitions, "added": len(ids)}
+        audio_rows, audio_dims = self._vector_shape(snap)
+
+        def batches():
+            for batch in self.store.batches("tracks", ["track_id", "embedding"]):
+                ids = batch.column(0).to_pylist()
+                if not audio_dims:
+                    yield ids, None, np.zeros(len(ids), dtype=bool)
+                    continue
+                lengths = pc.list_value_length(batch.column(1)).fill_null(0).to_numpy(zero_copy_only=False)
+                has = lengths == audio_dims
+                x = np.zeros((len(ids), audio_dims), dtype=np.float32)
+                if has.any():
+                    flat = pc.list_flatten(batch.column(1).filter(pa.array(has))).to_numpy(zero_copy_only=False)
+                    x[has] = np.asarray(flat, dtype=np.float32).reshape(-1, audio_dims)
+                yield ids, x, has
+
+        built = colisten_index.build(snap, self.store, batches=batches, versions=versions, audio_dims=audio_dims,
+                                     progress=(lambda n: progress("colisten", n)) if progress else None)
+        if built is None:
+            return None
+        extra = built.extra or {}
+        return {"rows": built.rows, "partitions": built.partitions, "rebuilt": True, "learned": extra.get("learned", 0),
+                "estimated": extra.get("estimated", 0), "residual": extra.get("residual", 0.0)}
 
     def model_tags(self) -> frozenset[str]:
         """The installed backbones' tags, as the indexer recorded them (read once per version

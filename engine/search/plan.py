@@ -182,8 +182,10 @@ def plan(source: Source | Snapshot, query: Query, text: str = "", *, limit: int 
         if served is not None:
             notes += list(served.notes)  # type: ignore[attr-defined]
             if snap.key is not None and served.state.playlists_version not in (-1, snap.key.playlists):  # type: ignore[attr-defined]
-                notes.append(f"the playlists changed since the {space} index was built; its whitening is the one of then "
-                             "(`attune optimize` refits it)")
+                notes.append(f"the playlists changed since the {space} index was built; "
+                             + ("its positions, whitening and cold-start mapping are those of then (`attune optimize` "
+                                "learns them again)" if space == "colisten" else
+                                "its whitening is the one of then (`attune optimize` refits it)"))
         elif source.budget_notes is not None:
             notes += source.budget_notes(space)
     if space == "colisten":

@@ -11,6 +11,7 @@ way. `score` = -D / (number of like/unlike terms).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -23,7 +24,8 @@ from ..spaces import space as space_of
 from ..spaces.compact import RERANK_MIN, CompactVectors
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
-from ..spaces.served import EXACT_ROWS, ServedSpace, nearest, seed_vectors
+from ..spaces.served import EXACT_ROWS, ServedSpace, median_distance, nearest, seed_vectors
+from ..spaces.served import distances as served_distances
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
 from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
 from .path import path_between
@@ -280,16 +282,28 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray | None) -> Results:
         unranked = count - int(np.count_nonzero(mask & sp.has))
     if unranked:
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
+    if (estimated := int((sp.state.extra or {}).get("estimated", 0))) and p.space == "colisten":
+        p.notes.append(f"{estimated} tracks in no playlist are placed in the co-listen space by the cold-start mapping "
+                       "(from their attributes and artist), as the index was built")
+    pull = _served_pull(snap, p, sp, centres, mask if not everything else None)
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
-        rows, d, how = nearest(sp, centre.astype(np.float32), None if everything else mask, want, p.exclude, passing_rows)
+        rows, d, how = nearest(sp, centre.astype(np.float32), None if everything else mask, want,
+                               p.exclude if pull is None else pull.exclude, passing_rows)
+        d = total * d.astype(np.float64)
+        if pull is not None:  # the tracks of related artists, each ranked exactly with its pull
+            rows, d = np.concatenate([rows, pull.rows]), np.concatenate([d, total * pull.d + pull.shift])
+            order = np.argsort(d, kind="stable")[:want]
+            rows, d = rows[order], d[order] + pull.constant
         picked = snap.gather(rows)  # whole rows: taken from LanceDB over the budget, so once per round
         if len(rows) < want or not shaped or _shape(p, picked)[0].height >= p.limit:
             break
         want *= 4
+    if pull is not None:
+        how = pull.how if how == "nothing passes the filter" else how + "; " + pull.how
     p.served_how = how
-    scores = -(total * d.astype(np.float64) + constant) / len(centres)
+    scores = -(d + constant) / len(centres)
     results = _results(p, _order(p, picked, scores, ranked=True))
     results.centres = centres
     return results
@@ -302,12 +316,60 @@ def _related_pull(snap: Snapshot, space, target: Target, centre: Centre) -> np.n
     artist's own tracks and those of closely related artists come first, then the rest by
     distance (signed like the target: an unlike pushes related artists away)."""
     codes = snap.text_index("artist").codes
-    shares = np.bincount(codes[target.rows], minlength=len(snap.text_index("artist").values)).astype(float)
-    related = related_artists(snap, shares / max(shares.sum(), 1.0))
-    related[np.unique(codes[target.rows])] = 1.0
+    related = _related_to(snap, target)
     d = distance_to(space.z, space.sqnorm, centre.vector)
     pull = float(np.median(d[space.has])) if space.has.any() else 0.0
     return (target.sign * pull * (1.0 - related[codes])).astype(np.float32)
+
+
+def _related_to(snap: Snapshot, target: Target) -> np.ndarray:
+    """Per artist code: how related the artist is to the target's artists (theirs: 1)."""
+    codes = snap.text_index("artist").codes
+    shares = np.bincount(codes[target.rows], minlength=len(snap.text_index("artist").values)).astype(float)
+    related = related_artists(snap, shares / max(shares.sum(), 1.0))
+    related[np.unique(codes[target.rows])] = 1.0
+    return related
+
+
+@dataclass
+class _Pull:
+    """The artist pull (`_related_pull`) in a served co-listen space. Every track gains
+    sum_t s_t m_t (1 - related_t(its artist)): a constant, less `bonus` of its artist. The
+    tracks of artists with no bonus keep the index's order; those with one (`rows`, few:
+    the related artists' tracks) are ranked exactly, their distances `d`, shifted by
+    -bonus, and merged with the index's candidates (which leave them out: `exclude`)."""
+
+    rows: np.ndarray
+    d: np.ndarray
+    shift: np.ndarray
+    constant: float
+    exclude: np.ndarray
+    how: str
+
+
+def _served_pull(snap: Snapshot, p: Plan, sp: ServedSpace, centres: list[Centre], mask: np.ndarray | None) -> _Pull | None:
+    """The pull of the query's artist targets in a served co-listen space (None: none)."""
+    if p.space != "colisten":
+        return None
+    terms = [(t, c) for t, c in zip([t for t in p.targets if t.passage is None], centres) if t.like.kind == "artist"]
+    if not terms:
+        return None
+    codes = snap.text_index("artist").codes
+    bonus = np.zeros(len(snap.text_index("artist").values))
+    constant = 0.0
+    for t, c in terms:
+        m = median_distance(sp, c.vector)  # (over a sample past served.SAMPLE tracks)
+        bonus += t.sign * m * _related_to(snap, t)
+        constant += t.sign * m
+    pulled = np.flatnonzero(bonus[codes] != 0)
+    exclude = np.union1d(p.exclude, pulled)
+    rows = pulled[sp.has[pulled] & (mask[pulled] if mask is not None else True)]
+    rows = rows[~np.isin(rows, p.exclude)]
+    total = sum(c.sign for c in centres)
+    centre = sum(c.sign * c.vector for c in centres) / total
+    d = served_distances(sp, rows, centre.astype(np.float32)).astype(np.float64)
+    how = f"the {len(rows):,} passing tracks of related artists ranked exactly with their pull"
+    return _Pull(rows, d, -bonus[codes[rows]], constant, exclude, how)
 
 
 def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame]:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from attune.query.fields import SPACE_DIMS
 
-from ..storage import Snapshot
+from ..storage import Key, Snapshot
 from .whitening import Whitener
 
 HIDDEN = 128
@@ -78,8 +78,17 @@ class Mapping:
     x_scale: np.ndarray
     out_matrix: np.ndarray
     out_bias: np.ndarray
-    feature_names: tuple[str, ...]
+    plan: FeaturePlan
     report: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.plan.names
+
+    @property
+    def residual(self) -> float:
+        """The held-out mean squared error of an estimate (whitened units; see the module docstring)."""
+        return float(self.report.get("residual", 0.0))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Raw co-listen vectors for feature rows (in chunks: bounded memory)."""
@@ -94,70 +103,151 @@ class Mapping:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, w1=self.w1, b1=self.b1, w2=self.w2, b2=self.b2, x_mean=self.x_mean,
                             x_scale=self.x_scale, out_matrix=self.out_matrix, out_bias=self.out_bias)
-        return {"arrays": base64.b64encode(buffer.getvalue()).decode("ascii"), "features": list(self.feature_names),
-                "report": self.report}
+        return {"arrays": base64.b64encode(buffer.getvalue()).decode("ascii"), "features": list(self.plan.names),
+                "fill": self.plan.fill, "report": self.report}
 
     @classmethod
     def from_json(cls, data: dict) -> Mapping:
         arrays = np.load(io.BytesIO(base64.b64decode(data["arrays"])))
         return cls(**{k: arrays[k] for k in ("w1", "b1", "w2", "b2", "x_mean", "x_scale", "out_matrix", "out_bias")},
-                   feature_names=tuple(data["features"]), report=dict(data.get("report", {})))
+                   plan=FeaturePlan(tuple(data["features"]), {k: float(v) for k, v in data.get("fill", {}).items()}),
+                   report=dict(data.get("report", {})))
 
 
-def features(snap: Snapshot, colisten: np.ndarray, has: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(len(rows), F) float32 features of some tracks (every track when rows is None) and
-    their names (see the module docstring). `colisten`/`has`: the co-listen vectors
-    learned from playlists and which rows have one."""
-    frame = snap.tracks.frame
-    rows = np.arange(len(snap)) if rows is None else rows
-    columns: list[np.ndarray] = []
+@dataclass(frozen=True)
+class CoListen:
+    """The co-listen vectors learned from the playlists: the rows that have one (sorted)
+    and their raw vectors. Every other track has none (its position is estimated)."""
+
+    rows: np.ndarray  # (m,) int64, ascending
+    x: np.ndarray  # (m, d) raw vectors
+
+    @classmethod
+    def of(cls, x: np.ndarray, has: np.ndarray) -> CoListen:
+        rows = np.flatnonzero(has)
+        return cls(rows, x[rows])
+
+    def has(self, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        out[self.rows] = True
+        return out
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of some of `self.rows`."""
+        return self.x[np.searchsorted(self.rows, rows)]
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """Which features a mapping reads: their names, and the value a missing number takes
+    (the library's mean when the mapping was trained)."""
+
+    names: tuple[str, ...]
+    fill: dict[str, float]
+
+    @property
+    def numbers(self) -> list[str]:
+        return [n for n in self.names if n in self.fill]
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        return tuple(n[len("genre:"):] for n in self.names if n.startswith("genre:"))
+
+    @property
+    def audio(self) -> int:
+        return sum(1 for n in self.names if n.startswith("audio") and n != "audio?")
+
+
+def feature_plan(snap: Snapshot, colisten_dims: int, audio_dims: int | None = None) -> FeaturePlan:
+    """The features of this library (see the module docstring); `audio_dims` the audio
+    embedding's length (None: from the snapshot's audio vectors, read now)."""
     names: list[str] = []
+    fill: dict[str, float] = {}
     for dim in [*SPACE_DIMS, "year", "popularity"]:
-        if dim not in frame.columns:
+        if dim not in snap.tracks.columns:
             continue
-        values = snap.numbers(dim).astype(np.float64)
+        values = snap.tracks.numbers_at(dim)  # (over the memory budget read for this only, not kept)
         if np.isnan(values).all():
             continue
-        columns.append(np.where(np.isnan(values), np.nanmean(values), values)[rows])
         names.append(dim)
+        fill[dim] = float(np.nanmean(values))
     own = snap.tracks.text_index("genre")  # the track's own genres, never inherited ones
     if own.rows is not None and len(own.values):
         counts = np.bincount(own.codes, minlength=len(own.values))
         for code in np.argsort(-counts, kind="stable")[:GENRES]:
             if counts[code] == 0:
                 break
-            column = np.zeros(len(snap), dtype=bool)
-            column[own.rows[own.codes == code]] = True
-            columns.append(column[rows])
             names.append(f"genre:{own.values[int(code)]}")
-    audio, audio_has = snap.tracks.vectors("embedding")
-    if audio_has.any():
-        columns += [audio[rows], audio_has[rows]]
-        names += [f"audio{j}" for j in range(audio.shape[1])] + ["audio?"]
-    centroid, known = artist_centroids(snap, colisten, has, rows)
-    columns += [centroid, known]
-    names += [f"artist_colisten{j}" for j in range(centroid.shape[1])] + ["artist_colisten?"]
-    out = np.empty((len(rows), len(names)), dtype=np.float32)
+    if audio_dims is None:
+        audio, audio_has = snap.tracks.vectors("embedding")
+        audio_dims = audio.shape[1] if audio_has.any() else 0
+    if audio_dims:
+        names += [f"audio{j}" for j in range(audio_dims)] + ["audio?"]
+    names += [f"artist_colisten{j}" for j in range(colisten_dims)] + ["artist_colisten?"]
+    return FeaturePlan(tuple(names), fill)
+
+
+def features(snap: Snapshot, learned: CoListen, rows: np.ndarray, plan: FeaturePlan,
+             audio: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(len(rows), F) float32 features of some tracks, as `plan` names them (see the module
+    docstring). `audio`: these rows' audio embeddings and whether each has one, when the
+    caller read them (over the memory budget, a batch at a time); else from the snapshot."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(rows), len(plan.names)), dtype=np.float32)
     at = 0
-    for column in columns:
-        width = 1 if column.ndim == 1 else column.shape[1]
-        out[:, at:at + width] = column.reshape(len(rows), width)
-        at += width
-    return out, tuple(names)
+    for dim in plan.numbers:
+        values = snap.tracks.numbers_at(dim, rows)
+        out[:, at] = np.where(np.isnan(values), plan.fill[dim], values)
+        at += 1
+    if plan.genres:
+        bits = _genre_bits(snap, plan.genres)[rows]
+        for j in range(len(plan.genres)):
+            out[:, at] = (bits >> np.uint32(j)) & np.uint32(1)
+            at += 1
+    if plan.audio:
+        if audio is None:
+            x, has = snap.tracks.vectors("embedding")
+            audio = (x[rows], has[rows]) if x.shape[1] == plan.audio else (np.zeros((len(rows), plan.audio)),
+                                                                        np.zeros(len(rows), dtype=bool))
+        out[:, at:at + plan.audio] = audio[0]
+        out[:, at + plan.audio] = audio[1]
+        at += plan.audio + 1
+    centroid, known = artist_centroids(snap, learned, rows)
+    out[:, at:at + centroid.shape[1]] = centroid
+    out[:, at + centroid.shape[1]] = known
+    return out
 
 
-def artist_centroids(snap: Snapshot, colisten: np.ndarray, has: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _genre_bits(snap: Snapshot, genres: tuple[str, ...]) -> np.ndarray:
+    """(N,) uint32: bit j set where the track's own genres include genres[j] (built once per
+    genre list and track data: a batch of rows then reads its features from it)."""
+    def build() -> np.ndarray:
+        own = snap.tracks.text_index("genre")
+        bits = np.zeros(len(snap), dtype=np.uint32)
+        if own.rows is None or not len(own.values):
+            return bits
+        code = {str(v): c for c, v in enumerate(own.values.to_list())}
+        for j, genre in enumerate(genres):
+            if genre in code:
+                bits[own.rows[own.codes == code[genre]]] |= np.uint32(1 << j)
+        return bits
+
+    return snap.memo(Key[np.ndarray](f"coldstart.genre_bits.{'|'.join(genres)}", "tracks"), build)
+
+
+def artist_centroids(snap: Snapshot, learned: CoListen, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the mean co-listen vector of the other tracks by its artist that have one,
     and whether there is any (a track's own vector never counts towards its own feature)."""
     artist = snap.tracks.text_index("artist")
     nameless = (artist.values == "").to_numpy()
     k = len(artist.values)
-    sums = np.zeros((k, colisten.shape[1]))
-    np.add.at(sums, artist.codes[has], colisten[has])
-    counts = np.bincount(artist.codes[has], minlength=k).astype(float)
+    sums = np.zeros((k, learned.x.shape[1]))
+    np.add.at(sums, artist.codes[learned.rows], learned.x)
+    counts = np.bincount(artist.codes[learned.rows], minlength=k).astype(float)
     codes = artist.codes[rows]
-    own = has[rows]
-    total = sums[codes] - np.where(own[:, None], colisten[rows], 0.0)
+    at = np.minimum(np.searchsorted(learned.rows, rows), max(len(learned.rows) - 1, 0))
+    own = learned.rows[at] == rows if len(learned.rows) else np.zeros(len(rows), dtype=bool)
+    total = sums[codes] - np.where(own[:, None], learned.x[at] if len(learned.rows) else 0.0, 0.0)
     count = counts[codes] - own
     known = (count > 0) & ~nameless[codes]
     return np.where(known[:, None], total / np.maximum(count, 1)[:, None], 0.0), known
@@ -189,15 +279,15 @@ def mate_pairs(snap: Snapshot, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate(a).astype(np.int64), np.concatenate(b).astype(np.int64)
 
 
-def train(snap: Snapshot, colisten: np.ndarray, has: np.ndarray, whitener: Whitener, *, steps: int = STEPS) -> Mapping | None:
+def train(snap: Snapshot, learned: CoListen, whitener: Whitener, plan: FeaturePlan, *, steps: int = STEPS) -> Mapping | None:
     """Fit the mapping on the library's playlists (None when there is too little to learn).
-    `colisten`/`has`: the raw co-listen vectors learned from the playlists; `whitener`: the
-    space's whitening."""
+    `learned`: the raw co-listen vectors learned from the playlists; `whitener`: the
+    space's whitening; `plan`: the features (`feature_plan`)."""
     started = time.perf_counter()
-    if int(has.sum()) < MIN_TRACKS:
+    if len(learned.rows) < MIN_TRACKS:
         return None
-    rows = np.flatnonzero(has)
-    x, names = features(snap, colisten, has, rows)
+    rows, has = learned.rows, learned.has(len(snap))
+    x, names = features(snap, learned, rows, plan), plan.names
     position = np.full(len(has), -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     pairs = mate_pairs(snap, has)
@@ -212,7 +302,7 @@ def train(snap: Snapshot, colisten: np.ndarray, has: np.ndarray, whitener: White
     if len(a) < BATCH:
         return None
     fit = ~held
-    z = whitener.transform(colisten[rows])
+    z = whitener.transform(learned.x)
     x_mean = x[fit].mean(axis=0)
     x_scale = x[fit].std(axis=0)
     x_scale = np.where(x_scale > 1e-6, x_scale, 1.0)
@@ -249,7 +339,7 @@ def train(snap: Snapshot, colisten: np.ndarray, has: np.ndarray, whitener: White
         "features": len(names),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return Mapping(params["w1"], params["b1"], params["w2"], params["b2"], x_mean, x_scale, out_matrix, out_bias, names, report)
+    return Mapping(params["w1"], params["b1"], params["w2"], params["b2"], x_mean, x_scale, out_matrix, out_bias, plan, report)
 
 
 def _init(f: int, d: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -47,6 +47,8 @@ EXACT_ROWS_READ = 5_000
 #: 50 queries) recall@10 was 0.930 with 200, 0.974 with 500 and 0.994 with 1,000, at the same
 #: 30 ms.
 RERANK, RERANK_MIN = 8, 1000
+#: Tracks a served space's median distance to a centre is measured over (all of them up to this many).
+SAMPLE = 20_000
 
 
 @dataclass
@@ -68,6 +70,7 @@ class ServedSpace:
     #: Whether the codes may be kept in memory (the budget allows them).
     use_codes: bool = False
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
+    sample: np.ndarray | None = None  # vectors of up to SAMPLE tracks (`median_distance`), when read
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
@@ -75,7 +78,8 @@ _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for 
 
 def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | None:
     """The space served from its LanceDB index (None when it has none). `fresh_since(state)`
-    gives the (track ids, raw vectors) written after the index was built. Kept with the
+    gives the tracks written after the index was built that it lacks: (track ids, their
+    vectors as the space table holds them: whitened as the index was). Kept with the
     track data (a playlist edit does not rebuild it) until the index itself changes."""
     found = snap.memo(_SERVED[name], lambda: _build(snap, store, name, fresh_since))
     if _built(found.state if found is not None else None) != _built(store.vectors.state(name, max_age=1.0)):
@@ -102,12 +106,13 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     offsets = places(snap.tracks.column("track_id"), snap.tracks.rows_or_missing, id_batches(table, rowids), len(snap))
     release()  # the 10M ids read a batch at a time
     notes = []
-    fresh_ids, fresh_x = fresh_since(state)
+    fresh_ids, fresh_z = fresh_since(state)
     fresh_rows = snap.rows_of(fresh_ids) if len(fresh_ids) else np.zeros(0, dtype=np.int64)
     if len(fresh_rows) != len(fresh_ids):  # ids the snapshot lacks (deleted since): drop them
         keep = _rows_or_missing(snap, fresh_ids) >= 0
-        fresh_x = fresh_x[keep]
-    fresh_z = whitener.transform(fresh_x) if len(fresh_rows) else np.zeros((0, len(whitener.dims)), dtype=np.float32)
+        fresh_z = fresh_z[keep]
+    if not len(fresh_rows):
+        fresh_z = np.zeros((0, state.dims), dtype=np.float32)
     offsets[fresh_rows] = -1
     has = offsets >= 0
     rows_at = np.full(int(offsets.max(initial=-1)) + 1, -1, dtype=np.int32)
@@ -146,15 +151,44 @@ def _squared(z: np.ndarray, centre: np.ndarray) -> np.ndarray:
 def seed_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     """Whitened vectors of some rows that have one (seed tracks): fresh ones from memory,
     the others read from the space table."""
-    out = np.zeros((len(rows), len(space.dims)), dtype=np.float32)
+    return _table_vectors(space, rows)[:, : len(space.dims)]  # (the co-listen table's last coordinate is a row's)
+
+
+def distances(space: ServedSpace, rows: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Squared distances of some rows that have a vector to `centre`, as the index measures
+    them (the co-listen space: a residual for an estimated position)."""
+    return _squared(_table_vectors(space, rows), _wide(space, centre))
+
+
+def median_distance(space: ServedSpace, centre: np.ndarray) -> float:
+    """The median squared distance of the tracks with a vector to `centre`: over every one
+    of them up to SAMPLE tracks, else over a seeded sample of SAMPLE (read once)."""
+    if space.sample is None:
+        rows = np.flatnonzero(space.has)
+        if len(rows) > SAMPLE:
+            rows = np.sort(np.random.default_rng(0).choice(rows, SAMPLE, replace=False))
+        space.sample = _table_vectors(space, rows)
+    return float(np.median(_squared(space.sample, _wide(space, centre)))) if len(space.sample) else 0.0
+
+
+def _table_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
+    """Vectors of some rows that have one, as wide as the space table's."""
+    out = np.zeros((len(rows), space.state.dims), dtype=np.float32)
     offs = space.offsets[rows]
     indexed = offs >= 0
     if indexed.any():
-        out[indexed] = take(space.table, offs[indexed], len(space.dims), space.rowids)
+        out[indexed] = take(space.table, offs[indexed], space.state.dims, space.rowids)
     if (~indexed).any():
         where = {int(r): i for i, r in enumerate(space.fresh_rows)}
         out[~indexed] = space.fresh_z[[where[int(r)] for r in rows[~indexed]]]
     return out
+
+
+def _wide(space: ServedSpace, centre: np.ndarray) -> np.ndarray:
+    """A centre as wide as the space table's vectors: 0 in the co-listen table's last
+    coordinate (`colisten_index.py`), so a row's distance carries its own residual."""
+    centre = np.asarray(centre, dtype=np.float32)
+    return np.concatenate([centre, np.zeros(space.state.dims - len(centre), dtype=np.float32)])
 
 
 def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: int,
@@ -165,6 +199,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
     one costs milliseconds); `passing_rows`, the rows `mask` passes when the caller has
     them (a selective filter), spares the passes over it too."""
     codes = space.use_codes
+    centre = _wide(space, centre)
     exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
     limit = EXACT_ROWS if codes else EXACT_ROWS_READ
     eligible: np.ndarray | None = None
@@ -211,7 +246,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
                f"the best {len(rows):,} again on exact vectors")
     else:
         how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
-    z = take(space.table, offs, len(space.dims), space.rowids)
+    z = take(space.table, offs, space.state.dims, space.rowids)
     rows = np.concatenate([rows, rows_f])
     d = _squared(np.concatenate([z, z_f]), centre)
     order = np.argsort(d, kind="stable")[:k]

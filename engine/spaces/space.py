@@ -24,10 +24,10 @@ import numpy as np
 from ..errors import LibraryError
 from ..storage import Key, Snapshot
 from .attributes import AttributeParts, attribute_matrix, attribute_parts
-from .coldstart import Mapping, features
+from .coldstart import CoListen, Mapping, feature_plan, features
 from .coldstart import train as train_mapping
 from .compact import CHUNK, CompactVectors
-from .whitening import Moments, Whitener, group_scatter, moments, whitener_from
+from .whitening import Moments, Whitener, group_scatter, moments, summed_scatter, whitener_from
 
 SPACE_NAMES = ("attr", "audio", "colisten")
 VECTOR_COLUMNS = {"audio": "embedding", "colisten": "colisten"}
@@ -88,6 +88,7 @@ _RAW_TRACKS = {name: Key[_Raw](f"spaces.raw.{name}", "tracks") for name in ("att
 _RAW_PLAYLISTS = {name: Key[_Raw](f"spaces.raw.{name}.playlists") for name in SPACE_NAMES}
 _SCATTER = {name: Key["_Scatter"](f"spaces.scatter.{name}") for name in SPACE_NAMES}
 _MAPPING = Key[Mapping | None]("spaces.colisten.mapping")
+_LEARNED = Key[CoListen]("spaces.colisten.learned")
 
 
 def space(snap: Snapshot, name: str) -> SpaceData:
@@ -238,7 +239,7 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
         z[has] = whitener.transform(x[has])
     sqnorm = np.einsum("ij,ij->i", z, z)
     if estimated is not None:  # an estimate's expected distance: + its held-out squared error
-        sqnorm[estimated] += np.float32(colisten_mapping(snap).report.get("residual", 0.0))  # type: ignore[union-attr]
+        sqnorm[estimated] += np.float32(colisten_mapping(snap).residual)  # type: ignore[union-attr]
     return SpaceData(name, raw.dims, z, has, sqnorm, whitener, estimated)
 
 
@@ -254,46 +255,78 @@ def _close(before: SpaceData, whitener: Whitener, raw: _Raw) -> bool:
     return bool(change < REFIT_TOLERANCE)
 
 
-def _colisten_matrix(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """Co-listen vectors trained on this snapshot's playlists (see colisten.py)."""
+def colisten_learned(snap: Snapshot) -> CoListen:
+    """The co-listen vectors of this snapshot's playlists (see colisten.py): the stored ones
+    when they were trained on these playlists, else trained now (and stored)."""
     from .colisten import DIMENSIONS, train
 
-    vectors = snap.colisten_io.load_vectors() if snap.colisten_io else None
-    if vectors is None:
-        in_library = set(snap.membership["track_id"].to_list())  # only tracks the library has
-        vectors = train([[t for t in p.track_ids if t in in_library] for p in snap.playlists.values()])
-        if snap.colisten_io:
-            snap.colisten_io.save_vectors(vectors)
-    x = np.zeros((len(snap), DIMENSIONS), dtype=np.float32)
-    has = np.zeros(len(snap), dtype=bool)
-    if vectors:
+    def build() -> CoListen:
+        vectors = snap.colisten_io.load_vectors() if snap.colisten_io else None
+        if vectors is None:
+            in_library = set(snap.membership["track_id"].to_list())  # only tracks the library has
+            vectors = train([[t for t in p.track_ids if t in in_library] for p in snap.playlists.values()])
+            if snap.colisten_io:
+                snap.colisten_io.save_vectors(vectors)
         ids = list(vectors)
-        rows = snap.rows_of(ids)
-        if len(rows) == len(ids):
-            x[rows] = np.stack([vectors[i] for i in ids])
-            has[rows] = True
-        else:
-            for track_id in ids:
-                row = snap.row_of_id(track_id)
-                if row is not None:
-                    x[row], has[row] = vectors[track_id], True
-    return x, has
+        rows = snap.tracks.rows_or_missing(ids) if ids else np.zeros(0, dtype=np.int64)
+        found = np.flatnonzero(rows >= 0)
+        order = found[np.argsort(rows[found], kind="stable")]
+        x = np.stack([vectors[ids[i]] for i in order]) if len(order) else np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return CoListen(rows[order], np.asarray(x, dtype=np.float32))
+
+    return snap.memo(_LEARNED, build)
 
 
-def colisten_mapping(snap: Snapshot, *, retrain: bool = False) -> Mapping | None:
+def _colisten_matrix(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's learned co-listen vector as one matrix (zero where it has none)."""
+    from .colisten import DIMENSIONS
+
+    learned = colisten_learned(snap)
+    x = np.zeros((len(snap), DIMENSIONS), dtype=np.float32)
+    x[learned.rows] = learned.x
+    return x, learned.has(len(snap))
+
+
+def colisten_whitener(snap: Snapshot, learned: CoListen) -> Whitener:
+    """The co-listen space's whitening fitted from the learned vectors alone (no matrix of
+    every track): what a space built from the snapshot fits, for the index (`colisten_index.py`)."""
+    from .colisten import DIMENSIONS
+
+    dims = tuple(f"colisten{i}" for i in range(DIMENSIONS))
+    snap.resolve_playlists()
+    groups = [np.searchsorted(learned.rows, r[_holds(learned.rows, r)]) for r in
+              (snap.playlist_rows(name) for name in snap.playlists)]
+    mean, sigma = moments(learned.x) if len(learned.rows) else (np.zeros(len(dims)), np.ones(len(dims)))
+    return whitener_from(mean, sigma, *summed_scatter(learned.x, groups), dims)
+
+
+def _holds(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if not len(sorted_rows):
+        return np.zeros(len(rows), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
+    return sorted_rows[at] == rows
+
+
+def colisten_mapping(snap: Snapshot, *, retrain: bool = False, whitener: Whitener | None = None,
+                     audio_dims: int | None = None) -> Mapping | None:
     """The cold-start mapping for this snapshot's playlists: the stored one when it was
     trained on them with the same features, else trained now (and stored). None when the
-    playlists are too few to learn from."""
-    raw = _raw(snap, "colisten")
+    playlists are too few to learn from. `whitener`: the space's (default: the space's own,
+    built if need be); `audio_dims`: the audio embedding's length when the caller knows it
+    (else the snapshot's audio vectors are read)."""
+    from .colisten import DIMENSIONS
+
+    learned = colisten_learned(snap)
 
     def build() -> Mapping | None:
+        plan = feature_plan(snap, DIMENSIONS, audio_dims)
         stored = snap.colisten_io.load_mapping() if snap.colisten_io and not retrain else None
         if stored is not None:
             mapping = Mapping.from_json(stored)
-            if mapping.feature_names == features(snap, raw.x, raw.has, np.zeros(0, dtype=np.int64))[1]:
+            if mapping.feature_names == plan.names and "fill" in stored:  # (older mappings kept no fill)
                 return mapping
-        whitener = snap.whiteners.get("colisten") or space(snap, "colisten").whitener
-        mapping = train_mapping(snap, raw.x, raw.has, whitener)
+        fitted = whitener or snap.whiteners.get("colisten") or space(snap, "colisten").whitener
+        mapping = train_mapping(snap, learned, fitted, plan)
         if mapping is not None and snap.colisten_io:
             snap.colisten_io.save_mapping(mapping.to_json())
         return mapping
@@ -324,7 +357,7 @@ def _estimate_colisten(snap: Snapshot, raw: _Raw, whitener: Whitener) -> tuple[n
         return raw.x, None
     rows = np.flatnonzero(~raw.has)
     x = raw.x.copy()
-    x[rows] = mapping.predict(features(snap, raw.x, raw.has, rows)[0])
+    x[rows] = mapping.predict(features(snap, colisten_learned(snap), rows, mapping.plan))
     return x, ~raw.has
 
 

@@ -158,7 +158,11 @@ class RowCopies:
             if ids:
                 table.add(_table(data, state.columns))
                 table.optimize(cleanup_older_than=_KEEP)
-            new = CopyState(version, table.count_rows(), state.columns, built_at, state.ordered and not ids, table.version)
+            # Still in the tracks table's order only if nothing was replaced here and no row moved
+            # there (a column updated without a new write time, the co-listen vectors, moves
+            # the updated rows to the table's end).
+            ordered = state.ordered and not ids and _same_order(tracks, table)
+            new = CopyState(version, table.count_rows(), state.columns, built_at, ordered, table.version)
             store.set_meta(META_KEY, new.to_meta())
         return new, len(ids)
 
@@ -224,6 +228,25 @@ class CopyReader:
 
     def nbytes(self) -> int:
         return 0 if self._places is None else int(self._places.nbytes)
+
+
+def _same_order(tracks, copy) -> bool:
+    """Whether the copy holds the tracks table's ids in the same order (read a batch at a
+    time; stops at the first difference)."""
+    if tracks.count_rows() != copy.count_rows():
+        return False
+    left = iter(_batches(tracks))
+    pending = pl.Series("track_id", [], dtype=pl.String)
+    for ids in _batches(copy):
+        while len(pending) < len(ids):
+            more = next(left, None)
+            if more is None:
+                return False
+            pending = pl.concat([pending, more])
+        if not bool((pending.slice(0, len(ids)) == ids).all()):
+            return False
+        pending = pending.slice(len(ids))
+    return True
 
 
 def _batches(table) -> Iterator[pl.Series]:

@@ -70,6 +70,9 @@ class IndexState:
     built_at: str
     playlists_version: int = -1
     pq: dict | None = None  # the product quantiser (`spaces.pq.PQ.to_json`), when trained
+    #: What else the space needs to place tracks as the index did (the co-listen space: its
+    #: cold-start mapping and residual, `spaces/colisten_index.py`).
+    extra: dict | None = None
 
     @property
     def nprobes(self) -> int:
@@ -82,14 +85,14 @@ class IndexState:
         try:
             return cls(space, int(data["rows"]), int(data["dims"]), int(data["partitions"]), int(data["tracks_version"]),
                        int(data.get("segments_version", 0)), dict(data["whitener"]), str(data["built_at"]),
-                       int(data.get("playlists_version", -1)), data.get("pq"))
+                       int(data.get("playlists_version", -1)), data.get("pq"), data.get("extra"))
         except (KeyError, TypeError, ValueError):
             return None
 
     def to_meta(self) -> dict:
         return {"rows": self.rows, "dims": self.dims, "partitions": self.partitions, "tracks_version": self.tracks_version,
                 "segments_version": self.segments_version, "whitener": self.whitener, "built_at": self.built_at,
-                "playlists_version": self.playlists_version, "pq": self.pq}
+                "playlists_version": self.playlists_version, "pq": self.pq, "extra": self.extra}
 
 
 class VectorIndexes:
@@ -189,11 +192,12 @@ class VectorIndexes:
                 table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
         return table.count_rows()
 
-    def scalar_indexes(self, progress: Callable[[str], None] | None = None) -> list[str]:
+    def scalar_indexes(self, progress: Callable[[str], None] | None = None, *, compact: bool = False) -> list[str]:
         """BTREE and LABEL_LIST indexes on the tracks table's filter columns: those missing are
         built, and LanceDB folds rows written since into the existing ones (its `optimize`,
-        with no old version removed: `attune history` and `attune restore` still reach them).
-        Returns the indexes, each marked new or updated."""
+        with no old version removed: `attune history` and `attune restore` still reach them;
+        also when the indexes are new and `compact`: rows were just rewritten). Returns the
+        indexes, each marked new or updated."""
         from lancedb.index import BTree, LabelList
 
         table = self.store.tables["tracks"]
@@ -210,7 +214,7 @@ class VectorIndexes:
                 out.append(f"{column} ({kind}{', new' if column not in indexed else ''})")
                 if progress:
                     progress(column)
-            if indexed:
+            if indexed or compact:
                 table.optimize(cleanup_older_than=KEEP_VERSIONS)
         self.store.changed()
         return out

@@ -6,6 +6,7 @@ selective ones (every passing track, on product-quantisation codes or exact vect
 several like/unlike terms, and for tracks indexed after the index was built.
 """
 
+import shutil
 import time
 from datetime import UTC, datetime
 
@@ -35,16 +36,25 @@ def _rows(start: int, n: int, seed: int) -> list[dict]:
     return out
 
 
-@pytest.fixture
-def budget_lib(tmp_path, monkeypatch):
-    monkeypatch.setattr(vector_indexes, "NPROBES_SHARE", 1.0)  # search every partition: the index is exact
-    path = tmp_path / "lib"
+@pytest.fixture(scope="session")
+def _budget_template(tmp_path_factory):
+    """The library once per run (optimizing it learns the co-listen space: seconds); each
+    test gets a copy of its folder."""
+    path = tmp_path_factory.mktemp("budget") / "lib"
     lib = Library.open(path)
     lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, N, 1), schema=TRACKS_SCHEMA))
     for p in range(6):
         lib.playlists.create(f"List {p}", [f"t{i:04d}" for i in range(p, N, 37)][:20])
     done = lib.optimize()
     assert done["audio"]["rows"] == N and done["audio"]["partitions"] == 30
+    return path
+
+
+@pytest.fixture
+def budget_lib(_budget_template, tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_indexes, "NPROBES_SHARE", 1.0)  # search every partition: the index is exact
+    path = tmp_path / "lib"
+    shutil.copytree(_budget_template, path)
     return path
 
 
@@ -200,6 +210,8 @@ def test_attune_optimize_on_the_command_line(budget_lib):
     assert out.exit_code == 0, out.output
     assert "audio: 900 tracks written and indexed (IVF_FLAT, 30 partitions)" in out.output
     assert "scalar indexes (energy (BTREE)" in out.output
+    assert ("co-listen: 900 tracks placed and indexed (120 learned from the playlists, 780 estimated by the cold-start "
+            "mapping; IVF_FLAT, 30 partitions)") in out.output
 
 
 def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refits_the_same(budget_lib):
@@ -218,14 +230,18 @@ def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refit
     np.testing.assert_allclose(after.frame["score"].to_numpy(), fresh.frame["score"].to_numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_the_co_listen_space_past_the_budget_is_refused_with_what_it_needs(budget_lib):
-    """The co-listen space is not served from LanceDB: over a budget it would not fit, a
-    co-listen search says so (and what it needs) instead of building it; within one it runs."""
-    lib = Library.open(budget_lib, memory_budget="1KB")
-    with pytest.raises(Exception, match=r"co-listen space of 900 tracks needs about .* GiB.*memory budget") as caught:
-        lib.search('like:track("t0003") in:colisten limit:5')
+def test_the_co_listen_space_past_the_budget_without_an_index_is_refused_with_what_to_do(tmp_path):
+    """Over a budget the co-listen space would not fit, a library that has no co-listen index
+    yet says so (and what to run) instead of building the space; within one it runs."""
+    path = tmp_path / "lib"
+    lib = Library.open(path)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, 300, 1), schema=TRACKS_SCHEMA))
+    for p in range(4):
+        lib.playlists.create(f"List {p}", [f"t{i:04d}" for i in range(p, 300, 13)][:20])
+    with pytest.raises(Exception, match=r"co-listen space of 300 tracks does not fit .* no index yet: run `attune optimize`") as caught:
+        Library.open(path, memory_budget="1KB").search('like:track("t0003") in:colisten limit:5')
     assert type(caught.value).__name__ == "NotAvailableError"
-    assert Library.open(budget_lib, memory_budget="4GB").search('like:track("t0003") in:colisten limit:5').frame.height == 5
+    assert Library.open(path, memory_budget="4GB").search('like:track("t0003") in:colisten limit:5').frame.height == 5
 
 
 def test_lancedbs_caches_are_held_within_the_budget(budget_lib):

@@ -36,16 +36,16 @@ def fit_command(library_path) -> None:
 
 @cli.command("optimize")
 @library_option
-@click.option("--full", is_flag=True, help="Refit the whitening and write the audio index anew, even when adding would do.")
+@click.option("--full", is_flag=True, help="Refit the whitening and write the space indexes anew, even when adding would do.")
 def optimize_command(library_path, full) -> None:
-    """Build or refresh the indexes: the audio space's vector index, the filters' scalar indexes
-    and the row copy result rows are read from.
+    """Build or refresh the indexes: the audio and co-listen spaces' vector indexes, the
+    filters' scalar indexes and the row copy result rows are read from.
 
-    Run it after big imports or index runs. A library over its memory budget
-    (ATTUNE_MEMORY_BUDGET) serves the audio space from this index and reads result rows from
-    the copy; `attune explain` says when the index is behind the library (the newest tracks
-    are then ranked exactly beside it; tracks written after the copy are read from the
-    tracks table).
+    Run it after big imports or index runs, and after playlist edits. A library over its
+    memory budget (ATTUNE_MEMORY_BUDGET) serves the audio and co-listen spaces from these
+    indexes and reads result rows from the copy; `attune explain` says when an index is
+    behind the library (the newest tracks are then ranked exactly beside it; tracks written
+    after the copy are read from the tracks table) or its playlists.
     """
     import sys
 
@@ -58,7 +58,8 @@ def optimize_command(library_path, full) -> None:
                   console=Console(file=sys.stderr), transient=True) as bar:
         tasks = {"audio": bar.add_task("audio vectors", total=rows or None, visible=bool(rows)),
                  "scalar": bar.add_task("scalar indexes", total=None),
-                 "rows": bar.add_task("result rows", total=lib.store.count("tracks") or None)}
+                 "rows": bar.add_task("result rows", total=lib.store.count("tracks") or None),
+                 "colisten": bar.add_task("co-listen positions", total=lib.store.count("tracks") or None)}
         done = lib.optimize(full=full, progress=lambda stage, n: bar.advance(tasks[stage], n))
     s = done["scalar"]
     click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
@@ -80,6 +81,19 @@ def optimize_command(library_path, full) -> None:
             click.echo(f"audio: {a['added']:,} tracks added to the index ({a['rows']:,} in all, {how}) in {a['seconds']:.1f} s")
     else:
         click.echo("audio: no indexed audio in this library (attune index FOLDER adds it)")
+    if "colisten" in done:
+        c = done["colisten"]
+        how = f"IVF_FLAT, {c['partitions']} partitions" if c["partitions"] else "too few rows for an IVF index: exact scans"
+        if c.get("current"):
+            click.echo(f"co-listen: the index of {c['rows']:,} tracks is current")
+        elif c.get("rebuilt"):
+            click.echo(f"co-listen: {c['rows']:,} tracks placed and indexed ({c['learned']:,} learned from the playlists, "
+                       f"{c['estimated']:,} estimated by the cold-start mapping; {how}) in {c['seconds']:.1f} s")
+        else:
+            click.echo(f"co-listen: {c['added']:,} tracks placed and added to the index ({c['rows']:,} in all, {how}) "
+                       f"in {c['seconds']:.1f} s")
+    else:
+        click.echo("co-listen: no track is in a playlist (nothing to learn the space from)")
 
 
 @cli.command("analyze")

@@ -1,0 +1,114 @@
+"""The co-listen space served from LanceDB, for libraries over the memory budget.
+
+    build(snap, store, batches=..., versions=..., audio_dims=...)   # `attune optimize`
+    estimate(snap, state, rows, audio)     # tracks added since: placed as the build would
+
+In memory the co-listen space holds, for every track, its learned vector (tracks in a
+playlist) or its cold-start estimate (`coldstart.py`), and measures an estimate's distance
+as the expected one, |z - c|^2 + residual. At 10M tracks that is a 32-d matrix three times
+over plus the features of every track (audio embeddings included): past any sensible
+budget. So `attune optimize` streams the tracks table once, a batch at a time: each
+track's features, its estimate, its whitened position, written to the space table
+(`storage/vectors.py`) and indexed with IVF_FLAT like the audio space.
+
+Each row of that table has one coordinate more than the space: sqrt(residual) for an
+estimated position, 0 for a learned one. A query's centre has 0 there, so the table's
+squared L2 distance is exactly the in-memory space's distance, residual included, and
+one index search ranks learned and estimated tracks together.
+
+What the build used (the whitening, the mapping and its residual) is recorded with the
+index; tracks added since are placed with them at search time (`estimate`), and the plan
+says when the playlists changed since (positions, whitening and mapping are those of then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+from ..storage import Snapshot
+from ..storage.vectors import IndexState
+from .coldstart import CoListen, Mapping, features
+from .colisten import DIMENSIONS
+from .space import colisten_learned, colisten_mapping, colisten_whitener
+from .whitening import Whitener
+
+#: A batch of the tracks table: (track ids, audio embeddings (n, d) or None, has audio (n,)).
+Batch = tuple[list[str], np.ndarray | None, np.ndarray]
+
+
+def widen(z: np.ndarray, residual: float, estimated: bool) -> np.ndarray:
+    """Whitened positions with the table's last coordinate (see the module docstring)."""
+    last = np.full((len(z), 1), np.sqrt(max(residual, 0.0)) if estimated else 0.0, dtype=np.float32)
+    return np.hstack([np.asarray(z, dtype=np.float32), last])
+
+
+def build(snap: Snapshot, store, *, batches: Callable[[], Iterator[Batch]], versions, audio_dims: int,
+          progress: Callable[[int], None] | None = None) -> IndexState | None:
+    """Learn the co-listen space of the snapshot's playlists (vectors, whitening, cold-start
+    mapping: stored ones when current), write every track's position to the space table a
+    batch at a time and index it. None when no track is in a playlist (nothing to learn).
+
+    `batches()`: the tracks table in batches (every track); `versions`: the tables' versions
+    the index is built from."""
+    learned = colisten_learned(snap)
+    if not len(learned.rows):
+        return None
+    whitener = colisten_whitener(snap, learned)
+    mapping = colisten_mapping(snap, whitener=whitener, audio_dims=audio_dims)
+    residual = mapping.residual if mapping is not None else 0.0
+    ids = snap.tracks.column("track_id")
+    estimated = 0
+
+    def positions() -> Iterator[tuple[list[str], np.ndarray, None]]:
+        nonlocal estimated
+        yield ids.gather(learned.rows).to_list(), widen(whitener.transform(learned.x), residual, False), None
+        if mapping is None:
+            return
+        has = learned.has(len(snap))
+        for batch_ids, audio, audio_has in batches():
+            rows = snap.tracks.rows_or_missing(pl.Series(batch_ids, dtype=pl.String))
+            keep = rows >= 0  # (a track written after the snapshot: placed at search time)
+            keep[keep] = ~has[rows[keep]]
+            if not keep.any():
+                continue
+            given = None if audio is None else (audio[keep], audio_has[keep])
+            z = _place(snap, learned, mapping, whitener, rows[keep], given)
+            estimated += len(z)
+            yield [t for t, k in zip(batch_ids, keep) if k], widen(z, residual, True), None
+
+    built_at = datetime.now(UTC).isoformat()
+
+    def state(rows: int, partitions: int) -> IndexState:
+        extra = {"mapping": mapping.to_json() if mapping is not None else None, "residual": residual,
+                 "learned": len(learned.rows), "estimated": estimated}
+        return IndexState("colisten", rows, DIMENSIONS + 1, partitions, versions.tracks, versions.segments,
+                          whitener.to_json(), built_at, versions.playlists, None, extra)
+
+    return store.vectors.write("colisten", positions(), DIMENSIONS + 1, state=state, progress=progress)
+
+
+def _place(snap: Snapshot, learned: CoListen, mapping: Mapping, whitener: Whitener, rows: np.ndarray,
+           audio: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Whitened cold-start positions of some rows."""
+    return whitener.transform(mapping.predict(features(snap, learned, rows, mapping.plan, audio)))
+
+
+def estimate(snap: Snapshot, state: IndexState, rows: np.ndarray, audio: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Positions (as the table holds them) of tracks added since the index was built, placed
+    by the mapping it recorded. Their artists' co-listen centroids are read from the learned
+    vectors when those are still the ones the index was built from (the playlists have not
+    changed); otherwise they are left out (a retrained Word2Vec space is not the index's)."""
+    extra = state.extra or {}
+    whitener = Whitener.from_json(state.whitener)
+    if extra.get("mapping") is None or not len(rows):
+        return np.zeros((0, state.dims), dtype=np.float32)
+    mapping = Mapping.from_json(extra["mapping"])
+    current = snap.key is not None and getattr(snap.key, "playlists", None) == state.playlists_version
+    learned = colisten_learned(snap) if current else CoListen(np.zeros(0, dtype=np.int64),
+                                                               np.zeros((0, DIMENSIONS), dtype=np.float32))
+    z = _place(snap, learned, mapping, whitener, np.asarray(rows, dtype=np.int64), audio)
+    return widen(z, float(extra.get("residual", 0.0)), True)
