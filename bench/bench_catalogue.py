@@ -14,10 +14,11 @@ with the budget and measures:
   (t)       attribute-space like:   like:track(ID) limit:10
   (a)       audio-space like:       like:track(ID) in:audio limit:10
   (a1)      audio-space like under a 1% filter:  ... popularity:42..42 in:audio limit:10
+  (c)       co-listen like:         like:track(ID) in:colisten limit:10
   expand    lib.expand(P, limit=50) on up to 11 of the playlists (with discovery on)
 
-Recall@10 of (a) and (a1) is against an exact scan of the same whitened vectors, with the
-same filter and the seed left out, computed by a child process that streams the space
+Recall@10 of (a), (a1) and (c) is against an exact scan of the same whitened vectors (the
+co-listen table's, an estimate's residual included), with the same filter and the seed left out, computed by a child process that streams the space
 table (so its memory is not counted here). Peak memory is this process's maximum resident
 set size, read before anything else is loaded for the recall check.
 
@@ -100,20 +101,33 @@ def generate(path: Path, n: int, d: int, seed: int = 0) -> dict:
     lib.playlists.upsert_imported(playlists, source="bench")
     t0 = time.perf_counter()
     lib.store.tables["tracks"].create_scalar_index("track_id")
-    done = Library.open(path).optimize()
+    done = Library.open(path, memory_budget="4GB").optimize()  # (a lazy snapshot: the catalogue is read in batches)
     return {"write_s": written, "optimize_s": time.perf_counter() - t0, "audio_index_s": done["audio"]["seconds"],
-            "scalar_index_s": done["scalar"]["seconds"], "partitions": done["audio"]["partitions"]}
+            "scalar_index_s": done["scalar"]["seconds"], "partitions": done["audio"]["partitions"],
+            "colisten_index_s": done["colisten"]["seconds"], "colisten_partitions": done["colisten"]["partitions"]}
 
 
-def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, env: dict | None = None) -> list[list[str]]:
+def add_colisten(path: Path) -> dict:
+    """`attune optimize` on a catalogue generated before the co-listen space had an index:
+    it learns the space and writes and indexes every track's position (timed)."""
+    from attune.engine import Library
+
+    t0 = time.perf_counter()
+    done = Library.open(path, memory_budget="4GB").optimize()  # (a lazy snapshot: the catalogue is read in batches)
+    return {"colisten_optimize_s": time.perf_counter() - t0, "colisten_index_s": done["colisten"]["seconds"],
+            "colisten_partitions": done["colisten"]["partitions"]}
+
+
+def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, space_name: str = "audio") -> list[list[str]]:
     """Exact top-k ids per seed (seed excluded; popularity == 42 where `filters`), streamed
-    over the space table (runs in a child process)."""
+    over the space table (runs in a child process). The co-listen table's last coordinate
+    is a row's residual, 0 in a centre."""
     import lancedb
     import polars as pl
     from attune.engine.storage.place import place_of
 
     db = place_of(path).connect()
-    space = db.open_table("space_audio")
+    space = db.open_table(f"space_{space_name}")
     tracks = db.open_table("tracks")
     pop = pl.from_arrow(tracks.search().select(["track_id", "popularity"]).limit(tracks.count_rows()).to_arrow())
     pop42 = set(pop.filter(pl.col("popularity") == 42)["track_id"].to_list())
@@ -128,6 +142,8 @@ def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, env: d
         for s in set(seeds) & set(ids):
             z_seed[s] = np.asarray(batch.column(1)[ids.index(s)].as_py(), dtype=np.float32)
     centres = np.stack([z_seed[s] for s in seeds])
+    if space_name == "colisten":
+        centres[:, -1] = 0.0
     for batch in batches():
         ids = np.asarray(batch.column(0).to_pylist(), dtype=object)
         z = np.asarray(batch.column(1).values.to_numpy(), dtype=np.float32).reshape(len(ids), -1)
@@ -170,6 +186,8 @@ def measure(path: str, args, label: str) -> dict:
     audio = run("audio_like", [f'like:track("{ids[0]}") in:audio limit:10'] + [f'like:track("{t}") in:audio limit:10' for t in ids])
     audio1 = run("audio_like_1pct", [f'like:track("{ids[0]}") popularity:42..42 in:audio limit:10']
                  + [f'like:track("{t}") popularity:42..42 in:audio limit:10' for t in ids])
+    colisten = run("colisten_like", [f'like:track("{ids[0]}") in:colisten limit:10']
+                   + [f'like:track("{t}") in:colisten limit:10' for t in ids])
     # The same audio queries again: the IVF partitions and vectors they read are now in the
     # page cache, as they are for a server that has answered many queries (the first pass
     # reads most of them from disk: 50 partitions of about 2.5 MB a query at 10M).
@@ -196,25 +214,36 @@ def measure(path: str, args, label: str) -> dict:
         print(f"  ({label}) expand: first {times[0]:.0f} ms, p50 {out['expand']['p50_ms']:.1f} ms", flush=True)
     out["peak_rss_expand_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["served"] = audio[-1].plan.served is not None
-    out["how"] = {"audio_like": audio[-1].plan.served_how, "audio_like_1pct": audio1[-1].plan.served_how}
+    out["how"] = {"audio_like": audio[-1].plan.served_how, "audio_like_1pct": audio1[-1].plan.served_how,
+                  "colisten_like": colisten[-1].plan.served_how or "in memory"}
     out["budget"] = {k: v for k, v in lib.budget(snap).items() if k != "index"}
-    out["_got"] = [[r.frame["track_id"].to_list() for r in audio[1:]], [r.frame["track_id"].to_list() for r in audio1[1:]]]
+    out["_got"] = [[r.frame["track_id"].to_list() for r in audio[1:]], [r.frame["track_id"].to_list() for r in audio1[1:]],
+                   [r.frame["track_id"].to_list() for r in colisten[1:]]]
     out["_seeds"] = ids
     return out
 
 
 def recall(path: str, result: dict, env: dict | None = None) -> None:
     seeds = result.pop("_seeds")
-    got, got1 = result.pop("_got")
+    got, got1, got_c = result.pop("_got")
     code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import bench_catalogue as b; "
-            "a = json.loads(sys.stdin.read()); print(json.dumps(b.exact_truth(a['path'], a['seeds'], a['filters'], 10)))")
-    payload = json.dumps({"path": path, "seeds": seeds + seeds, "filters": [False] * len(seeds) + [True] * len(seeds)})
-    done = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, text=True, check=True,
-                          env=dict(os.environ, **(env or {})))
-    truth = json.loads(done.stdout.strip().splitlines()[-1])
+            "a = json.loads(sys.stdin.read()); "
+            "print(json.dumps(b.exact_truth(a['path'], a['seeds'], a['filters'], 10, a['space'])))")
+
+    def truth_of(space_name: str, filters: list[bool], seeds: list[str]) -> list[list[str]]:
+        payload = json.dumps({"path": path, "seeds": seeds, "filters": filters, "space": space_name})
+        done = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, **(env or {})))
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def share(got: list[list[str]], truth: list[list[str]]) -> float:
+        return float(np.mean([len(set(g) & set(t)) / max(len(t), 1) for g, t in zip(got, truth)]))
+
+    truth = truth_of("audio", [False] * len(seeds) + [True] * len(seeds), seeds + seeds)
     k = len(seeds)
-    result["audio_like"]["recall@10"] = float(np.mean([len(set(g) & set(t)) / max(len(t), 1) for g, t in zip(got, truth[:k])]))
-    result["audio_like_1pct"]["recall@10"] = float(np.mean([len(set(g) & set(t)) / max(len(t), 1) for g, t in zip(got1, truth[k:])]))
+    result["audio_like"]["recall@10"] = share(got, truth[:k])
+    result["audio_like_1pct"]["recall@10"] = share(got1, truth[k:])
+    result["colisten_like"]["recall@10"] = share(got_c, truth_of("colisten", [False] * len(seeds), seeds))
 
 
 def report(r: dict) -> None:
@@ -224,7 +253,7 @@ def report(r: dict) -> None:
     print(f"  open (Library.open + snapshot): {r['open_s']:.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB"
           + (f" (the searches), {r['peak_rss_expand_mb']:,.0f} MB after the expansions" if "peak_rss_expand_mb" in r else ""))
     print(f"  {'query':<18} {'first ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9} {'again p50 ms':>13}")
-    for name in ("filter", "attr_like", "audio_like", "audio_like_1pct", "expand"):
+    for name in ("filter", "attr_like", "audio_like", "audio_like_1pct", "colisten_like", "expand"):
         if name not in r:
             continue
         q = r[name]
@@ -259,9 +288,19 @@ def main() -> None:
         times = json.loads([line for line in done.stdout.splitlines() if line.startswith("TIMES")][-1][6:])
         built.write_text(json.dumps(times))
     times = json.loads(built.read_text())
+    if "colisten_index_s" not in times:  # a catalogue generated before the co-listen index: add it (once)
+        print("learning and indexing the co-listen space (once) ...", flush=True)
+        code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import bench_catalogue as b; "
+                f"print('TIMES', json.dumps(b.add_colisten(__import__('pathlib').Path({str(path)!r}))))")
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        times |= json.loads([line for line in done.stdout.splitlines() if line.startswith("TIMES")][-1][6:])
+        built.write_text(json.dumps(times))
     print(f"build (once): tracks written in {times['write_s']:.0f} s; attune optimize {times['optimize_s']:.0f} s "
           f"(audio index {times['audio_index_s']:.0f} s, {times['partitions']} partitions; scalar indexes "
-          f"{times['scalar_index_s']:.0f} s)")
+          f"{times['scalar_index_s']:.0f} s); co-listen index {times['colisten_index_s']:.0f} s "
+          f"({times['colisten_partitions']} partitions"
+          + (f", in an `attune optimize` of {times['colisten_optimize_s']:.0f} s added later)" if "colisten_optimize_s" in times
+             else ")"))
     local = measure(str(path), args, "local disk")
     recall(str(path), local)
     report(local)

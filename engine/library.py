@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from attune.query import parse
 from attune.query.ast import Options
+from attune.query.fields import SPACE_DIMS
 
 from . import ingest
 from .access import Keys
@@ -417,29 +418,41 @@ class Library:
         return ids, Whitener.from_json(state.whitener).transform(x) if ids else np.zeros((0, state.dims), dtype=np.float32)
 
     def _fresh_colisten(self, snap: Snapshot, state) -> tuple[list[str], np.ndarray]:
-        """Tracks written after the co-listen index was built that it does not hold: (ids,
-        their positions, placed by the cold-start mapping the index recorded)."""
+        """Tracks written after the co-listen index was built whose position it does not hold
+        or holds as an estimate from their data of then (a learned position stays: it comes
+        from the playlists): (ids, their positions, placed by the mapping the index recorded)."""
         if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
             return [], np.zeros((0, state.dims), dtype=np.float32)
         newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
         table = self.store.vectors.open("colisten")
-        held: set[str] = set()
+        learned: set[str] = set()  # held with a learned position: the last coordinate 0 (an estimate's is > 0)
+        estimates = float((state.extra or {}).get("residual", 0.0)) > 0
         for chunk in chunks(newer, 1000):
-            held |= set(table.search().where(sql_in("track_id", chunk)).select(["track_id"]).limit(len(chunk))
-                        .to_arrow()["track_id"].to_pylist())
-        rows = snap.tracks.rows_or_missing([t for t in newer if t not in held])
+            held = table.search().where(sql_in("track_id", chunk)).select(["track_id", "z"]).limit(len(chunk)).to_arrow()
+            if held.num_rows:
+                last = matrix(held["z"], state.dims)[:, -1]
+                learned |= {t for t, v in zip(held["track_id"].to_pylist(), last) if v == 0 or not estimates}
+        rows = snap.tracks.rows_or_missing([t for t in newer if t not in learned])
         rows = rows[rows >= 0]
         if not len(rows):
             return [], np.zeros((0, state.dims), dtype=np.float32)
         ids = snap.tracks.column("track_id").gather(rows).to_list()
         mapping = (state.extra or {}).get("mapping")
-        audio = None
         dims = FeaturePlan(tuple(mapping["features"]), {}).audio if mapping else 0
-        if dims:
-            with_audio, x = self._audio_of(ids, dims)
-            at = {t: i for i, t in enumerate(with_audio)}
-            audio = (np.stack([x[at[t]] if t in at else np.zeros(dims) for t in ids]), np.array([t in at for t in ids]))
-        return ids, colisten_index.estimate(snap, state, rows, audio)
+        return ids, colisten_index.estimate(snap, state, rows, self._audio_rows(snap, rows, dims) if dims else None)
+
+    def _audio_rows(self, snap: Snapshot, rows: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+        """Some snapshot rows' audio embeddings of this length (zero where none) and which have one,
+        read from LanceDB for these tracks only."""
+        ids = snap.tracks.column("track_id").gather(rows).to_list()
+        x = np.zeros((len(ids), dims), dtype=np.float32)
+        found, vectors = self._audio_of(ids, dims)
+        at = {t: i for i, t in enumerate(ids)}
+        has = np.zeros(len(ids), dtype=bool)
+        if found:
+            places = np.array([at[t] for t in found])
+            x[places], has[places] = vectors, True
+        return x, has
 
 
 
@@ -458,6 +471,7 @@ class Library:
 
         started = _time.perf_counter()
         done: dict = {}
+        since = now()  # before the snapshot: what is written after it is newer than the co-listen index
         snap = self.snapshot()
         before = self.store.versions().tracks
         if snap.playlists:
@@ -480,14 +494,20 @@ class Library:
             done["rows"] = {"rows": copied.rows, "seconds": _time.perf_counter() - started, "rebuilt": True}
         else:
             refreshed, replaced = self.store.copies.refresh(copied)
-            done["rows"] = {"rows": refreshed.rows, "replaced": replaced, "seconds": _time.perf_counter() - started,
-                            "current": not replaced}
+            if copied.ordered and not refreshed.ordered and not replaced:
+                # Rows moved in the tracks table (stored co-listen vectors): written anew in its
+                # order, so a snapshot reads row i at place i again instead of looking up every id.
+                refreshed = self.store.copies.write(SCALAR_COLUMNS, progress=(lambda n: progress("rows", n)) if progress else None)
+                done["rows"] = {"rows": refreshed.rows, "seconds": _time.perf_counter() - started, "rebuilt": True}
+            else:
+                done["rows"] = {"rows": refreshed.rows, "replaced": replaced, "seconds": _time.perf_counter() - started,
+                                "current": not replaced}
         versions = self.store.versions()
         with_audio = self.store.count("tracks", "array_length(embedding) > 0")
         if with_audio:
             done["audio"] = self._optimize_audio(snap, versions, with_audio, full=full, progress=progress)
         started = _time.perf_counter()
-        colisten = self._optimize_colisten(snap, versions, full=full, progress=progress)
+        colisten = self._optimize_colisten(snap, versions, since, full=full, progress=progress)
         if colisten is not None:
             done["colisten"] = {**colisten, "seconds": _time.perf_counter() - started}
         return done
@@ -515,10 +535,11 @@ class Library:
         return {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
                 "rebuilt": True}
 
-    def _optimize_colisten(self, snap: Snapshot, versions: Versions, *, full: bool, progress) -> dict | None:
+    def _optimize_colisten(self, snap: Snapshot, versions: Versions, since, *, full: bool, progress) -> dict | None:
         """The co-listen space's table and index (`spaces/colisten_index.py`): built anew when
-        the playlists changed since (every position moves), else the tracks added since are
-        placed by the recorded mapping and added. None when no track is in a playlist."""
+        the playlists changed since (every position moves), else the tracks added or changed
+        since are placed by the recorded mapping and added (or replaced). None when no track
+        is in a playlist."""
         state = self.store.vectors.state("colisten")
         if not snap.playlists:
             if state is not None:  # every playlist is gone: the index has nothing to stand for
@@ -531,17 +552,22 @@ class Library:
             ids, z = self._fresh_colisten(snap, state)
             rows = self.store.vectors.append("colisten", ids, z, None)
             self.store.vectors.record("colisten", replace(state, rows=rows, tracks_version=versions.tracks,
-                                                          segments_version=versions.segments))
+                                                          segments_version=versions.segments, built_at=since.isoformat()))
             if progress:
                 progress("colisten", len(ids))
             return {"rows": rows, "partitions": state.partitions, "added": len(ids)}
         audio_rows, audio_dims = self._vector_shape(snap)
 
+        have = set(self.store.tables["tracks"].schema.names)
+        numeric = [c for c in (*SPACE_DIMS, "year", "popularity") if c in have]  # the features' numbers
+
         def batches():
-            for batch in self.store.batches("tracks", ["track_id", "embedding"]):
+            for batch in self.store.batches("tracks", ["track_id", "embedding", *numeric]):
                 ids = batch.column(0).to_pylist()
+                numbers = {c: pc.fill_null(pc.cast(batch.column(c), pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+                           for c in numeric}
                 if not audio_dims:
-                    yield ids, None, np.zeros(len(ids), dtype=bool)
+                    yield ids, None, np.zeros(len(ids), dtype=bool), numbers
                     continue
                 lengths = pc.list_value_length(batch.column(1)).fill_null(0).to_numpy(zero_copy_only=False)
                 has = lengths == audio_dims
@@ -549,10 +575,10 @@ class Library:
                 if has.any():
                     flat = pc.list_flatten(batch.column(1).filter(pa.array(has))).to_numpy(zero_copy_only=False)
                     x[has] = np.asarray(flat, dtype=np.float32).reshape(-1, audio_dims)
-                yield ids, x, has
+                yield ids, x, has, numbers
 
         built = colisten_index.build(snap, self.store, batches=batches, versions=versions, audio_dims=audio_dims,
-                                     progress=(lambda n: progress("colisten", n)) if progress else None)
+                                     audio_of=lambda rows: self._audio_rows(snap, rows, audio_dims), since=since, progress=(lambda n: progress("colisten", n)) if progress else None)
         if built is None:
             return None
         extra = built.extra or {}

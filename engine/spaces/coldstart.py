@@ -188,15 +188,16 @@ def feature_plan(snap: Snapshot, colisten_dims: int, audio_dims: int | None = No
 
 
 def features(snap: Snapshot, learned: CoListen, rows: np.ndarray, plan: FeaturePlan,
-             audio: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+             audio: tuple[np.ndarray, np.ndarray] | None = None, numbers: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """(len(rows), F) float32 features of some tracks, as `plan` names them (see the module
-    docstring). `audio`: these rows' audio embeddings and whether each has one, when the
-    caller read them (over the memory budget, a batch at a time); else from the snapshot."""
+    docstring). `audio`: these rows' audio embeddings and whether each has one, `numbers`:
+    their numeric columns (NaN: unknown), when the caller read them (over the memory
+    budget, a batch at a time); else from the snapshot."""
     rows = np.asarray(rows, dtype=np.int64)
     out = np.empty((len(rows), len(plan.names)), dtype=np.float32)
     at = 0
     for dim in plan.numbers:
-        values = snap.tracks.numbers_at(dim, rows)
+        values = numbers[dim] if numbers is not None and dim in numbers else snap.tracks.numbers_at(dim, rows)
         out[:, at] = np.where(np.isnan(values), plan.fill[dim], values)
         at += 1
     if plan.genres:
@@ -279,15 +280,17 @@ def mate_pairs(snap: Snapshot, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate(a).astype(np.int64), np.concatenate(b).astype(np.int64)
 
 
-def train(snap: Snapshot, learned: CoListen, whitener: Whitener, plan: FeaturePlan, *, steps: int = STEPS) -> Mapping | None:
+def train(snap: Snapshot, learned: CoListen, whitener: Whitener, plan: FeaturePlan, *,
+          audio: tuple[np.ndarray, np.ndarray] | None = None, steps: int = STEPS) -> Mapping | None:
     """Fit the mapping on the library's playlists (None when there is too little to learn).
     `learned`: the raw co-listen vectors learned from the playlists; `whitener`: the
-    space's whitening; `plan`: the features (`feature_plan`)."""
+    space's whitening; `plan`: the features (`feature_plan`); `audio`: the learned rows'
+    audio embeddings when the caller read them (else from the snapshot)."""
     started = time.perf_counter()
     if len(learned.rows) < MIN_TRACKS:
         return None
     rows, has = learned.rows, learned.has(len(snap))
-    x, names = features(snap, learned, rows, plan), plan.names
+    x, names = features(snap, learned, rows, plan, audio), plan.names
     position = np.full(len(has), -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     pairs = mate_pairs(snap, has)

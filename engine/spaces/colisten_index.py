@@ -36,8 +36,9 @@ from .colisten import DIMENSIONS
 from .space import colisten_learned, colisten_mapping, colisten_whitener
 from .whitening import Whitener
 
-#: A batch of the tracks table: (track ids, audio embeddings (n, d) or None, has audio (n,)).
-Batch = tuple[list[str], np.ndarray | None, np.ndarray]
+#: A batch of the tracks table: (track ids, audio embeddings (n, d) or None, has audio (n,),
+#: numeric columns (NaN: unknown)).
+Batch = tuple[list[str], np.ndarray | None, np.ndarray, dict[str, np.ndarray]]
 
 
 def widen(z: np.ndarray, residual: float, estimated: bool) -> np.ndarray:
@@ -47,40 +48,49 @@ def widen(z: np.ndarray, residual: float, estimated: bool) -> np.ndarray:
 
 
 def build(snap: Snapshot, store, *, batches: Callable[[], Iterator[Batch]], versions, audio_dims: int,
+          audio_of: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], since: datetime,
           progress: Callable[[int], None] | None = None) -> IndexState | None:
     """Learn the co-listen space of the snapshot's playlists (vectors, whitening, cold-start
     mapping: stored ones when current), write every track's position to the space table a
     batch at a time and index it. None when no track is in a playlist (nothing to learn).
 
     `batches()`: the tracks table in batches (every track); `versions`: the tables' versions
-    the index is built from."""
+    the index is built from; `audio_of(rows)`: some rows' audio embeddings and whether each
+    has one (the tracks the mapping is trained on); `since`: a time before the snapshot was
+    taken (a track written after it and missing from the snapshot is placed at search time)."""
     learned = colisten_learned(snap)
     if not len(learned.rows):
         return None
     whitener = colisten_whitener(snap, learned)
-    mapping = colisten_mapping(snap, whitener=whitener, audio_dims=audio_dims)
+    mapping = colisten_mapping(snap, whitener=whitener, audio_dims=audio_dims, audio_of=audio_of)
     residual = mapping.residual if mapping is not None else 0.0
-    ids = snap.tracks.column("track_id")
     estimated = 0
 
     def positions() -> Iterator[tuple[list[str], np.ndarray, None]]:
+        # In the tracks table's order, learned and estimated rows as they come: a served
+        # space then maps the table's places to snapshot rows by comparing runs of ids.
         nonlocal estimated
-        yield ids.gather(learned.rows).to_list(), widen(whitener.transform(learned.x), residual, False), None
-        if mapping is None:
-            return
         has = learned.has(len(snap))
-        for batch_ids, audio, audio_has in batches():
+        for batch_ids, audio, audio_has, numbers in batches():
             rows = snap.tracks.rows_or_missing(pl.Series(batch_ids, dtype=pl.String))
-            keep = rows >= 0  # (a track written after the snapshot: placed at search time)
-            keep[keep] = ~has[rows[keep]]
-            if not keep.any():
+            known = rows >= 0  # (a track written after the snapshot: placed at search time)
+            mine = np.zeros(len(rows), dtype=bool)
+            mine[known] = has[rows[known]]
+            guess = known & ~mine if mapping is not None else np.zeros(len(rows), dtype=bool)
+            if not (mine.any() or guess.any()):
                 continue
-            given = None if audio is None else (audio[keep], audio_has[keep])
-            z = _place(snap, learned, mapping, whitener, rows[keep], given)
-            estimated += len(z)
-            yield [t for t, k in zip(batch_ids, keep) if k], widen(z, residual, True), None
+            z = np.zeros((len(rows), DIMENSIONS + 1), dtype=np.float32)
+            z[mine] = widen(whitener.transform(learned.vectors(rows[mine])), residual, False)
+            if guess.any():
+                given = None if audio is None else (audio[guess], audio_has[guess])
+                placed = _place(snap, learned, mapping, whitener, rows[guess], given,  # type: ignore[arg-type]
+                                {k: v[guess] for k, v in numbers.items()})
+                z[guess] = widen(placed, residual, True)
+                estimated += int(guess.sum())
+            keep = mine | guess
+            yield [t for t, k in zip(batch_ids, keep) if k], z[keep], None
 
-    built_at = datetime.now(UTC).isoformat()
+    built_at = since.astimezone(UTC).isoformat()
 
     def state(rows: int, partitions: int) -> IndexState:
         extra = {"mapping": mapping.to_json() if mapping is not None else None, "residual": residual,
@@ -92,9 +102,9 @@ def build(snap: Snapshot, store, *, batches: Callable[[], Iterator[Batch]], vers
 
 
 def _place(snap: Snapshot, learned: CoListen, mapping: Mapping, whitener: Whitener, rows: np.ndarray,
-           audio: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+           audio: tuple[np.ndarray, np.ndarray] | None, numbers: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Whitened cold-start positions of some rows."""
-    return whitener.transform(mapping.predict(features(snap, learned, rows, mapping.plan, audio)))
+    return whitener.transform(mapping.predict(features(snap, learned, rows, mapping.plan, audio, numbers)))
 
 
 def estimate(snap: Snapshot, state: IndexState, rows: np.ndarray, audio: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:

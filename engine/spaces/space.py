@@ -308,12 +308,13 @@ def _holds(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def colisten_mapping(snap: Snapshot, *, retrain: bool = False, whitener: Whitener | None = None,
-                     audio_dims: int | None = None) -> Mapping | None:
+                     audio_dims: int | None = None, audio_of=None) -> Mapping | None:
     """The cold-start mapping for this snapshot's playlists: the stored one when it was
     trained on them with the same features, else trained now (and stored). None when the
     playlists are too few to learn from. `whitener`: the space's (default: the space's own,
-    built if need be); `audio_dims`: the audio embedding's length when the caller knows it
-    (else the snapshot's audio vectors are read)."""
+    built if need be); `audio_dims` and `audio_of(rows) -> (vectors, has)`: the audio
+    embedding's length and a reader of some rows' embeddings, when the caller has them
+    (else the snapshot's audio matrix is read: 16 GB at 10M tracks)."""
     from .colisten import DIMENSIONS
 
     learned = colisten_learned(snap)
@@ -326,7 +327,8 @@ def colisten_mapping(snap: Snapshot, *, retrain: bool = False, whitener: Whitene
             if mapping.feature_names == plan.names and "fill" in stored:  # (older mappings kept no fill)
                 return mapping
         fitted = whitener or snap.whiteners.get("colisten") or space(snap, "colisten").whitener
-        mapping = train_mapping(snap, learned, fitted, plan)
+        audio = audio_of(learned.rows) if audio_of is not None and plan.audio else None
+        mapping = train_mapping(snap, learned, fitted, plan, audio=audio)
         if mapping is not None and snap.colisten_io:
             snap.colisten_io.save_mapping(mapping.to_json())
         return mapping

@@ -63,6 +63,8 @@ def test_optimize_records_learned_and_estimated_positions(budget_lib):  # noqa: 
     # 0 for a learned position, sqrt(residual) for an estimated one
     np.testing.assert_allclose(last, [0.0, np.sqrt(state.extra["residual"])], rtol=1e-4)
     assert (z[:, -1] == 0).sum() == 120
+    # in the tracks table's order (a served space maps it to rows by comparing runs of ids)
+    assert table.to_arrow()["track_id"].to_pylist() == lib.store.read("tracks", ["track_id"])["track_id"].to_pylist()
 
 
 def test_tracks_added_after_the_index_are_placed_and_found_then_optimize_adds_them(budget_lib, monkeypatch):  # noqa: F811
@@ -114,3 +116,23 @@ def test_with_every_playlist_gone_optimize_drops_the_index(budget_lib, monkeypat
         lib.playlists.delete(p.name)
     assert "colisten" not in Library.open(budget_lib).optimize()
     assert Library.open(budget_lib).store.vectors.state("colisten") is None
+
+
+def test_a_changed_track_in_no_playlist_is_placed_again_and_one_in_a_playlist_keeps_its_position(budget_lib, monkeypatch):  # noqa: F811
+    """An estimate comes from the track's data: a track changed since the index (here its
+    attributes) is placed again from its data now; a learned position comes from the
+    playlists and stays."""
+    monkeypatch.setattr(served_module, "EXACT_ROWS_READ", 100)
+    lib = Library.open(budget_lib)
+    lib.store.update_columns("tracks", "track_id", pa.table({"track_id": ["t0500", "t0003"], "energy": [0.99, 0.99],
+                                                             "valence": [0.01, 0.01]}))  # (stamped: written now)
+    budgeted = Library.open(budget_lib, memory_budget="1KB")
+    for query in ('like:track("t0500") in:colisten limit:30', 'like:track("t0003") in:colisten limit:30'):
+        _same(budgeted.search(query), Library.open(budget_lib).search(query))
+    assert "1 tracks indexed or changed since the colisten index" in budgeted.explain('like:track("t0500") in:colisten')
+    assert Library.open(budget_lib).store.count("tracks", "array_length(colisten) > 0") == 120  # t0003 still learned
+    done = Library.open(budget_lib).optimize()
+    assert done["colisten"]["added"] == 1 and done["colisten"]["rows"] == N
+    again = Library.open(budget_lib, memory_budget="1KB")
+    assert "since the colisten index" not in again.explain('like:track("t0500") in:colisten')
+    _same(again.search('like:track("t0500") in:colisten limit:30'), Library.open(budget_lib).search('like:track("t0500") in:colisten limit:30'))
