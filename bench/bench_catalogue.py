@@ -141,12 +141,12 @@ def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, space_
         ids = batch.column(0).to_pylist()
         for s in set(seeds) & set(ids):
             z_seed[s] = np.asarray(batch.column(1)[ids.index(s)].as_py(), dtype=np.float32)
-    centres = np.stack([z_seed[s] for s in seeds])
+    centres = np.stack([z_seed[s] for s in seeds]).astype(np.float64)  # (float64: no cancellation in |z|^2 - 2 c.z + |c|^2)
     if space_name == "colisten":
         centres[:, -1] = 0.0
     for batch in batches():
         ids = np.asarray(batch.column(0).to_pylist(), dtype=object)
-        z = np.asarray(batch.column(1).values.to_numpy(), dtype=np.float32).reshape(len(ids), -1)
+        z = np.asarray(batch.column(1).values.to_numpy(), dtype=np.float64).reshape(len(ids), -1)
         d = (z * z).sum(1)[None, :] - 2 * centres @ z.T + (centres * centres).sum(1)[:, None]
         in42 = np.fromiter((t in pop42 for t in ids), bool, len(ids))
         for q, seed in enumerate(seeds):

@@ -424,14 +424,8 @@ class Library:
         if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
             return [], np.zeros((0, state.dims), dtype=np.float32)
         newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
-        table = self.store.vectors.open("colisten")
-        learned: set[str] = set()  # held with a learned position: the last coordinate 0 (an estimate's is > 0)
-        estimates = float((state.extra or {}).get("residual", 0.0)) > 0
-        for chunk in chunks(newer, 1000):
-            held = table.search().where(sql_in("track_id", chunk)).select(["track_id", "z"]).limit(len(chunk)).to_arrow()
-            if held.num_rows:
-                last = matrix(held["z"], state.dims)[:, -1]
-                learned |= {t for t, v in zip(held["track_id"].to_pylist(), last) if v == 0 or not estimates}
+        version = (state.extra or {}).get("exact_version")
+        learned = set(self.store.vectors.read_exact("colisten", int(version), state.dims)[0]) if version is not None else set()
         rows = snap.tracks.rows_or_missing([t for t in newer if t not in learned])
         rows = rows[rows >= 0]
         if not len(rows):

@@ -61,7 +61,7 @@ class ServedSpace:
     rows_at: np.ndarray  # (table rows,) int32: the snapshot row at each place; -1: none (or stale)
     rowids: RowIds  # LanceDB's row ids of the table's places, for the index's answers
     has: np.ndarray  # (N,) bool: the row has a vector (in the table or fresh)
-    fresh_rows: np.ndarray  # rows whose vector is newer than the index
+    fresh_rows: np.ndarray  # rows ranked exactly beside the index, sorted: newer than it, or kept beside it
     fresh_z: np.ndarray  # their whitened vectors
     with_vectors: int  # tracks with a vector: has.sum()
     tracks: TrackData = field(repr=False)
@@ -113,14 +113,25 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
         fresh_z = fresh_z[keep]
     if not len(fresh_rows):
         fresh_z = np.zeros((0, state.dims), dtype=np.float32)
+    if len(fresh_rows):
+        notes.append(f"{len(fresh_rows)} tracks indexed or changed since the {name} index was built are ranked "
+                     "exactly beside it; `attune optimize` brings the index up to date")
+    exact_version = (state.extra or {}).get("exact_version")
+    if exact_version is not None:  # rows kept beside the index (the co-listen space's learned positions)
+        exact_ids, exact_z = store.vectors.read_exact(name, int(exact_version), state.dims)
+        exact_rows = _rows_or_missing(snap, exact_ids)
+        keep = (exact_rows >= 0) & ~np.isin(exact_rows, fresh_rows)
+        fresh_rows = np.concatenate([fresh_rows, exact_rows[keep]])
+        fresh_z = np.concatenate([fresh_z, exact_z[keep]])
+        notes.append(f"the {int(keep.sum()):,} tracks with a position learned from the playlists are ranked exactly "
+                     "beside the index")
+    order = np.argsort(fresh_rows, kind="stable")  # sorted: a row's vector is found by binary search
+    fresh_rows, fresh_z = fresh_rows[order], np.asarray(fresh_z, dtype=np.float32)[order]
     offsets[fresh_rows] = -1
     has = offsets >= 0
     rows_at = np.full(int(offsets.max(initial=-1)) + 1, -1, dtype=np.int32)
     rows_at[offsets[has]] = np.flatnonzero(has)
     has[fresh_rows] = True
-    if len(fresh_rows):
-        notes.append(f"{len(fresh_rows)} tracks indexed or changed since the {name} index was built are ranked "
-                     "exactly beside it; `attune optimize` brings the index up to date")
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, rows_at, rowids, has, fresh_rows,
                        np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes)
 
@@ -179,8 +190,7 @@ def _table_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     if indexed.any():
         out[indexed] = take(space.table, offs[indexed], space.state.dims, space.rowids)
     if (~indexed).any():
-        where = {int(r): i for i, r in enumerate(space.fresh_rows)}
-        out[~indexed] = space.fresh_z[[where[int(r)] for r in rows[~indexed]]]
+        out[~indexed] = space.fresh_z[np.searchsorted(space.fresh_rows, rows[~indexed])]
     return out
 
 

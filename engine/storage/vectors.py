@@ -179,6 +179,27 @@ class VectorIndexes:
             table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)  # the files of earlier builds, once no reader needs them
         return result
 
+    def write_exact(self, space: str, ids: list[str], z: np.ndarray) -> int:
+        """Write the rows a served space ranks exactly beside its index (`<table>_exact`: the
+        co-listen space's learned positions) anew; returns the table's version, which the
+        index's state records."""
+        name = table_name(space) + "_exact"
+        with self.store.locks.hold(name):
+            data = _rows(ids, z, None) if len(ids) else pa.table(
+                {"track_id": pa.array([], pa.string()),
+                 "z": pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), z.shape[1])})
+            table = self.store.db.create_table(name, data, mode="overwrite")
+            version = table.version
+            table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
+        return version
+
+    def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
+        """The rows `write_exact` wrote at that version: (track ids, vectors)."""
+        table = self.store.db.open_table(table_name(space) + "_exact")
+        table.checkout(version)
+        data = table.to_arrow()
+        return data["track_id"].to_pylist(), matrix(data["z"], dims)
+
     def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> int:
         """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);
         returns the table's rows."""

@@ -210,8 +210,8 @@ def test_attune_optimize_on_the_command_line(budget_lib):
     assert out.exit_code == 0, out.output
     assert "audio: 900 tracks written and indexed (IVF_FLAT, 30 partitions)" in out.output
     assert "scalar indexes (energy (BTREE)" in out.output
-    assert ("co-listen: 900 tracks placed and indexed (120 learned from the playlists, 780 estimated by the cold-start "
-            "mapping; IVF_FLAT, 30 partitions)") in out.output
+    assert ("co-listen: 900 tracks placed (120 learned from the playlists, kept beside the index; 780 estimated by the "
+            "cold-start mapping and indexed: IVF_FLAT, 28 partitions)") in out.output
 
 
 def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refits_the_same(budget_lib):

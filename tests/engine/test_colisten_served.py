@@ -55,16 +55,18 @@ def test_the_served_co_listen_space_returns_the_in_memory_rows(budget_lib, query
 def test_optimize_records_learned_and_estimated_positions(budget_lib):  # noqa: F811
     lib = Library.open(budget_lib)
     state = lib.store.vectors.state("colisten")
-    assert state is not None and state.rows == N and state.dims == 33 and state.partitions > 0
-    assert state.extra["learned"] + state.extra["estimated"] == N and state.extra["learned"] == 120
-    table = lib.store.vectors.open("colisten")
-    z = np.asarray(table.to_arrow()["z"].to_pylist(), dtype=np.float32)
-    last = np.sort(np.unique(np.round(z[:, -1], 4)))
-    # 0 for a learned position, sqrt(residual) for an estimated one
-    np.testing.assert_allclose(last, [0.0, np.sqrt(state.extra["residual"])], rtol=1e-4)
-    assert (z[:, -1] == 0).sum() == 120
-    # in the tracks table's order (a served space maps it to rows by comparing runs of ids)
-    assert table.to_arrow()["track_id"].to_pylist() == lib.store.read("tracks", ["track_id"])["track_id"].to_pylist()
+    assert state is not None and state.dims == 33 and state.partitions > 0
+    assert state.extra["learned"] == 120 and state.extra["estimated"] == state.rows == N - 120
+    z = np.asarray(lib.store.vectors.open("colisten").to_arrow()["z"].to_pylist(), dtype=np.float32)
+    # the index holds the estimates, their last coordinate sqrt(residual) ...
+    np.testing.assert_allclose(z[:, -1], np.sqrt(state.extra["residual"]), rtol=1e-5)
+    # ... in the tracks table's order (a served space maps it to rows by comparing runs of ids)
+    order = [t for t in lib.store.read("tracks", ["track_id"])["track_id"].to_pylist()]
+    ids = lib.store.vectors.open("colisten").to_arrow()["track_id"].to_pylist()
+    learned, exact = lib.store.vectors.read_exact("colisten", state.extra["exact_version"], 33)
+    assert ids == [t for t in order if t not in set(learned)]
+    # the learned positions beside it, last coordinate 0
+    assert len(learned) == 120 and (exact[:, -1] == 0).all()
 
 
 def test_tracks_added_after_the_index_are_placed_and_found_then_optimize_adds_them(budget_lib, monkeypatch):  # noqa: F811
@@ -78,7 +80,7 @@ def test_tracks_added_after_the_index_are_placed_and_found_then_optimize_adds_th
     assert any(t >= f"t{N:04d}" for t in served.frame["track_id"].to_list())
     assert "30 tracks indexed or changed since the colisten index" in budgeted.explain(query)
     done = Library.open(budget_lib).optimize()
-    assert done["colisten"]["added"] == 30 and done["colisten"]["rows"] == N + 30
+    assert done["colisten"]["added"] == 30 and done["colisten"]["rows"] == N + 30 - 120  # (estimates; 120 learned beside)
     again = Library.open(budget_lib, memory_budget="1KB")
     assert "since the colisten index" not in again.explain(query)
     _same(again.search(query), Library.open(budget_lib).search(query))
@@ -132,7 +134,7 @@ def test_a_changed_track_in_no_playlist_is_placed_again_and_one_in_a_playlist_ke
     assert "1 tracks indexed or changed since the colisten index" in budgeted.explain('like:track("t0500") in:colisten')
     assert Library.open(budget_lib).store.count("tracks", "array_length(colisten) > 0") == 120  # t0003 still learned
     done = Library.open(budget_lib).optimize()
-    assert done["colisten"]["added"] == 1 and done["colisten"]["rows"] == N
+    assert done["colisten"]["added"] == 1 and done["colisten"]["rows"] == N - 120
     again = Library.open(budget_lib, memory_budget="1KB")
     assert "since the colisten index" not in again.explain('like:track("t0500") in:colisten')
     _same(again.search('like:track("t0500") in:colisten limit:30'), Library.open(budget_lib).search('like:track("t0500") in:colisten limit:30'))

@@ -87,11 +87,12 @@ def optimize_command(library_path, full) -> None:
         if c.get("current"):
             click.echo(f"co-listen: the index of {c['rows']:,} tracks is current")
         elif c.get("rebuilt"):
-            click.echo(f"co-listen: {c['rows']:,} tracks placed and indexed ({c['learned']:,} learned from the playlists, "
-                       f"{c['estimated']:,} estimated by the cold-start mapping; {how}) in {c['seconds']:.1f} s")
+            click.echo(f"co-listen: {c['learned'] + c['estimated']:,} tracks placed ({c['learned']:,} learned from the "
+                       f"playlists, kept beside the index; {c['estimated']:,} estimated by the cold-start mapping and "
+                       f"indexed: {how}) in {c['seconds']:.1f} s")
         else:
-            click.echo(f"co-listen: {c['added']:,} tracks placed and added to the index ({c['rows']:,} in all, {how}) "
-                       f"in {c['seconds']:.1f} s")
+            click.echo(f"co-listen: {c['added']:,} tracks placed and added to the index ({c['rows']:,} estimates in it, "
+                       f"{how}) in {c['seconds']:.1f} s")
     else:
         click.echo("co-listen: no track is in a playlist (nothing to learn the space from)")
 
