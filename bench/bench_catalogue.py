@@ -120,14 +120,15 @@ def add_colisten(path: Path) -> dict:
 
 def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, space_name: str = "audio") -> list[list[str]]:
     """Exact top-k ids per seed (seed excluded; popularity == 42 where `filters`), streamed
-    over the space table (runs in a child process). The co-listen table's last coordinate
-    is a row's residual, 0 in a centre."""
+    over the space table (runs in a child process). The co-listen space is its indexed
+    table of estimates and the table of learned positions kept beside it; a row's last
+    coordinate is its residual, 0 in a centre."""
     import lancedb
     import polars as pl
     from attune.engine.storage.place import place_of
 
     db = place_of(path).connect()
-    space = db.open_table(f"space_{space_name}")
+    tables = [db.open_table(f"space_{space_name}")] + ([db.open_table("space_colisten_exact")] if space_name == "colisten" else [])
     tracks = db.open_table("tracks")
     pop = pl.from_arrow(tracks.search().select(["track_id", "popularity"]).limit(tracks.count_rows()).to_arrow())
     pop42 = set(pop.filter(pl.col("popularity") == 42)["track_id"].to_list())
@@ -135,7 +136,8 @@ def exact_truth(path: str, seeds: list[str], filters: list[bool], k: int, space_
     z_seed: dict[str, np.ndarray] = {}
     best: list[list[tuple[float, str]]] = [[] for _ in seeds]
     def batches():
-        return space.search().select(["track_id", "z"]).limit(space.count_rows()).to_batches(262_144)
+        for space in tables:
+            yield from space.search().select(["track_id", "z"]).limit(space.count_rows()).to_batches(262_144)
 
     for batch in batches():  # first pass: the seeds' vectors
         ids = batch.column(0).to_pylist()
