@@ -72,29 +72,32 @@ def optimize_command(library_path, full) -> None:
                    "(a library over its memory budget reads result rows from it)")
     if "audio" in done:
         a = done["audio"]
-        how = f"IVF_FLAT, {a['partitions']} partitions" if a["partitions"] else "too few rows for an IVF index: exact scans"
-        if a.get("current"):
-            click.echo(f"audio: the index of {a['rows']:,} tracks is current")
-        elif a.get("rebuilt"):
-            click.echo(f"audio: {a['rows']:,} tracks written and indexed ({how}) in {a['seconds']:.1f} s")
-        else:
-            click.echo(f"audio: {a['added']:,} tracks added to the index ({a['rows']:,} in all, {how}) in {a['seconds']:.1f} s")
+        _echo_index("audio", a, f"{a['rows']:,} tracks written and indexed ({_index_kind(a)})",
+                    f"{a.get('added', 0):,} tracks added to the index ({a['rows']:,} in all, {_index_kind(a)})")
     else:
         click.echo("audio: no indexed audio in this library (attune index FOLDER adds it)")
     if "colisten" in done:
         c = done["colisten"]
-        how = f"IVF_FLAT, {c['partitions']} partitions" if c["partitions"] else "too few rows for an IVF index: exact scans"
-        if c.get("current"):
-            click.echo(f"co-listen: the index of {c['rows']:,} tracks is current")
-        elif c.get("rebuilt"):
-            click.echo(f"co-listen: {c['learned'] + c['estimated']:,} tracks placed ({c['learned']:,} learned from the "
-                       f"playlists, kept beside the index; {c['estimated']:,} estimated by the cold-start mapping and "
-                       f"indexed: {how}) in {c['seconds']:.1f} s")
-        else:
-            click.echo(f"co-listen: {c['added']:,} tracks placed and added to the index ({c['rows']:,} estimates in it, "
-                       f"{how}) in {c['seconds']:.1f} s")
+        _echo_index("co-listen", c, f"{c.get('learned', 0) + c.get('estimated', 0):,} tracks placed ({c.get('learned', 0):,} "
+                    f"learned from the playlists, kept beside the index; {c.get('estimated', 0):,} estimated by the "
+                    f"cold-start mapping and indexed: {_index_kind(c)})",
+                    f"{c.get('added', 0):,} tracks placed and added to the index ({c['rows']:,} estimates in it, "
+                    f"{_index_kind(c)})")
     else:
         click.echo("co-listen: no track is in a playlist (nothing to learn the space from)")
+
+
+def _echo_index(label: str, part: dict, rebuilt: str, added: str) -> None:
+    """One line on what `attune optimize` did to a space's index."""
+    if part.get("current"):
+        click.echo(f"{label}: the index of {part['rows']:,} tracks is current")
+    else:
+        click.echo(f"{label}: {rebuilt if part.get('rebuilt') else added} in {part.get('seconds', 0.0):.1f} s")
+
+
+def _index_kind(part: dict) -> str:
+    """What `attune optimize` built for a space: the IVF index, or none (too few rows)."""
+    return f"IVF_FLAT, {part['partitions']} partitions" if part["partitions"] else "too few rows for an IVF index: exact scans"
 
 
 @cli.command("analyze")
