@@ -49,6 +49,7 @@ import numpy as np
 from attune.query.fields import SPACE_DIMS
 
 from ..storage import Key, Snapshot
+from .served import sorted_holds
 from .whitening import Whitener
 
 HIDDEN = 128
@@ -246,9 +247,9 @@ def artist_centroids(snap: Snapshot, learned: CoListen, rows: np.ndarray) -> tup
     np.add.at(sums, artist.codes[learned.rows], learned.x)
     counts = np.bincount(artist.codes[learned.rows], minlength=k).astype(float)
     codes = artist.codes[rows]
-    at = np.minimum(np.searchsorted(learned.rows, rows), max(len(learned.rows) - 1, 0))
-    own = learned.rows[at] == rows if len(learned.rows) else np.zeros(len(rows), dtype=bool)
-    total = sums[codes] - np.where(own[:, None], learned.x[at] if len(learned.rows) else 0.0, 0.0)
+    own = sorted_holds(learned.rows, rows)
+    total = sums[codes]
+    total[own] -= learned.vectors(rows[own])
     count = counts[codes] - own
     known = (count > 0) & ~nameless[codes]
     return np.where(known[:, None], total / np.maximum(count, 1)[:, None], 0.0), known

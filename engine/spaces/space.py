@@ -27,6 +27,7 @@ from .attributes import AttributeParts, attribute_matrix, attribute_parts
 from .coldstart import CoListen, Mapping, feature_plan, features
 from .coldstart import train as train_mapping
 from .compact import CHUNK, CompactVectors
+from .served import sorted_holds
 from .whitening import Moments, Whitener, group_scatter, moments, summed_scatter, whitener_from
 
 SPACE_NAMES = ("attr", "audio", "colisten")
@@ -294,17 +295,10 @@ def colisten_whitener(snap: Snapshot, learned: CoListen) -> Whitener:
 
     dims = tuple(f"colisten{i}" for i in range(DIMENSIONS))
     snap.resolve_playlists()
-    groups = [np.searchsorted(learned.rows, r[_holds(learned.rows, r)]) for r in
+    groups = [np.searchsorted(learned.rows, r[sorted_holds(learned.rows, r)]) for r in
               (snap.playlist_rows(name) for name in snap.playlists)]
     mean, sigma = moments(learned.x) if len(learned.rows) else (np.zeros(len(dims)), np.ones(len(dims)))
     return whitener_from(mean, sigma, *summed_scatter(learned.x, groups), dims)
-
-
-def _holds(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    if not len(sorted_rows):
-        return np.zeros(len(rows), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
-    return sorted_rows[at] == rows
 
 
 def colisten_mapping(snap: Snapshot, *, retrain: bool = False, whitener: Whitener | None = None,
