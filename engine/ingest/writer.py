@@ -139,11 +139,22 @@ def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int 
     normalize_genres(store, read.tracks.values(), read.playlists.values())
     stamp = now()
     rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
+    # A track the library has already gets the imported columns only: what the indexer and
+    # the co-listen space wrote (embeddings, taggrams, co-listen vectors, the file) stays.
+    mine = pa.schema([f for f in TRACKS_SCHEMA if any(f.name in r for r in rows[:1]) or f.name == "updated_at"])
     for start in range(0, len(rows), batch_size):
-        batch = pa.Table.from_pylist(rows[start : start + batch_size], schema=TRACKS_SCHEMA)
-        written = store.upsert("tracks", "track_id", batch)
-        report.tracks_new += written.inserted
-        report.tracks_updated += written.updated
+        chunk = rows[start : start + batch_size]
+        have: set[str] = set()
+        for ids in chunks([r["track_id"] for r in chunk], 1000):
+            have |= set(store.read("tracks", ["track_id"], where=sql_in("track_id", ids))["track_id"].to_pylist())
+        new = [r for r in chunk if r["track_id"] not in have]
+        if new:
+            written = store.upsert("tracks", "track_id", pa.Table.from_pylist(new, schema=TRACKS_SCHEMA))
+            report.tracks_new += written.inserted
+            report.tracks_updated += written.updated
+        known = [r for r in chunk if r["track_id"] in have]
+        if known:
+            report.tracks_updated += store.update_columns("tracks", "track_id", pa.Table.from_pylist(known, schema=mine))
     # Rows an older attune inserted twice under concurrent imports are merged back into one.
     report.repaired = store.deduplicate("tracks", "track_id", order="updated_at")
     return report, read.playlists

@@ -29,6 +29,30 @@ def test_fixture_import_report(tmp_path, fixture_csv):
     assert lib.playlists.get("gym").track_ids == ("t10", "t11", "t05", "t06")
 
 
+def test_importing_again_replaces_the_imported_columns_and_keeps_what_else_was_written(tmp_path, fixture_csv):
+    """A re-import (a newer export of the same playlists) must not wipe what the indexer
+    and the co-listen space wrote for those tracks: it used to upsert whole rows, every
+    column it does not read set to null (an indexed track lost its audio embedding)."""
+    import pyarrow as pa
+
+    lib = Library.open(tmp_path / "lib")
+    lib.import_spotify([fixture_csv])
+    lib.store.update_columns("tracks", "track_id", pa.table({"track_id": ["t03", "t05"], "embedding": [[0.1, 0.2], [0.3, 0.4]],
+                                                             "colisten": [[1.0, 2.0], [3.0, 4.0]], "energy": [0.01, 0.02]}))
+    lib.store.update_file("t03", 1234, 1.5e9)
+    before = lib.store.read("tracks", ["track_id", "updated_at"]).to_pydict()
+    again = Library.open(tmp_path / "lib").import_spotify([fixture_csv])
+    assert (again.tracks_new, again.tracks_updated) == (0, 12)
+    rows = {r["track_id"]: r for r in Library.open(tmp_path / "lib").store.read("tracks").to_pylist()}
+    assert rows["t03"]["embedding"] == pytest.approx([0.1, 0.2]) and rows["t05"]["colisten"] == pytest.approx([3.0, 4.0])
+    assert rows["t03"]["file_size"] == 1234
+    fresh = Library.open(tmp_path / "fresh")
+    fresh.import_spotify([fixture_csv])
+    want = {r["track_id"]: r for r in fresh.store.read("tracks").to_pylist()}
+    assert rows["t03"]["energy"] == want["t03"]["energy"] != 0.01  # the imported columns are the table's again
+    assert all(rows[t]["updated_at"] > dict(zip(before["track_id"], before["updated_at"]))[t] for t in rows)  # stamped
+
+
 def test_values_are_mapped(lib):
     row = lib.snapshot().frame.filter(lib.snapshot().frame["track_id"] == "t03").row(0, named=True)
     assert row["year"] == 1973 and row["release_date"] == "1973-10"
