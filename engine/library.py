@@ -649,9 +649,28 @@ class Library:
         `z[rows]` and `z @ v` as for the matrix, which it does not hold)."""
         if name not in SPACE_NAMES:
             raise LibraryError(f"unknown space '{name}'; spaces are {', '.join(SPACE_NAMES)}")
-        data = space(self.snapshot(), name)
+        snap = self.snapshot()
+        self._whole_space(snap, name)
+        data = space(snap, name)
         self._persist_whiteners()
         return data
+
+    def _whole_space(self, snap: Snapshot, *names: str) -> None:
+        """Refuse what needs a whole space in memory (sequencing, paths, maps, analysis) when
+        the library is over its memory budget and that space is served from its index
+        instead: building it would take the process past the budget (16 GB of audio
+        vectors at 10M tracks). The attribute space is held in parts and always allowed."""
+        if self.memory_budget is None:
+            return
+        for name in names:
+            if name == "attr" or computed(snap, name) is not None or (name == "colisten" and snap.membership.height == 0):
+                continue
+            over = self.budget(snap)["audio"] == "lance" if name == "audio" else not self._colisten_fits(snap)
+            if over:
+                raise NotAvailableError(
+                    f"this needs the whole {name} space of {len(snap):,} tracks in memory, past this library's memory "
+                    f"budget ({self.memory_budget / 2**30:.1f} GiB), where it is served from its index for searches only: "
+                    "raise ATTUNE_MEMORY_BUDGET, or use the attribute space")
 
     def fit(self) -> dict[str, Whitener]:
         """Refit every space that has vectors, exactly (normally done on demand when playlists change)."""
@@ -725,6 +744,7 @@ class Library:
         with `attune restore`); tracks the library lacks keep their place at the end."""
         snap = self.snapshot()
         playlist = self.playlists.resolve(name)
+        self._whole_space(snap, space)
         done = sequence_playlist(snap, playlist.name, arc=arc, by=by, space=space)
         if save:
             placed = set(done.track_ids)
@@ -744,6 +764,7 @@ class Library:
         from .search.targets import track_row
 
         snap = self.snapshot()
+        self._whole_space(snap, space)
         start, end = track_row(snap, a, a, 0), track_row(snap, b, b, 0)
         filt = self._steering(where, "where")
         mask = NumpyBackend(snap).mask(filt) if filt is not None else None
@@ -783,7 +804,9 @@ class Library:
         """Playlist analysis in each space (see `attune.engine.analysis`)."""
         from .analysis import analyze
 
-        return analyze(self.snapshot(), spaces=spaces, playlists=playlists)
+        snap = self.snapshot()
+        self._whole_space(snap, *spaces)
+        return analyze(snap, spaces=spaces, playlists=playlists)
 
     def map(self, *, space: str = "attr", playlists: list[str] = (), method: str = "pca", sample: int | None = None,
             seed: int = 0):
@@ -794,6 +817,7 @@ class Library:
         from .analysis.maps import SAMPLE
 
         snap = self.snapshot()
+        self._whole_space(snap, space)
         names = [self.playlists.resolve(n, list(snap.playlists.values())).name for n in playlists]
         found = library_map(snap, space=space, playlists=names, method=method, sample=sample or SAMPLE, seed=seed)
         self._persist_whiteners()
@@ -806,7 +830,9 @@ class Library:
         from .analysis import agreement
         from .analysis.maps import SAMPLE
 
-        found = agreement(self.snapshot(), list(spaces), n=n, sample=sample or SAMPLE, seed=seed)
+        snap = self.snapshot()
+        self._whole_space(snap, *spaces)
+        found = agreement(snap, list(spaces), n=n, sample=sample or SAMPLE, seed=seed)
         self._persist_whiteners()
         return found
 

@@ -132,6 +132,9 @@ def _run_path(source: Source, query: Query, text: str, cap: int | None) -> Resul
     a, b = track_row(snap, term.start, text, pos), track_row(snap, term.end, text, pos)
     if a == b:
         raise QueryError("a path needs two different tracks", query=text, position=pos)
+    if p.space != "attr" and source.served is not None and source.served(snap, p.space) is not None:
+        raise NotAvailableError(f"a path in the {p.space} space needs the whole space in memory, and this library is "
+                                f"over its memory budget (raise ATTUNE_MEMORY_BUDGET, or walk in:attr)")
     mask = NumpyBackend(snap, p.matcher, text, deadline=p.deadline).mask(p.where) if p.where is not None else None
     found = path_between(snap, a, b, steps=steps, space=p.space, mask=mask)
     p.notes += found.notes

@@ -138,3 +138,26 @@ def test_a_changed_track_in_no_playlist_is_placed_again_and_one_in_a_playlist_ke
     again = Library.open(budget_lib, memory_budget="1KB")
     assert "since the colisten index" not in again.explain('like:track("t0500") in:colisten')
     _same(again.search('like:track("t0500") in:colisten limit:30'), Library.open(budget_lib).search('like:track("t0500") in:colisten limit:30'))
+
+
+def test_what_needs_a_whole_served_space_in_memory_is_refused_over_the_budget(budget_lib):  # noqa: F811
+    """Paths, sequencing, maps and analysis need every vector of their space in memory: over
+    the budget the audio and co-listen spaces are only served for searches, so those say so
+    instead of building them (16 GB of audio vectors at 10M tracks); the attribute space,
+    held in parts, still serves them."""
+    from attune.engine.errors import NotAvailableError
+
+    over = Library.open(budget_lib, memory_budget="1KB")
+    for space in ("audio", "colisten"):
+        with pytest.raises(NotAvailableError, match=f"whole {space} space of 900 tracks in memory"):
+            over.path_between("t0001", "t0002", steps=4, space=space)
+        with pytest.raises(NotAvailableError, match=f"whole {space} space"):
+            over.sequence("List 1", space=space)
+        with pytest.raises(NotAvailableError, match=f"a path in the {space} space needs the whole space"):
+            over.search(f'path:track("t0001")..track("t0002") in:{space} limit:4')
+    with pytest.raises(NotAvailableError, match="whole colisten space"):
+        over.analyze(spaces=("attr", "colisten"))
+    assert over.path_between("t0001", "t0002", steps=4, space="attr").track_ids[0] == "t0001"
+    assert over.analyze(spaces=("attr",)) is not None
+    within = Library.open(budget_lib, memory_budget="4GB")
+    assert within.path_between("t0001", "t0002", steps=4, space="colisten").track_ids[-1] == "t0002"
