@@ -392,12 +392,16 @@ class Library:
         """Tracks whose audio vector was written after the index was built: (ids, raw vectors);
         `audio_dims`: the audio vectors' length (default: the index's)."""
         dims = state.dims if audio_dims is None else audio_dims
-        if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
-            return [], np.zeros((0, dims))
         # The write time alone first (a column of 8 bytes a track; testing the embeddings
         # themselves would read every vector), then the vectors of those tracks only.
-        newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
-        return self._audio_of(newer, dims)
+        return self._audio_of(self._written_since(state), dims)
+
+    def _written_since(self, state) -> list[str]:
+        """Ids of the tracks written after a space's index was built (none when the tables
+        are at the versions it records)."""
+        if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
+            return []
+        return self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
 
     def _audio_of(self, track_ids: list[str], dims: int) -> tuple[list[str], np.ndarray]:
         """(ids, raw audio vectors) of those of these tracks that have one of this length."""
@@ -421,9 +425,9 @@ class Library:
         """Tracks written after the co-listen index was built whose position it does not hold
         or holds as an estimate from their data of then (a learned position stays: it comes
         from the playlists): (ids, their positions, placed by the mapping the index recorded)."""
-        if (state.tracks_version, state.segments_version) == self.store.versions().track_key:
+        newer = self._written_since(state)
+        if not newer:
             return [], np.zeros((0, state.dims), dtype=np.float32)
-        newer = self.store.read("tracks", ["track_id"], where=written_since(state.built_at))["track_id"].to_pylist()
         version = (state.extra or {}).get("exact_version")
         learned = set(self.store.vectors.read_exact("colisten", int(version), state.dims)[0]) if version is not None else set()
         rows = snap.tracks.rows_or_missing([t for t in newer if t not in learned])
@@ -447,8 +451,6 @@ class Library:
             places = np.array([at[t] for t in found])
             x[places], has[places] = vectors, True
         return x, has
-
-
 
     def optimize(self, *, full: bool = False, progress=None) -> dict:
         """Build or refresh the indexes: the audio space's table and IVF_FLAT index, the
@@ -572,7 +574,8 @@ class Library:
                 yield ids, x, has, numbers
 
         built = colisten_index.build(snap, self.store, batches=batches, versions=versions, audio_dims=audio_dims,
-                                     audio_of=lambda rows: self._audio_rows(snap, rows, audio_dims), since=since, progress=(lambda n: progress("colisten", n)) if progress else None)
+                                     audio_of=lambda rows: self._audio_rows(snap, rows, audio_dims), since=since,
+                                     progress=(lambda n: progress("colisten", n)) if progress else None)
         if built is None:
             return None
         extra = built.extra or {}
@@ -663,10 +666,9 @@ class Library:
         if self.memory_budget is None:
             return
         for name in names:
-            if name == "attr" or computed(snap, name) is not None or (name == "colisten" and snap.membership.height == 0):
+            if name == "attr" or (name == "colisten" and snap.membership.height == 0):
                 continue
-            over = self.budget(snap)["audio"] == "lance" if name == "audio" else not self._colisten_fits(snap)
-            if over:
+            if self._served(snap, name) is not None:  # (the rule searches follow: served, or in memory)
                 raise NotAvailableError(
                     f"this needs the whole {name} space of {len(snap):,} tracks in memory, past this library's memory "
                     f"budget ({self.memory_budget / 2**30:.1f} GiB), where it is served from its index for searches only: "

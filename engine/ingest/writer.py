@@ -141,7 +141,8 @@ def import_tables(store: Store, paths: Iterable[str | Path], *, batch_size: int 
     rows = [dict(t, updated_at=stamp) for t in read.tracks.values()]
     # A track the library has already gets the imported columns only: what the indexer and
     # the co-listen space wrote (embeddings, taggrams, co-listen vectors, the file) stays.
-    mine = pa.schema([f for f in TRACKS_SCHEMA if any(f.name in r for r in rows[:1]) or f.name == "updated_at"])
+    keys = set(rows[0]) if rows else set()  # (every imported track has the same fields)
+    mine = pa.schema([f for f in TRACKS_SCHEMA if f.name in keys])
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         have: set[str] = set()

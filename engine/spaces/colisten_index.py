@@ -103,7 +103,9 @@ def build(snap: Snapshot, store, *, batches: Callable[[], Iterator[Batch]], vers
         return IndexState("colisten", rows, DIMENSIONS + 1, partitions, versions.tracks, versions.segments,
                           whitener.to_json(), built_at, versions.playlists, None, extra)
 
-    return store.vectors.write("colisten", positions(), DIMENSIONS + 1, state=state, progress=progress)
+    built = store.vectors.write("colisten", positions(), DIMENSIONS + 1, state=state, progress=progress)
+    store.vectors.clean_exact("colisten")
+    return built
 
 
 def _place(snap: Snapshot, learned: CoListen, mapping: Mapping, whitener: Whitener, rows: np.ndarray,

@@ -185,13 +185,15 @@ class VectorIndexes:
         index's state records."""
         name = table_name(space) + "_exact"
         with self.store.locks.hold(name):
-            data = _rows(ids, z, None) if len(ids) else pa.table(
-                {"track_id": pa.array([], pa.string()),
-                 "z": pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), z.shape[1])})
-            table = self.store.db.create_table(name, data, mode="overwrite")
-            version = table.version
-            table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
-        return version
+            return self.store.db.create_table(name, _rows(ids, z, None), mode="overwrite").version
+
+    def clean_exact(self, space: str) -> None:
+        """Remove old versions of the `write_exact` table: called once the index's state
+        names the new one (a reader that took the earlier state still finds its version
+        for KEEP_SPACE_VERSIONS)."""
+        name = table_name(space) + "_exact"
+        with self.store.locks.hold(name):
+            self.store.db.open_table(name).optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
 
     def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
         """The rows `write_exact` wrote at that version: (track ids, vectors)."""
