@@ -3,6 +3,7 @@ exact scan, with and without a 1% prefilter. Groundwork for the catalogue issue 
 index type and its settings are chosen from these figures, not from defaults.
 
     .venv/bin/python bench/bench_ann.py [--rows 1000000] [--dim 200] [--queries 100] [--hnsw]
+        [--only IVF_FLAT,IVF_SQ] [--cold]
 
 Data: N clustered unit vectors (2,000 Gaussian clusters of random sizes, as embeddings of
 a catalogue cluster by artist and style) with an integer `bucket` column 0..99 (bucket = 0
@@ -68,6 +69,10 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=200)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--hnsw", action="store_true", help="also build IVF_HNSW_SQ (minutes)")
+    ap.add_argument("--only", default="", help="comma-separated index types to build (default: all)")
+    ap.add_argument("--cold", action="store_true",
+                    help="a first pass: every query on a new connection and with the page cache "
+                         "dropped (needs root: writes /proc/sys/vm/drop_caches)")
     args = ap.parse_args()
     cache = ROOT / "bench" / ".cache" / f"ann-{args.rows}-{args.dim}"
     if not cache.exists():
@@ -94,14 +99,25 @@ def main() -> None:
         t_exact_f.append(t)
     print(f"exact numpy scan: p50 {np.median(t_exact) * 1000:.1f} ms (1% filter: {np.median(t_exact_f) * 1000:.1f} ms)")
 
-    configs = [("IVF_FLAT", dict(index_type="IVF_FLAT", num_partitions=1024), [8, 16, 32]),
-               ("IVF_PQ", dict(index_type="IVF_PQ", num_partitions=1024, num_sub_vectors=args.dim // 8), [16, 32]),
+    # (name, index settings, nprobes tried, refine factors tried)
+    configs = [("IVF_FLAT", dict(index_type="IVF_FLAT", num_partitions=1024), [8, 16, 32], [None]),
+               ("IVF_PQ", dict(index_type="IVF_PQ", num_partitions=1024, num_sub_vectors=args.dim // 8), [16, 32],
+                [None, 4, 20, 50]),
+               ("IVF_SQ", dict(index_type="IVF_SQ", num_partitions=1024), [16, 32], [None, 2, 5]),
+               ("IVF_RQ", dict(index_type="IVF_RQ", num_partitions=1024), [16, 32], [None, 10, 30]),
                ]
     if args.hnsw:
-        configs.append(("IVF_HNSW_SQ", dict(index_type="IVF_HNSW_SQ", num_partitions=64), [4, 8]))
+        configs.append(("IVF_HNSW_SQ", dict(index_type="IVF_HNSW_SQ", num_partitions=64), [4, 8], [None]))
+    if args.only:
+        configs = [c for c in configs if c[0] in args.only.split(",")]
+
+    def drop_page_cache() -> None:
+        if args.cold:
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
     print(f"\n{'index':<12} {'build s':>8} {'nprobes':>7} {'refine':>6} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}   "
           f"{'1% p50':>7} {'recall':>6}")
-    for name, config, probes in configs:
+    for name, config, probes, refines in configs:
         work = Path(tempfile.mkdtemp(prefix="attune-ann-"))
         try:
             shutil.copytree(cache, work / "db")
@@ -110,10 +126,10 @@ def main() -> None:
             table.create_index(metric="cosine", vector_column_name="vector", **config)
             build = time.perf_counter() - t0
             for nprobes in probes:
-                for refine in ([None, 4] if name == "IVF_PQ" else [None]):
+                for refine in refines:
                     lat, lat_f, rec, rec_f = [], [], [], []
                     for q, want, want_f in zip(queries, truth, truth_f):
-                        def query(where=None):
+                        def query(where=None, q=q):
                             s = table.search(q, vector_column_name="vector").metric("cosine").nprobes(nprobes).limit(10)
                             if refine:
                                 s = s.refine_factor(refine)
@@ -121,10 +137,18 @@ def main() -> None:
                                 s = s.where(where, prefilter=True)
                             return s.select(["id"]).to_arrow()["id"].to_numpy()
 
+                        if args.cold:
+                            # A new connection (LanceDB's partition cache empty) that has answered
+                            # one other query (the index's centroids loaded), then no page cached.
+                            table = lancedb.connect(work / "db").open_table("v")
+                            query(q=-q)
+                            query("bucket = 0", q=-q)
+                        drop_page_cache()
                         t0 = time.perf_counter()
                         got = query()
                         lat.append(time.perf_counter() - t0)
                         rec.append(len(set(got) & want) / 10)
+                        drop_page_cache()
                         t0 = time.perf_counter()
                         got = query("bucket = 0")
                         lat_f.append(time.perf_counter() - t0)
