@@ -24,7 +24,7 @@ from ..spaces import space as space_of
 from ..spaces.compact import RERANK_MIN, CompactVectors
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
-from ..spaces.served import EXACT_ROWS, ServedSpace, median_distance, nearest, seed_vectors
+from ..spaces.served import EXACT_ROWS, NOTHING_PASSES, ServedSpace, median_distance, nearest, seed_vectors
 from ..spaces.served import distances as served_distances
 from ..storage import SCALAR_COLUMNS, Snapshot, TrackData
 from .kernel import Centre, distance_constant, distance_to, partial_distances, smallest
@@ -304,7 +304,7 @@ def _rank_served(snap: Snapshot, p: Plan, mask: np.ndarray | None) -> Results:
             break
         want *= 4
     if pull is not None:
-        how = pull.how if how == "nothing passes the filter" else how + "; " + pull.how
+        how = pull.how if how == NOTHING_PASSES else how + "; " + pull.how
     p.served_how = how
     scores = -(d + constant) / len(centres)
     results = _results(p, _order(p, picked, scores, ranked=True))

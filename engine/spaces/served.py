@@ -47,6 +47,8 @@ EXACT_ROWS_READ = 5_000
 #: 50 queries) recall@10 was 0.930 with 200, 0.974 with 500 and 0.994 with 1,000, at the same
 #: 30 ms.
 RERANK, RERANK_MIN = 8, 1000
+#: What `nearest` says when no track passes its filter (a caller adding other rows says only what it did).
+NOTHING_PASSES = "nothing passes the filter"
 #: Tracks a served space's median distance to a centre is measured over (all of them up to this many).
 SAMPLE = 20_000
 
@@ -227,7 +229,7 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
         eligible[exclude] = False
         passing = int(np.count_nonzero(eligible))  # (a bool sum at 10M rows takes 5x as long)
     if passing == 0 or k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "nothing passes the filter"
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), NOTHING_PASSES
     if passing > limit and space.state.partitions > 0:
         return _through_index(space, centre, k, passing, eligible, exclude)
     if chosen is not None:
