@@ -372,3 +372,32 @@ def test_over_the_budget_float32_columns_are_kept_as_float32_and_filter_the_same
         got = over.search(query)
         assert got.plan.executor == "memory", query
         assert sorted(got.frame["track_id"].to_list()) == sorted(memory.search(query).frame["track_id"].to_list()), query
+
+
+@pytest.mark.parametrize(("budget", "resident_mb", "released"), [(None, 10_000, 0), ("1GB", 500, 0), ("1GB", 900, 2)])
+def test_near_its_budget_a_search_and_an_expansion_give_freed_memory_back(budget_lib, monkeypatch, budget, resident_mb,
+                                                                          released):
+    """Past SETTLE_SHARE of the budget resident, the allocators' freed memory goes back to the
+    system after a search and before and after an expansion; not sooner (the next search
+    would fault it in again), never without a budget."""
+    import importlib
+
+    library_module = importlib.import_module("attune.engine.library")
+    calls = []
+    monkeypatch.setattr(library_module, "resident", lambda: resident_mb * 2**20)
+    monkeypatch.setattr(library_module, "release", lambda: calls.append(1))
+    lib = Library.open(budget_lib, memory_budget=budget)
+    lib.search("energy>0.5 limit:5")
+    assert len(calls) == min(released, 1)
+    lib.expand("List 1", limit=5)
+    assert len(calls) == released + min(released, 1)
+
+
+def test_release_returns_the_c_heaps_free_pages_where_the_c_library_can():
+    import platform
+
+    from attune.engine.storage import reads
+
+    reads.release()  # never fails, whatever the C library
+    assert (reads._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")
+    assert reads.resident() is None or reads.resident() > 10 * 2**20
