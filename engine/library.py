@@ -548,9 +548,11 @@ class Library:
             if (state.tracks_version, state.segments_version) == versions.track_key:
                 return {"rows": state.rows, "partitions": state.partitions, "added": 0, "current": True}
             ids, z = self._fresh_colisten(snap, state)
-            rows = self.store.vectors.append("colisten", ids, z, None)
+            rows, version = self.store.vectors.append("colisten", ids, z, None)
             self.store.vectors.record("colisten", replace(state, rows=rows, tracks_version=versions.tracks,
-                                                          segments_version=versions.segments, built_at=since.isoformat()))
+                                                          segments_version=versions.segments, built_at=since.isoformat(),
+                                                          table_version=version))
+            self.store.vectors.clean("colisten")
             if progress:
                 progress("colisten", len(ids))
             return {"rows": rows, "partitions": state.partitions, "added": len(ids)}

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..storage import Key, Snapshot, TrackData
+from ..storage.place import BusyError
 from ..storage.reads import release
 from ..storage.rowcopy import places
 from ..storage.vectors import IndexState, RowIds, column_matrix, id_batches, search, take
@@ -100,9 +101,8 @@ def _built(state: IndexState | None) -> tuple | None:
 
 
 def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
-    state = store.vectors.state(name, max_age=0.0)
-    table = store.vectors.open(name) if state is not None else None
-    if table is None:
+    state, table = _pinned(store, name)
+    if state is None or table is None:
         return None
     whitener = Whitener.from_json(state.whitener)
     rowids = RowIds()
@@ -137,6 +137,21 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     has[fresh_rows] = True
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, rows_at, rowids, has, fresh_rows,
                        np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes)
+
+
+def _pinned(store, name: str) -> tuple[IndexState | None, Any]:
+    """The index state and the space table at the version it names. A version can be gone
+    when `attune optimize` recorded a newer state and removed old versions between the two
+    reads: the state is then read again; still gone, the search can be retried."""
+    for _ in range(3):
+        state = store.vectors.state(name, max_age=0.0)
+        if state is None:
+            return None, None
+        try:
+            return state, store.vectors.open(name, state.table_version)
+        except (OSError, ValueError, RuntimeError):  # LanceDB: that version is not there
+            continue
+    raise BusyError(f"the {name} index changed while it was being read (attune optimize is running): retry the search")
 
 
 def _rows_or_missing(snap: Snapshot | TrackData, ids) -> np.ndarray:
@@ -385,6 +400,8 @@ def refresh_index(store, name: str, state: IndexState, ids: list[str], raw: np.n
     codes = _codec(state).encode(z) if state.pq is not None and len(ids) else None
     new = replace(state, tracks_version=versions.tracks, segments_version=versions.segments,
                   built_at=datetime.now(UTC).isoformat())
-    new = replace(new, rows=store.vectors.append(name, ids, z, codes))
+    rows, version = store.vectors.append(name, ids, z, codes)
+    new = replace(new, rows=rows, table_version=version)
     store.vectors.record(name, new)
+    store.vectors.clean(name)
     return new

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from datetime import timedelta
 
 import numpy as np
@@ -75,6 +76,10 @@ class IndexState:
     #: What else the space needs to place tracks as the index did (the co-listen space: its
     #: cold-start mapping and residual, `spaces/colisten_index.py`).
     extra: dict | None = None
+    #: The version of the space table the state describes: readers take that version, so a
+    #: rebuild writing the table anew is not read before its state is recorded (-1: a state
+    #: recorded before versions were; the newest version is read).
+    table_version: int = -1
 
     @property
     def nprobes(self) -> int:
@@ -87,14 +92,16 @@ class IndexState:
         try:
             return cls(space, int(data["rows"]), int(data["dims"]), int(data["partitions"]), int(data["tracks_version"]),
                        int(data.get("segments_version", 0)), dict(data["whitener"]), str(data["built_at"]),
-                       int(data.get("playlists_version", -1)), data.get("pq"), data.get("extra"))
+                       int(data.get("playlists_version", -1)), data.get("pq"), data.get("extra"),
+                       int(data.get("table_version", -1)))
         except (KeyError, TypeError, ValueError):
             return None
 
     def to_meta(self) -> dict:
         return {"rows": self.rows, "dims": self.dims, "partitions": self.partitions, "tracks_version": self.tracks_version,
                 "segments_version": self.segments_version, "whitener": self.whitener, "built_at": self.built_at,
-                "playlists_version": self.playlists_version, "pq": self.pq, "extra": self.extra}
+                "playlists_version": self.playlists_version, "pq": self.pq, "extra": self.extra,
+                "table_version": self.table_version}
 
 
 class VectorIndexes:
@@ -129,16 +136,26 @@ class VectorIndexes:
         table.checkout_latest()
         return table
 
-    def open(self, space: str):
-        """The space's table pinned at its newest version (None: not built yet). A served
-        space reads through one such handle, so the row offsets it mapped stay the rows it
-        takes whatever another process writes, and no search asks for the newest version."""
+    def open(self, space: str, version: int = -1):
+        """The space's table pinned at `version`, the one its index state names (-1: the
+        newest; None: not built yet). A served space reads through one such handle, so the
+        row offsets it mapped stay the rows it takes whatever another process writes, and a
+        table `attune optimize` is writing anew is not read before its state is recorded."""
         name = table_name(space)
         if name not in self.store._table_names():
             return None
         table = self.store.db.open_table(name)
-        table.checkout(table.version)
+        table.checkout(version if version >= 0 else table.version)
         return table
+
+    def clean(self, space: str) -> None:
+        """Remove the space table's versions older than KEEP_SPACE_VERSIONS: called once the
+        index state names the newest one (a reader that took the state before still finds
+        its version)."""
+        table = self._table(space)
+        if table is not None:
+            with self.store.locks.hold(table_name(space)):
+                table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
 
     def record(self, space: str, state: IndexState) -> None:
         """Write what the index now is to meta (and forget the cached state)."""
@@ -148,8 +165,9 @@ class VectorIndexes:
     def write(self, space: str, batches: Iterator[tuple[list[str], np.ndarray, np.ndarray | None]], dims: int, *,
               state: Callable[[int, int], IndexState], progress: Callable[[int], None] | None = None) -> IndexState:
         """Write the space's table anew from (track ids, whitened vectors, codes) batches, index it,
-        and record `state(rows, partitions)` in meta. Readers keep the old table until the
-        new one is committed (LanceDB's overwrite is one commit)."""
+        and record `state(rows, partitions)` in meta with the table's version. Readers take
+        the version the recorded state names, so they keep the old table until the new
+        state is recorded."""
         from lancedb.index import IvfFlat
 
         name = table_name(space)
@@ -176,9 +194,10 @@ class VectorIndexes:
                                    config=IvfFlat(distance_type="l2", num_partitions=partitions))
             else:
                 partitions = 0
-            result = state(rows, partitions)
+            table.optimize(cleanup_older_than=KEEP_VERSIONS)  # compacted (no version removed yet)
+            result = dc_replace(state(rows, partitions), table_version=table.version)
             self.record(space, result)
-            table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)  # the files of earlier builds, once no reader needs them
+        self.clean(space)  # the files of earlier builds, once no reader needs them
         return result
 
     def write_exact(self, space: str, ids: list[str], z: np.ndarray) -> int:
@@ -212,9 +231,9 @@ class VectorIndexes:
         table.checkout(version)
         return table
 
-    def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> int:
+    def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> tuple[int, int]:
         """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);
-        returns the table's rows."""
+        returns the table's rows and version, for the state the caller records (then `clean`)."""
         table = self._table(space)
         assert table is not None
         with self.store.locks.hold(table_name(space)):
@@ -222,8 +241,8 @@ class VectorIndexes:
                 table.delete(sql_in("track_id", chunk))
             if len(ids):
                 table.add(_rows(ids, z, codes if "pq" in table.schema.names else None).cast(table.schema))
-                table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
-        return table.count_rows()
+                table.optimize(cleanup_older_than=KEEP_VERSIONS)
+            return table.count_rows(), table.version
 
     def scalar_indexes(self, progress: Callable[[str], None] | None = None, *, compact: bool = False) -> list[str]:
         """BTREE and LABEL_LIST indexes on the tracks table's filter columns: those missing are

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from attune.engine import Library, LibraryError
 from attune.engine.library import parse_size
+from attune.engine.spaces import served as attune_served
 from attune.engine.storage import TRACKS_SCHEMA
 from attune.engine.storage import vectors as vector_indexes
 
@@ -401,3 +402,64 @@ def test_release_returns_the_c_heaps_free_pages_where_the_c_library_can():
     reads.release()  # never fails, whatever the C library
     assert (reads._malloc_trim() is not None) == (platform.libc_ver()[0] == "glibc")
     assert reads.resident() is None or reads.resident() > 10 * 2**20
+
+
+def test_a_search_while_optimize_rebuilds_the_index_reads_the_table_its_index_state_names(budget_lib, monkeypatch):
+    """`attune optimize --full` writes the space table anew (a new whitening after playlist
+    edits) before it records the new index state: a search in between, in another process
+    or library, still ranks on the table the recorded state was built from (the rows and
+    scores of before), not on half-written rows whitened another way."""
+    from attune.engine.spaces import served as served_module
+
+    monkeypatch.setattr(served_module, "EXACT_ROWS_READ", 100)
+    query, colisten = 'like:track("t0005") in:audio limit:20', 'like:track("t0005") in:colisten limit:20'
+    before = Library.open(budget_lib, memory_budget="1KB").search(query)
+    before_colisten = Library.open(budget_lib, memory_budget="1KB").search(colisten)
+    lib = Library.open(budget_lib)
+    for p in range(6):  # other playlists: the whitening is refitted, every vector moves
+        lib.playlists.create(f"Other {p}", [f"t{i:04d}" for i in range(3 * p, N, 11)][:30])
+    during = []
+    partitions_for = vector_indexes.partitions_for
+
+    def in_the_middle(rows):  # called once every row is written, before the index is built and recorded
+        during.append(Library.open(budget_lib, memory_budget="1KB").search(colisten if during else query))
+        return partitions_for(rows)
+
+    monkeypatch.setattr(vector_indexes, "partitions_for", in_the_middle)
+    lib.optimize(full=True)
+    assert len(during) == 2  # the audio and the co-listen tables
+    assert during[0].frame["track_id"].to_list() == before.frame["track_id"].to_list()
+    np.testing.assert_allclose(during[0].frame["score"].to_numpy(), before.frame["score"].to_numpy(), rtol=1e-6)
+    assert during[1].plan.served is not None
+    assert during[1].frame["track_id"].to_list() == before_colisten.frame["track_id"].to_list()
+    after = Library.open(budget_lib, memory_budget="1KB").search(query)
+    memory = Library.open(budget_lib).search(query)
+    assert after.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+    assert not np.allclose(after.frame["score"].to_numpy(), before.frame["score"].to_numpy(), rtol=1e-3)
+
+
+def test_a_space_table_version_removed_under_a_reader_is_read_again_then_refused_as_retryable(budget_lib, monkeypatch):
+    from attune.engine.storage.place import BusyError
+
+    monkeypatch.setattr(attune_served, "EXACT_ROWS_READ", 100)
+    query = 'like:track("t0005") in:audio limit:5'
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    opened = lib.store.vectors.open
+    failures = []
+
+    def gone_once(space, version=-1):
+        if not failures:
+            failures.append(version)
+            raise ValueError(f"version {version} not found")
+        return opened(space, version)
+
+    monkeypatch.setattr(lib.store.vectors, "open", gone_once)
+    assert lib.search(query).frame.height == 5 and failures  # the state read again, its version found
+
+    def gone(space, version=-1):
+        raise ValueError(f"version {version} not found")
+
+    again = Library.open(budget_lib, memory_budget="1KB")
+    monkeypatch.setattr(again.store.vectors, "open", gone)
+    with pytest.raises(BusyError, match="retry"):
+        again.search(query)

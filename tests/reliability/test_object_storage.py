@@ -41,6 +41,32 @@ def test_a_remote_library_imports_searches_edits_and_reopens(object_library, fix
     assert any("Mine" in w for w in whats) and any("import" in w.lower() for w in whats)
 
 
+def test_a_remote_library_over_its_budget_is_served_from_its_index(object_library, monkeypatch):
+    """`attune optimize` on object storage writes the audio space's table and index and
+    records the table version they describe; a library opened with a budget ranks through
+    that version and finds the in-memory path's rows."""
+    import pyarrow as pa
+    from attune.engine.spaces import served as served_module
+    from attune.engine.storage import TRACKS_SCHEMA
+    from attune.engine.storage import vectors as vector_indexes
+
+    from tests.engine.test_budget import _rows
+
+    monkeypatch.setattr(served_module, "EXACT_ROWS_READ", 100)  # small: take the index
+    monkeypatch.setattr(vector_indexes, "NPROBES_SHARE", 1.0)  # every partition: the index is exact
+    lib = Library.open(object_library.uri)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(0, 400, 1), schema=TRACKS_SCHEMA))
+    for p in range(3):
+        lib.playlists.create(f"List {p}", [f"t{i:04d}" for i in range(p, 400, 17)][:20])
+    done = lib.optimize()
+    assert done["audio"]["rows"] == 400 and lib.store.vectors.state("audio").table_version >= 0
+    query = 'like:track("t0005") in:audio limit:10'
+    served = Library.open(object_library.uri, memory_budget="1KB").search(query)
+    memory = Library.open(object_library.uri).search(query)
+    assert served.plan.served is not None and "IVF_FLAT" in served.plan.served_how
+    assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+
+
 def test_history_restore_works_on_object_storage(object_library, fixture_csv):
     lib = Library.open(object_library.uri)
     lib.import_spotify([fixture_csv])
