@@ -830,6 +830,17 @@ class Library:
         self._whole_space(snap, *spaces)
         return analyze(snap, spaces=spaces, playlists=playlists)
 
+    def evaluate_expansion(self, **options):
+        """Hide part of every playlist, expand the rest, report recall@k next to baselines
+        (`analysis/evaluate.py`; `options` are its own). It ranks with the co-listen space
+        built whole in memory: refused over the memory budget where that space is served
+        from its index."""
+        from .analysis.evaluate import evaluate_expansion
+
+        snap = self.snapshot()
+        self._whole_space(snap, "colisten")
+        return evaluate_expansion(snap, **options)
+
     def map(self, *, space: str = "attr", playlists: list[str] = (), method: str = "pca", sample: int | None = None,
             seed: int = 0):
         """The tracks of a space in two dimensions (PCA or UMAP), the named playlists'

@@ -107,7 +107,9 @@ def baselines(snap: Snapshot, seed: int) -> dict[str, Callable[[Playlist, np.nda
     rng = np.random.default_rng(seed + 1)
     pop = frame["popularity"].fill_null(0).fill_nan(0).to_numpy().astype(float)
     x = np.column_stack([frame[c].cast(pl.Float64).to_numpy() for c in BASELINE_ATTRIBUTES if c in frame.columns])
-    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+    known = ~np.isnan(x)
+    means = np.where(known.any(axis=0), np.nansum(x, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
+    x = np.where(known, x, means)  # a missing value at its column's mean (0 for a column with none)
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1)
     artists = snap.text_index("artist").codes
 

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from attune.engine import Library, LibraryError
+from attune.engine.errors import NotAvailableError
 from attune.engine.library import parse_size
 from attune.engine.spaces import served as attune_served
 from attune.engine.storage import TRACKS_SCHEMA
@@ -463,3 +464,12 @@ def test_a_space_table_version_removed_under_a_reader_is_read_again_then_refused
     monkeypatch.setattr(again.store.vectors, "open", gone)
     with pytest.raises(BusyError, match="retry"):
         again.search(query)
+
+
+def test_evaluating_expansion_over_the_budget_is_refused_where_the_co_listen_space_is_served(budget_lib):
+    """The evaluation ranks with the whole co-listen space in memory: over the budget, where
+    searches are served from its index, it says so instead of building it."""
+    with pytest.raises(NotAvailableError, match="whole colisten space"):
+        Library.open(budget_lib, memory_budget="1KB").evaluate_expansion(min_size=10, k=20)
+    result = Library.open(budget_lib).evaluate_expansion(min_size=10, k=20)
+    assert "recall" in str(result)

@@ -265,11 +265,8 @@ def eval_group() -> None:
                    "the trade-off between recall and discovery.")
 def eval_expand_command(library_path, holdout, k, min_size, seed, shares) -> None:
     """Hide part of every playlist, expand the rest, report recall@k next to baselines."""
-    from attune.engine.analysis.evaluate import evaluate_expansion
-
     lib = open_library(library_path)
-    click.echo(str(evaluate_expansion(lib.snapshot(), holdout=holdout, k=k, min_size=min_size, seed=seed,
-                                      shares=list(shares))))
+    click.echo(str(lib.evaluate_expansion(holdout=holdout, k=k, min_size=min_size, seed=seed, shares=list(shares))))
 
 
 @cli.group("genres", cls=Group, invoke_without_command=True)
