@@ -74,7 +74,9 @@ def test_deep_and_long_queries_answer_fast(shared_lib):
     long = " OR ".join(f"artist:x{i}" for i in range(999)) + " OR artist:green"
     for query, expected in ((deep, None), (long, ["t01", "t02"])):
         memory, lance, seconds = both(shared_lib, query)
-        assert memory == lance and seconds < 1.0
+        # A bound against blow-ups (a plan or a mask per nesting level would take minutes), not a
+        # speed target (bench/bench_hostile.py measures that): 1.2 s on a slow CI run against 1.0.
+        assert memory == lance and seconds < 5.0
         assert expected is None or memory == expected
 
 
