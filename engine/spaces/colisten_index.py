@@ -104,7 +104,7 @@ def build(snap: Snapshot, store, *, batches: Callable[[], Iterator[Batch]], vers
                           whitener.to_json(), built_at, versions.playlists, None, extra)
 
     built = store.vectors.write("colisten", positions(), DIMENSIONS + 1, state=state, progress=progress)
-    store.vectors.clean_exact("colisten")
+    store.vectors.clean("colisten", exact=True)
     return built
 
 

@@ -148,14 +148,15 @@ class VectorIndexes:
         table.checkout(version if version >= 0 else table.version)
         return table
 
-    def clean(self, space: str) -> None:
-        """Remove the space table's versions older than KEEP_SPACE_VERSIONS: called once the
-        index state names the newest one (a reader that took the state before still finds
-        its version)."""
-        table = self._table(space)
-        if table is not None:
-            with self.store.locks.hold(table_name(space)):
-                table.optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
+    def clean(self, space: str, *, exact: bool = False) -> None:
+        """Remove the versions older than KEEP_SPACE_VERSIONS of the space table (`exact`: of
+        its `write_exact` table): called once the index state names the newest one (a reader
+        that took the state before still finds its version)."""
+        name = table_name(space) + ("_exact" if exact else "")
+        if name not in self.store._table_names():
+            return
+        with self.store.locks.hold(name):
+            self.store.db.open_table(name).optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
 
     def record(self, space: str, state: IndexState) -> None:
         """Write what the index now is to meta (and forget the cached state)."""
@@ -208,14 +209,6 @@ class VectorIndexes:
         with self.store.locks.hold(name):
             return self.store.db.create_table(name, _rows(ids, z, None), mode="overwrite").version
 
-    def clean_exact(self, space: str) -> None:
-        """Remove old versions of the `write_exact` table: called once the index's state
-        names the new one (a reader that took the earlier state still finds its version
-        for KEEP_SPACE_VERSIONS)."""
-        name = table_name(space) + "_exact"
-        with self.store.locks.hold(name):
-            self.store.db.open_table(name).optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
-
     def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
         """The rows `write_exact` wrote at that version: (track ids, vectors)."""
         data = self._exact(space, version).to_arrow()
@@ -223,8 +216,7 @@ class VectorIndexes:
 
     def exact_ids(self, space: str, version: int) -> list[str]:
         """The track ids `write_exact` wrote at that version (their vectors not read)."""
-        table = self._exact(space, version)
-        return table.search().select(["track_id"]).limit(max(table.count_rows(), 1)).to_arrow()["track_id"].to_pylist()
+        return [t for ids in _column(self._exact(space, version), "track_id") for t in ids.to_pylist()]
 
     def _exact(self, space: str, version: int):
         table = self.store.db.open_table(table_name(space) + "_exact")
