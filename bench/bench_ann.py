@@ -3,7 +3,7 @@ exact scan, with and without a 1% prefilter. Groundwork for the catalogue issue 
 index type and its settings are chosen from these figures, not from defaults.
 
     .venv/bin/python bench/bench_ann.py [--rows 1000000] [--dim 200] [--queries 100] [--hnsw]
-        [--only IVF_FLAT,IVF_SQ] [--cold]
+        [--only IVF_FLAT,IVF_SQ] [--cold] [--float16] [--partitions 1024,4096] [--index-cache-mb 200]
 
 Data: N clustered unit vectors (2,000 Gaussian clusters of random sizes, as embeddings of
 a catalogue cluster by artist and style) with an integer `bucket` column 0..99 (bucket = 0
@@ -11,6 +11,10 @@ is the 1% filter), written once into bench/.cache/ann-N-D. Queries are vectors o
 table perturbed a little (a "more like this" of a track in the library). The exact answer
 is numpy's full scan (cosine, the same as the engine's whitened dot products up to scale).
 Each index is built on a copy of the table, so the builds do not see each other.
+`--float16` also builds each index over the vectors stored as float16 (half the bytes a
+query reads); `--partitions` tries other partition counts; `--index-cache-mb` gives LanceDB's
+index cache the size a budgeted library gives it (a fifth of the budget), so partitions not
+held are read again, as in a library larger than its budget.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def main() -> None:
     os.environ.setdefault("LANCE_LOG", "error")  # lance's deprecation chatter about _distance
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     import lancedb
+    import pyarrow as pa
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -73,7 +78,12 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true",
                     help="a first pass: every query on a new connection and with the page cache "
                          "dropped (needs root: writes /proc/sys/vm/drop_caches)")
+    ap.add_argument("--float16", action="store_true", help="also store the vectors as float16")
+    ap.add_argument("--partitions", default="1024", help="comma-separated partition counts (default 1024)")
+    ap.add_argument("--index-cache-mb", type=int, default=0,
+                    help="LanceDB's index cache in MB (default: LanceDB's own, 6 GB)")
     args = ap.parse_args()
+    session = (lancedb.Session(index_cache_size_bytes=args.index_cache_mb << 20) if args.index_cache_mb else None)
     cache = ROOT / "bench" / ".cache" / f"ann-{args.rows}-{args.dim}"
     if not cache.exists():
         t0 = time.perf_counter()
@@ -99,13 +109,17 @@ def main() -> None:
         t_exact_f.append(t)
     print(f"exact numpy scan: p50 {np.median(t_exact) * 1000:.1f} ms (1% filter: {np.median(t_exact_f) * 1000:.1f} ms)")
 
-    # (name, index settings, nprobes tried, refine factors tried)
-    configs = [("IVF_FLAT", dict(index_type="IVF_FLAT", num_partitions=1024), [8, 16, 32], [None]),
-               ("IVF_PQ", dict(index_type="IVF_PQ", num_partitions=1024, num_sub_vectors=args.dim // 8), [16, 32],
-                [None, 4, 20, 50]),
-               ("IVF_SQ", dict(index_type="IVF_SQ", num_partitions=1024), [16, 32], [None, 2, 5]),
-               ("IVF_RQ", dict(index_type="IVF_RQ", num_partitions=1024), [16, 32], [None, 10, 30]),
-               ]
+    # (name, index settings, nprobes tried, refine factors tried); nprobes scale with the partitions
+    configs = []
+    for parts in (int(p) for p in args.partitions.split(",")):
+        scale = parts / 1024
+        def probes(*n: int, scale=scale) -> list[int]:
+            return [max(1, round(p * scale)) for p in n]
+        configs += [("IVF_FLAT", dict(index_type="IVF_FLAT", num_partitions=parts), probes(8, 16, 32), [None]),
+                    ("IVF_PQ", dict(index_type="IVF_PQ", num_partitions=parts, num_sub_vectors=args.dim // 8),
+                     probes(16, 32), [None, 4, 20, 50]),
+                    ("IVF_SQ", dict(index_type="IVF_SQ", num_partitions=parts), probes(16, 32), [None, 2, 5]),
+                    ("IVF_RQ", dict(index_type="IVF_RQ", num_partitions=parts), probes(16, 32), [None, 10, 30])]
     if args.hnsw:
         configs.append(("IVF_HNSW_SQ", dict(index_type="IVF_HNSW_SQ", num_partitions=64), [4, 8], [None]))
     if args.only:
@@ -115,13 +129,19 @@ def main() -> None:
         if args.cold:
             os.sync()
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    print(f"\n{'index':<12} {'build s':>8} {'nprobes':>7} {'refine':>6} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}   "
+    print(f"\n{'index':<12} {'vectors':>7} {'parts':>5} {'build s':>8} {'nprobes':>7} {'refine':>6} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}   "
           f"{'1% p50':>7} {'recall':>6}")
-    for name, config, probes, refines in configs:
+    runs = [(c, t) for c in configs for t in (["float32", "float16"] if args.float16 else ["float32"])]
+    for (name, config, probes, refines), vectors in runs:
         work = Path(tempfile.mkdtemp(prefix="attune-ann-"))
         try:
-            shutil.copytree(cache, work / "db")
-            table = lancedb.connect(work / "db").open_table("v")
+            if vectors == "float32":
+                shutil.copytree(cache, work / "db")
+            else:
+                half = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel().astype(np.float16)), args.dim)
+                lancedb.connect(work / "db").create_table("v", data.set_column(data.schema.get_field_index("vector"),
+                                                                               "vector", half))
+            table = lancedb.connect(work / "db", session=session).open_table("v")
             t0 = time.perf_counter()
             table.create_index(metric="cosine", vector_column_name="vector", **config)
             build = time.perf_counter() - t0
@@ -140,7 +160,7 @@ def main() -> None:
                         if args.cold:
                             # A new connection (LanceDB's partition cache empty) that has answered
                             # one other query (the index's centroids loaded), then no page cached.
-                            table = lancedb.connect(work / "db").open_table("v")
+                            table = lancedb.connect(work / "db", session=session).open_table("v")
                             query(q=-q)
                             query("bucket = 0", q=-q)
                         drop_page_cache()
@@ -153,7 +173,7 @@ def main() -> None:
                         got = query("bucket = 0")
                         lat_f.append(time.perf_counter() - t0)
                         rec_f.append(len(set(got) & want_f) / 10)
-                    print(f"{name:<12} {build:8.0f} {nprobes:7d} {refine or '-':>6} {np.median(lat) * 1000:7.1f} "
+                    print(f"{name:<12} {vectors:>7} {config['num_partitions']:5d} {build:8.0f} {nprobes:7d} {refine or '-':>6} {np.median(lat) * 1000:7.1f} "
                           f"{np.percentile(lat, 99) * 1000:7.1f} {np.mean(rec):9.3f}   {np.median(lat_f) * 1000:7.1f} "
                           f"{np.mean(rec_f):6.3f}")
         finally:

@@ -7,7 +7,8 @@ that reached recall@10 0.95 on clustered 200-d embeddings here (`bench/bench_ann
 nprobes 16 of 1,024 partitions gave 0.98 at 9.6 ms on 1M rows; IVF_PQ stayed under 0.6
 even with refinement; IVF_HNSW_SQ took minutes to build; IVF_SQ halved a first pass
 with no page cached on plain clustered vectors but gave recall@10 0.833 on the catalogue's
-whitened audio space, its best candidates ranked again exactly). Scalar indexes (BTREE on
+whitened audio space, its best candidates ranked again exactly; float16 vectors made a
+warm query 1.9x slower here, with no half-precision arithmetic). Scalar indexes (BTREE on
 numbers, LABEL_LIST on genre and tag lists) serve filters LanceDB evaluates.
 
 What an index was built from is recorded in the meta table (`index.<space>`): the tracks
