@@ -23,6 +23,7 @@ the newest rows are always found; the plan says so.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,7 @@ from ..storage import Key, Snapshot, TrackData
 from ..storage.place import BusyError
 from ..storage.reads import release
 from ..storage.rowcopy import places
-from ..storage.vectors import IndexState, RowIds, column_matrix, id_batches, search, take
+from ..storage.vectors import REBUILD, IndexState, RowIds, VersionGone, column_matrix, id_batches, search, table_name, take
 from .pq import PQ
 from .pq import train as train_pq
 from .whitening import Moments, Whitener, summed_scatter, whitener_from
@@ -75,6 +76,12 @@ class ServedSpace:
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
     sample: np.ndarray | None = None  # vectors of up to SAMPLE tracks (`median_distance`), when read
     fresh_sq: np.ndarray | None = None  # |fresh_z|^2, when computed
+    store: Any = field(default=None, repr=False)  # the library's store: a table it cannot read is named
+
+    def reading(self):
+        """LanceDB's errors about the space table's files as one error saying `attune optimize`
+        writes it anew (`Store.reading`)."""
+        return self.store.reading(table_name(self.name), REBUILD) if self.store is not None else nullcontext()
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
@@ -104,6 +111,12 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     state, table = _pinned(store, name)
     if state is None or table is None:
         return None
+    with store.reading(table_name(name), REBUILD):
+        return _mapped(snap, store, name, state, table, fresh_since)
+
+
+def _mapped(snap: Snapshot, store, name: str, state: IndexState, table, fresh_since) -> ServedSpace:
+    """The served space of a pinned table: its rows mapped to the snapshot's."""
     whitener = Whitener.from_json(state.whitener)
     rowids = RowIds()
     offsets = places(snap.tracks.column("track_id"), snap.tracks.rows_or_missing, id_batches(table, rowids), len(snap))
@@ -136,20 +149,21 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     rows_at[offsets[has]] = np.flatnonzero(has)
     has[fresh_rows] = True
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, rows_at, rowids, has, fresh_rows,
-                       np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes)
+                       np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes, store=store)
 
 
 def _pinned(store, name: str) -> tuple[IndexState | None, Any]:
     """The index state and the space table at the version it names. A version can be gone
     when `attune optimize` recorded a newer state and removed old versions between the two
-    reads: the state is then read again; still gone, the search can be retried."""
+    reads: the state is then read again; still gone, the search can be retried. A table
+    whose files cannot be read is a DamagedError (`VectorIndexes.open`), not retried."""
     for _ in range(3):
         state = store.vectors.state(name, max_age=0.0)
         if state is None:
             return None, None
         try:
             return state, store.vectors.open(name, state.table_version)
-        except (OSError, ValueError, RuntimeError):  # LanceDB: that version is not there
+        except VersionGone:
             continue
     raise BusyError(f"the {name} index changed while it was being read (attune optimize is running): retry the search")
 
@@ -206,7 +220,8 @@ def _table_vectors(space: ServedSpace, rows: np.ndarray) -> np.ndarray:
     offs = space.offsets[rows]
     indexed = offs >= 0
     if indexed.any():
-        out[indexed] = take(space.table, offs[indexed], space.state.dims, space.rowids)
+        with space.reading():
+            out[indexed] = take(space.table, offs[indexed], space.state.dims, space.rowids)
     if (~indexed).any():
         out[~indexed] = space.fresh_z[np.searchsorted(space.fresh_rows, rows[~indexed])]
     return out
@@ -226,6 +241,12 @@ def nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: 
     the two paths. Without a filter no per-row mask is built (at 10M rows each pass over
     one costs milliseconds); `passing_rows`, the rows `mask` passes when the caller has
     them (a selective filter), spares the passes over it too."""
+    with space.reading():
+        return _nearest(space, centre, mask, k, exclude, passing_rows)
+
+
+def _nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k: int,
+             exclude: np.ndarray | None, passing_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:
     codes = space.use_codes
     centre = _wide(space, centre)
     exclude = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)

@@ -58,6 +58,10 @@ class DamagedError(LibraryError):
     title = "damaged library"
 
 
+#: The way out of a damaged table of the library's own (`Store.reading`).
+RESTORE = "`attune history` lists its earlier versions and `attune restore N` brings the library back to one"
+
+
 class QueryTimeout(LibraryError):
     """A query ran past its time limit and was stopped."""
 
@@ -202,20 +206,21 @@ class Store:
         self._changed()
 
     @contextmanager
-    def reading(self, table: str) -> Iterator[None]:
+    def reading(self, table: str, remedy: str = RESTORE) -> Iterator[None]:
         """Turn LanceDB's errors about a table's files into one clear error naming the table
-        and the way out (the history and `attune restore`)."""
+        and the way out (`remedy`: by default the history and `attune restore`)."""
         try:
             yield
         except (RuntimeError, OSError) as exc:
-            text = str(exc)
-            if "lance" not in text.lower() and not isinstance(exc, OSError):
+            if "lance" not in str(exc).lower() and not isinstance(exc, OSError):
                 raise
-            first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-            raise DamagedError(
-                f"the {table} table of the library at {self.path} cannot be read ({first}); "
-                "`attune history` lists its earlier versions and `attune restore N` brings the library back to one"
-            ) from None
+            raise self.unreadable(table, exc, remedy) from None
+
+    def unreadable(self, table: str, exc: BaseException, remedy: str = RESTORE) -> DamagedError:
+        """The error saying that a table's files cannot be read, and what to do."""
+        text = str(exc)
+        first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        return DamagedError(f"the {table} table of the library at {self.path} cannot be read ({first}); {remedy}")
 
     @contextmanager
     def writing(self, table: str) -> Iterator[None]:

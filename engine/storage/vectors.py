@@ -34,6 +34,8 @@ from .sqltext import chunks, sql_in
 #: Numeric and list fields given scalar indexes by `attune optimize`.
 BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
 LABEL_LIST_COLUMNS = ("genres", "tags")
+#: The way out of a damaged space table (`Store.reading`): it is derived from the tracks.
+REBUILD = "`attune optimize` writes it anew from the library's tracks"
 #: Partitions of the IVF index: about sqrt(N), within these bounds.
 MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
 #: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
@@ -58,6 +60,11 @@ def partitions_for(rows: int) -> int:
 
 def nprobes_for(partitions: int) -> int:
     return int(min(partitions, max(NPROBES_MIN, math.ceil(partitions * NPROBES_SHARE))))
+
+
+class VersionGone(LookupError):
+    """The version of a space table an index state names was removed (`attune optimize`
+    recorded a newer state, then removed the old versions): read the state again."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +152,14 @@ class VectorIndexes:
         name = table_name(space)
         if name not in self.store._table_names():
             return None
-        table = self.store.db.open_table(name)
-        table.checkout(version if version >= 0 else table.version)
+        with self.store.reading(name, REBUILD):
+            table = self.store.db.open_table(name)
+            try:
+                table.checkout(version if version >= 0 else table.version)
+            except ValueError as exc:  # LanceDB: "Version N no longer exists"; or a manifest it cannot read
+                if version >= 0 and version not in {int(v["version"]) for v in table.list_versions()}:
+                    raise VersionGone(f"version {version} of the {name} table was removed") from exc
+                raise self.store.unreadable(name, exc, REBUILD) from None
         return table
 
     def clean(self, space: str, *, exact: bool = False) -> None:

@@ -19,6 +19,7 @@ from attune.engine.library import parse_size
 from attune.engine.spaces import served as attune_served
 from attune.engine.storage import TRACKS_SCHEMA
 from attune.engine.storage import vectors as vector_indexes
+from attune.engine.storage.vectors import VersionGone
 
 N, D = 900, 12
 
@@ -451,19 +452,58 @@ def test_a_space_table_version_removed_under_a_reader_is_read_again_then_refused
     def gone_once(space, version=-1):
         if not failures:
             failures.append(version)
-            raise ValueError(f"version {version} not found")
+            raise VersionGone(f"version {version} was removed")
         return opened(space, version)
 
     monkeypatch.setattr(lib.store.vectors, "open", gone_once)
     assert lib.search(query).frame.height == 5 and failures  # the state read again, its version found
 
     def gone(space, version=-1):
-        raise ValueError(f"version {version} not found")
+        raise VersionGone(f"version {version} was removed")
 
     again = Library.open(budget_lib, memory_budget="1KB")
     monkeypatch.setattr(again.store.vectors, "open", gone)
     with pytest.raises(BusyError, match="retry"):
         again.search(query)
+
+
+def test_a_removed_space_table_version_is_told_from_a_damaged_one(budget_lib):
+    """LanceDB says the same kind of error for a version cleaned up and a manifest it cannot
+    read: the table's own list of versions tells them apart."""
+    from attune.engine.storage.store import DamagedError
+
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    state = lib.store.vectors.state("audio")
+    assert lib.store.vectors.open("audio", state.table_version).count_rows() == state.rows
+    with pytest.raises(VersionGone):
+        lib.store.vectors.open("audio", state.table_version + 1000)
+    lib.store.vectors._table("audio").add(lib.store.vectors.open("audio").head(1))  # a newer version, still readable
+    manifest = budget_lib / "space_audio.lance" / "_versions" / f"{2**64 - 1 - state.table_version}.manifest"
+    manifest.write_bytes(b"not a manifest" * 10)  # the state's version (LanceDB names them counting down from 2^64-1)
+    again = Library.open(budget_lib, memory_budget="1KB")
+    assert again.store.vectors.open("audio").version == state.table_version + 1
+    with pytest.raises(DamagedError, match="space_audio.*attune optimize"):
+        again.store.vectors.open("audio", state.table_version)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "data", "index"])
+def test_a_search_over_a_damaged_space_table_says_which_table_and_that_optimize_writes_it_anew(budget_lib, damage,
+                                                                                               monkeypatch):
+    """Not a retryable BusyError for ever (a manifest), not LanceDB's own error (a data file,
+    read when the space is mapped; an index file, read by the search itself)."""
+    from attune.engine.storage.store import DamagedError
+
+    monkeypatch.setattr(attune_served, "EXACT_ROWS_READ", 100)  # the fixture is small: through the index
+    folder = {"manifest": "_versions", "index": "_indices"}.get(damage, "data")
+    files = [p for p in (budget_lib / "space_audio.lance" / folder).rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        with open(path, "r+b") as f:
+            f.write(b"garbage!" * 1000)
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    with pytest.raises(DamagedError, match="space_audio table .* cannot be read .*`attune optimize` writes it anew"):
+        lib.search('like:track("t0005") in:audio limit:5')
+    assert lib.search("energy>0.5 limit:5").frame.height > 0  # the library's own tables still answer
 
 
 def test_evaluating_expansion_over_the_budget_is_refused_where_the_co_listen_space_is_served(budget_lib):
