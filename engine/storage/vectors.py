@@ -35,7 +35,7 @@ from .sqltext import chunks, sql_in
 BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
 LABEL_LIST_COLUMNS = ("genres", "tags")
 #: The way out of a damaged space table (`Store.reading`): it is derived from the tracks.
-REBUILD = "`attune optimize` writes it anew from the library's tracks"
+REBUILD = "`attune optimize --full` writes it anew from the library's tracks"
 #: Partitions of the IVF index: about sqrt(N), within these bounds.
 MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
 #: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
@@ -192,7 +192,7 @@ class VectorIndexes:
             for ids, z, codes in batches:
                 data = _rows(ids, z, codes)
                 if table is None:
-                    table = self.store.db.create_table(name, data, mode="overwrite")
+                    table = self._create(name, data)
                     self._open[name] = table
                 else:
                     table.add(data)
@@ -201,7 +201,7 @@ class VectorIndexes:
                     progress(len(ids))
             if table is None:
                 schema = pa.schema([pa.field("track_id", pa.string()), pa.field("z", pa.list_(pa.float32(), dims))])
-                table = self.store.db.create_table(name, schema=schema, mode="overwrite")
+                table = self._create(name, schema=schema)
                 self._open[name] = table
             partitions = partitions_for(rows)
             if rows >= 256:  # LanceDB needs some rows per partition to train an IVF index
@@ -215,13 +215,27 @@ class VectorIndexes:
         self.clean(space)  # the files of earlier builds, once no reader needs them
         return result
 
+    def _create(self, name: str, data: pa.Table | None = None, *, schema: pa.Schema | None = None):
+        """A space table written anew over the one there. LanceDB cannot overwrite a table whose
+        manifest it cannot read: such a table (derived, so nothing is lost) is dropped first;
+        one it can open is left as it is and the error raised."""
+        try:
+            return self.store.db.create_table(name, data, schema=schema, mode="overwrite")
+        except (RuntimeError, OSError):
+            try:
+                self.store.db.open_table(name).count_rows()
+            except (RuntimeError, OSError, ValueError):
+                self.store.db.drop_table(name)
+                return self.store.db.create_table(name, data, schema=schema, mode="overwrite")
+            raise
+
     def write_exact(self, space: str, ids: list[str], z: np.ndarray) -> int:
         """Write the rows a served space ranks exactly beside its index (`<table>_exact`: the
         co-listen space's learned positions) anew; returns the table's version, which the
         index's state records."""
         name = table_name(space) + "_exact"
         with self.store.locks.hold(name):
-            return self.store.db.create_table(name, _rows(ids, z, None), mode="overwrite").version
+            return self._create(name, _rows(ids, z, None)).version
 
     def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
         """The rows `write_exact` wrote at that version: (track ids, vectors)."""

@@ -482,7 +482,7 @@ def test_a_removed_space_table_version_is_told_from_a_damaged_one(budget_lib):
     manifest.write_bytes(b"not a manifest" * 10)  # the state's version (LanceDB names them counting down from 2^64-1)
     again = Library.open(budget_lib, memory_budget="1KB")
     assert again.store.vectors.open("audio").version == state.table_version + 1
-    with pytest.raises(DamagedError, match="space_audio.*attune optimize"):
+    with pytest.raises(DamagedError, match="space_audio.*attune optimize --full"):
         again.store.vectors.open("audio", state.table_version)
 
 
@@ -501,9 +501,11 @@ def test_a_search_over_a_damaged_space_table_says_which_table_and_that_optimize_
         with open(path, "r+b") as f:
             f.write(b"garbage!" * 1000)
     lib = Library.open(budget_lib, memory_budget="1KB")
-    with pytest.raises(DamagedError, match="space_audio table .* cannot be read .*`attune optimize` writes it anew"):
+    with pytest.raises(DamagedError, match="space_audio table .* cannot be read .*`attune optimize --full` writes it anew"):
         lib.search('like:track("t0005") in:audio limit:5')
     assert lib.search("energy>0.5 limit:5").frame.height > 0  # the library's own tables still answer
+    Library.open(budget_lib, memory_budget="1KB").optimize(full=True)  # the way out the error gives
+    assert Library.open(budget_lib, memory_budget="1KB").search('like:track("t0005") in:audio limit:5').frame.height == 5
 
 
 def test_evaluating_expansion_over_the_budget_is_refused_where_the_co_listen_space_is_served(budget_lib):
