@@ -79,8 +79,8 @@ class ServedSpace:
     store: Any = field(default=None, repr=False)  # the library's store: a table it cannot read is named
 
     def reading(self):
-        """LanceDB's errors about the space table's files as one error saying `attune optimize`
-        writes it anew (`Store.reading`)."""
+        """LanceDB's errors about the space table's files as one error saying that `attune
+        optimize --full` writes it anew (`Store.reading`, `vectors.REBUILD`)."""
         return self.store.reading(table_name(self.name), REBUILD) if self.store is not None else nullcontext()
 
 
