@@ -23,7 +23,6 @@ the newest rows are always found; the plan says so.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +33,7 @@ from ..storage import Key, Snapshot, TrackData
 from ..storage.place import BusyError
 from ..storage.reads import release
 from ..storage.rowcopy import places
-from ..storage.vectors import REBUILD, IndexState, RowIds, VersionGone, column_matrix, id_batches, search, table_name, take
+from ..storage.vectors import IndexState, RowIds, VersionGone, column_matrix, id_batches, search, take
 from .pq import PQ
 from .pq import train as train_pq
 from .whitening import Moments, Whitener, summed_scatter, whitener_from
@@ -70,18 +69,18 @@ class ServedSpace:
     with_vectors: int  # tracks with a vector: has.sum()
     tracks: TrackData = field(repr=False)
     table: Any = field(repr=False)  # the space table, pinned at the version the offsets map
+    store: Any = field(repr=False)  # the library's store (a table it cannot read is named: `reading`)
     notes: list[str] = field(default_factory=list)
     #: Whether the codes may be kept in memory (the budget allows them).
     use_codes: bool = False
     codes: np.ndarray | None = None  # (table rows, m) uint8 product-quantisation codes, when loaded
     sample: np.ndarray | None = None  # vectors of up to SAMPLE tracks (`median_distance`), when read
     fresh_sq: np.ndarray | None = None  # |fresh_z|^2, when computed
-    store: Any = field(default=None, repr=False)  # the library's store: a table it cannot read is named
 
     def reading(self):
-        """LanceDB's errors about the space table's files as one error saying that `attune
-        optimize --full` writes it anew (`Store.reading`, `vectors.REBUILD`)."""
-        return self.store.reading(table_name(self.name), REBUILD) if self.store is not None else nullcontext()
+        """LanceDB's errors about the space table's files as one DamagedError
+        (`VectorIndexes.reading`)."""
+        return self.store.vectors.reading(self.name)
 
 
 _SERVED = {name: Key[ServedSpace | None](f"spaces.served.{name}", "tracks") for name in ("audio", "colisten")}
@@ -111,7 +110,7 @@ def _build(snap: Snapshot, store, name: str, fresh_since) -> ServedSpace | None:
     state, table = _pinned(store, name)
     if state is None or table is None:
         return None
-    with store.reading(table_name(name), REBUILD):
+    with store.vectors.reading(name):
         return _mapped(snap, store, name, state, table, fresh_since)
 
 
@@ -149,7 +148,7 @@ def _mapped(snap: Snapshot, store, name: str, state: IndexState, table, fresh_si
     rows_at[offsets[has]] = np.flatnonzero(has)
     has[fresh_rows] = True
     return ServedSpace(name, tuple(whitener.dims), whitener, state, offsets, rows_at, rowids, has, fresh_rows,
-                       np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, notes, store=store)
+                       np.asarray(fresh_z, dtype=np.float32), int(has.sum()), snap.tracks, table, store, notes)
 
 
 def _pinned(store, name: str) -> tuple[IndexState | None, Any]:

@@ -34,7 +34,7 @@ from .sqltext import chunks, sql_in
 #: Numeric and list fields given scalar indexes by `attune optimize`.
 BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness", "danceability", "duration")
 LABEL_LIST_COLUMNS = ("genres", "tags")
-#: The way out of a damaged space table (`Store.reading`): it is derived from the tracks.
+#: The way out of a damaged space table (`VectorIndexes.reading`): it is derived from the tracks.
 REBUILD = "`attune optimize --full` writes it anew from the library's tracks"
 #: Partitions of the IVF index: about sqrt(N), within these bounds.
 MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
@@ -144,6 +144,11 @@ class VectorIndexes:
         table.checkout_latest()
         return table
 
+    def reading(self, space: str):
+        """LanceDB's errors about a space table's files as one DamagedError naming the table
+        and saying that `attune optimize --full` writes it anew (`Store.reading`)."""
+        return self.store.reading(table_name(space), REBUILD)
+
     def open(self, space: str, version: int = -1):
         """The space's table pinned at `version`, the one its index state names (-1: the
         newest; None: not built yet). A served space reads through one such handle, so the
@@ -152,7 +157,7 @@ class VectorIndexes:
         name = table_name(space)
         if name not in self.store._table_names():
             return None
-        with self.store.reading(name, REBUILD):
+        with self.reading(space):
             table = self.store.db.open_table(name)
             try:
                 table.checkout(version if version >= 0 else table.version)
