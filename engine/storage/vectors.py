@@ -244,12 +244,14 @@ class VectorIndexes:
 
     def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
         """The rows `write_exact` wrote at that version: (track ids, vectors)."""
-        data = self._exact(space, version).to_arrow()
+        with self.store.reading(table_name(space) + "_exact", REBUILD):
+            data = self._exact(space, version).to_arrow()
         return data["track_id"].to_pylist(), matrix(data["z"], dims)
 
     def exact_ids(self, space: str, version: int) -> list[str]:
         """The track ids `write_exact` wrote at that version (their vectors not read)."""
-        return [t for ids in _column(self._exact(space, version), "track_id") for t in ids.to_pylist()]
+        with self.store.reading(table_name(space) + "_exact", REBUILD):
+            return [t for ids in _column(self._exact(space, version), "track_id") for t in ids.to_pylist()]
 
     def _exact(self, space: str, version: int):
         table = self.store.db.open_table(table_name(space) + "_exact")

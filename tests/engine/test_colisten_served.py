@@ -161,3 +161,19 @@ def test_what_needs_a_whole_served_space_in_memory_is_refused_over_the_budget(bu
     assert over.analyze(spaces=("attr",)) is not None
     within = Library.open(budget_lib, memory_budget="4GB")
     assert within.path_between("t0001", "t0002", steps=4, space="colisten").track_ids[-1] == "t0002"
+
+
+def test_a_damaged_table_of_learned_positions_is_named_and_optimize_full_writes_it_anew(budget_lib):  # noqa: F811
+    """The learned positions live in their own table beside the index: damage to it names
+    that table (not the index's), and `attune optimize --full` writes both anew."""
+    from attune.engine.storage.store import DamagedError
+
+    files = [p for p in (budget_lib / "space_colisten_exact.lance" / "data").rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        with open(path, "r+b") as f:
+            f.write(b"garbage!" * 1000)
+    with pytest.raises(DamagedError, match=r"the space_colisten_exact table .* cannot be read .*attune optimize --full"):
+        Library.open(budget_lib, memory_budget="1KB").search('like:track("t0003") in:colisten limit:5')
+    Library.open(budget_lib, memory_budget="1KB").optimize(full=True)
+    assert Library.open(budget_lib, memory_budget="1KB").search('like:track("t0003") in:colisten limit:5').frame.height == 5
