@@ -30,6 +30,7 @@ from attune.engine import Library
 from attune.engine.errors import LibraryError, NotAvailableError
 from attune.engine.playlists.formats import write_m3u, write_xspf
 from attune.engine.storage.locks import BusyError
+from attune.engine.storage.place import DeniedError, UnreachableError
 from attune.query import AttuneError, QueryError, render
 
 #: What a search may take before the service stops waiting for it (seconds).
@@ -72,8 +73,10 @@ def from_engine(exc: Exception) -> ServiceError:
     if isinstance(exc, QueryError):
         return ServiceError(400, exc.message, title=exc.title, position=exc.position, expected=list(exc.expected or []),
                             hint=exc.hint, query=exc.query)
-    if isinstance(exc, BusyError):
+    if isinstance(exc, BusyError | UnreachableError):  # retry later
         return ServiceError(503, str(exc), title=exc.title)
+    if isinstance(exc, DeniedError):  # the service's own credentials: not the caller's doing
+        return ServiceError(500, str(exc), title=exc.title)
     if isinstance(exc, NotAvailableError):
         return ServiceError(409, str(exc), title=exc.title)
     if isinstance(exc, AttuneError):

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,76 @@ class BusyError(LibraryError):
     """Another process held the lock for too long; the write did not happen. Retry it."""
 
     title = "library busy"
+
+
+class UnreachableError(LibraryError):
+    """The library's object storage did not answer (the network, the endpoint's name, the
+    server down or throttling): nothing is wrong with the library, and LanceDB commits a
+    version whole or not at all. Retry."""
+
+    title = "storage unreachable"
+    user_error = False
+
+
+class DeniedError(LibraryError):
+    """The object storage refused the credentials it was given (or their permissions)."""
+
+    title = "storage access denied"
+
+
+#: What the object_store crate (LanceDB's and obstore's) says when a request got no answer
+#: or a server error after its retries, and when the server refused the credentials.
+_UNREACHABLE = re.compile(r"error sending request|connection (?:refused|reset|closed)|connecterror|timed out|"
+                          r"dns error|broken pipe|status(?: code)?:? 5\d\d|service unavailable|slow ?down|"
+                          r"internal ?server ?error|bad gateway|gateway time-?out|after \d+ retries", re.I)
+_DENIED = re.compile(r"status(?: code)?:? 40[13]\b|\bforbidden\b|access ?denied|unauthori[sz]ed|invalidaccesskeyid|"
+                     r"signaturedoesnotmatch|expiredtoken|authenticationfailed|authorizationfailure", re.I)
+#: The parts of those messages that say nothing to a user: the wrappers LanceDB puts around
+#: the crate's error, the retry settings, and where in the Rust sources it was raised.
+_NOISE = re.compile(r"^(?:lance error: |LanceError\(\w+\): |Generic [\w/. ]+ error: )+|, max_retries: \d+, "
+                    r"retry_timeout: \S+?(?=\s|$)|,?\s*/\S+\.rs:\d+:\d+\s*$")
+#: The Rust debug form some of them come in (`uri: Some(http://...)`, `message: "Connection refused"`).
+_DEBUG_URI = re.compile(r"uri: Some\(([^)\s]+)\)")
+_DEBUG_WHAT = re.compile(r'message: "([^"]+)"|status: (\d{3})')
+#: A server's XML or HTML answer quoted after the status line.
+_BODY = re.compile(r":?\s*<[?!a-zA-Z].*$")
+
+
+def _summary(text: str) -> str:
+    """The one line of a storage error worth showing."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    uri, what = _DEBUG_URI.search(first), _DEBUG_WHAT.search(first)
+    if uri and what:
+        return f"{what.group(1) or 'status ' + what.group(2)}: {uri.group(1)}"
+    while (shorter := _NOISE.sub("", first)) != first:
+        first = shorter
+    return _BODY.sub("", first).strip()[:300]
+
+
+def storage_failure(uri: str, exc: BaseException, doing: str) -> LibraryError | None:
+    """The error for a failure of object storage itself while `doing` something (the
+    server unreachable or refusing the credentials), None for any other (a missing or
+    damaged file: the caller's own error says that)."""
+    text = str(exc)
+    first = _summary(text) or type(exc).__name__
+    endpoint, credentials = _WHERE_SET.get(uri.split("://", 1)[0].lower(), ("", ""))
+    if _DENIED.search(text):
+        return DeniedError(f"the storage at {uri} refused access while {doing} ({first}); check the credentials "
+                           f"({credentials}the storage options) and what they may do there")
+    if _UNREACHABLE.search(text):
+        return UnreachableError(f"the storage at {uri} did not answer while {doing} ({first}); nothing is wrong "
+                                f"with the library: check the network and the endpoint ({endpoint}the storage "
+                                "options), then retry")
+    return None
+
+
+#: Where each provider's endpoint and credentials are set, besides the storage options.
+_WHERE_SET = {
+    "s3": ("AWS_ENDPOINT_URL or ", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "),
+    "gs": ("", "GOOGLE_SERVICE_ACCOUNT or GOOGLE_APPLICATION_CREDENTIALS, or "),
+    "az": ("", "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY, or "),
+}
+_WHERE_SET |= {"s3+ddb": _WHERE_SET["s3"], "gcs": _WHERE_SET["gs"], "abfs": _WHERE_SET["az"], "abfss": _WHERE_SET["az"]}
 
 
 def is_uri(path: str | os.PathLike) -> bool:
@@ -115,6 +187,23 @@ class Place:
 
     def has_library(self) -> bool:
         return bool(self.list("meta.lance/_versions"))
+
+    def failure(self, exc: BaseException, doing: str) -> LibraryError | None:
+        """The error for `exc` when it is the storage failing, not a file (`storage_failure`);
+        None for a local folder, whose errors are about its files."""
+        return None
+
+    @contextmanager
+    def guarding(self, doing: str) -> Iterator[None]:
+        """LanceDB's errors inside the block that are the storage failing (unreachable,
+        refusing the credentials) as the error that says so; any other passes unchanged."""
+        try:
+            yield
+        except (RuntimeError, OSError, ValueError) as exc:
+            error = self.failure(exc, doing)
+            if error is None:
+                raise
+            raise error from None
 
 
 class LocalPlace(Place):
@@ -263,6 +352,9 @@ class ObjectPlace(Place):
 
         return lancedb.connect(self.uri, storage_options=dict(self.options) or None, session=session)
 
+    def failure(self, exc: BaseException, doing: str) -> LibraryError | None:
+        return storage_failure(self.uri, exc, doing)
+
     def _guard(self, what: str, call: Callable[[], Any]) -> Any:
         try:
             return call()
@@ -273,6 +365,9 @@ class ObjectPlace(Place):
 
             if isinstance(exc, AlreadyExistsError | PreconditionError):  # the answers of a conditional PUT
                 raise
+            failed = self.failure(exc, f"trying to {what}")
+            if failed is not None:
+                raise failed from None
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             raise LibraryError(f"cannot {what} at {self.uri}: {first}") from None
 

@@ -104,9 +104,11 @@ class Store:
             from lancedb import Session
 
             self.session = Session(index_cache_size_bytes=int(caches[0]), metadata_cache_size_bytes=int(caches[1]))
-        self.db = self.place.connect(self.session)
+        with self.place.guarding("opening the library"):
+            self.db = self.place.connect(self.session)
         self.tables = {}
-        with self.locks.hold("library"):  # two processes creating one library take turns
+        # (two processes creating one library take turns)
+        with self.locks.hold("library"), self.place.guarding("opening the library"):
             existing = set(self._table_names())
             for name, schema in TABLES.items():
                 try:
@@ -211,13 +213,21 @@ class Store:
         and the way out (`remedy`: by default the history and `attune restore`)."""
         try:
             yield
-        except (RuntimeError, OSError) as exc:
-            if "lance" not in str(exc).lower() and not isinstance(exc, OSError):
-                raise
+        except (RuntimeError, OSError, ValueError) as exc:
+            if isinstance(exc, ValueError) or ("lance" not in str(exc).lower() and not isinstance(exc, OSError)):
+                failed = self.place.failure(exc, f"reading the {table} table")
+                if failed is None:
+                    raise
+                raise failed from None
             raise self.unreadable(table, exc, remedy) from None
 
-    def unreadable(self, table: str, exc: BaseException, remedy: str = RESTORE) -> DamagedError:
-        """The error saying that a table's files cannot be read, and what to do."""
+    def unreadable(self, table: str, exc: BaseException, remedy: str = RESTORE) -> LibraryError:
+        """The error saying that a table's files cannot be read, and what to do; or, on
+        object storage, that the storage itself failed (`place.storage_failure`): a
+        network error is no reason to restore anything."""
+        failed = self.place.failure(exc, f"reading the {table} table")
+        if failed is not None:
+            return failed
         text = str(exc)
         first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
         return DamagedError(f"the {table} table of the library at {self.path} cannot be read ({first}); {remedy}")
@@ -226,7 +236,7 @@ class Store:
     def writing(self, table: str) -> Iterator[None]:
         """Hold the table's write lock, with the table checked out at its newest version:
         what is read inside the block is what the write will replace (see `locks.py`)."""
-        with self.locks.hold(table):
+        with self.locks.hold(table), self.place.guarding(f"writing the {table} table"):
             if not self.locks.held(table, outer=True):
                 self.tables[table].checkout_latest()
             yield

@@ -152,3 +152,73 @@ def test_the_command_line_takes_a_remote_library(object_library, fixture_csv):
     assert "Let's Stay Together" in out.stdout and "Tired of Being Alone" in out.stdout
     missing = attune("search", "energy>0", "--library", object_library.uri + "-nothing", env=object_library.env)
     assert missing.returncode != 0 and "no attune library" in missing.stderr
+
+
+def test_storage_that_stops_answering_is_a_retryable_error_not_a_damaged_library(tmp_path, monkeypatch, fixture_csv):
+    """The server goes away under an open library: a search, an edit, opening it again and
+    the command line say the storage did not answer (retry), never that the library is
+    damaged or how to restore it (a network error is no reason to restore anything)."""
+    import subprocess
+    import sys
+
+    import boto3
+    from attune.engine.storage.place import UnreachableError
+    from attune.engine.storage.store import DamagedError
+
+    from .conftest import _free_port, _wait_for
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ACCESS_KEY_ID": "attune-test", "AWS_SECRET_ACCESS_KEY": "attune-test", "AWS_REGION": "us-east-1",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true"}
+    try:
+        _wait_for(port, server, "moto S3")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket="goes-away")
+        uri = "s3://goes-away/music"
+        Library.open(uri).import_spotify([fixture_csv])
+        lib = Library.open(uri)
+        ids = lib.search("energy>0").frame["track_id"].to_list()
+        assert ids
+    finally:
+        server.terminate()
+        server.wait(10)
+    for attempt in (lambda: lib.search("energy>0.2"), lambda: lib.playlists.create("New", ids[:2]),
+                    lambda: Library.open(uri)):
+        with pytest.raises(UnreachableError) as caught:
+            attempt()
+        assert not isinstance(caught.value, DamagedError)
+        text = str(caught.value)
+        assert f"the storage at {uri} did not answer" in text and "retry" in text, text
+        assert "restore" not in text and ".rs:" not in text and "max_retries" not in text, text
+    out = attune("search", "--library", uri, "genre:soul", env=env)
+    assert out.returncode == 1, out.stderr  # not the user's input: 1, not 2
+    assert out.stderr.startswith(f"error: the storage at {uri} did not answer") and "Traceback" not in out.stderr
+
+
+def test_credentials_the_storage_refuses_are_told_as_such(azure_server, monkeypatch):
+    """Azurite checks the shared key: a wrong one is a DeniedError naming the credentials,
+    not a missing or damaged library."""
+    from attune.engine.storage.place import DeniedError
+
+    from .conftest import create_container
+
+    endpoint, options = azure_server
+    monkeypatch.setenv("AZURITE_BLOB_STORAGE_URL", endpoint)
+    create_container(endpoint, "refused")
+    uri = "az://refused/music"
+    Library.open(uri, storage_options=options).playlists.create("Kept", [])
+    wrong = dict(options, account_key=base64_key(b"not the account key"))
+    for attempt in (lambda: Library.open(uri, storage_options=wrong, create=False),
+                    lambda: Library.open(uri, storage_options=wrong)):
+        with pytest.raises(DeniedError, match=f"the storage at {uri} refused access .*check the credentials") as caught:
+            attempt()
+        assert "AZURE_STORAGE_ACCOUNT_KEY" in str(caught.value) and "AWS_" not in str(caught.value)
+
+
+def base64_key(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode()

@@ -59,3 +59,27 @@ async def test_non_loopback_clients_need_a_key_even_without_keys(library):
         assert response.status_code == 401 and "loopback only" in response.json()["message"]
         assert (await c.get("/health")).status_code == 200
     service.close()
+
+
+@pytest.mark.parametrize("kind, status", [("unreachable", 503), ("denied", 500)])
+async def test_storage_failures_are_a_retry_later_or_the_services_own_fault(library, monkeypatch, kind, status):
+    """The library's object storage not answering is a 503 (retry later, as for a busy
+    library); the storage refusing the service's credentials is the service's fault (500),
+    not a bad request; both with the engine's message."""
+    from attune.engine import Library as Lib
+    from attune.engine.storage.place import DeniedError, UnreachableError
+
+    error = (UnreachableError if kind == "unreachable" else DeniedError)(f"the storage at s3://b/m did not work ({kind})")
+
+    def failing(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Lib, "search", failing)
+    service = Service(library)
+    service.wait_open()
+    transport = httpx.ASGITransport(app=wrap(create_app(service)), client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://attune") as c:
+        response = await c.get("/search", params={"q": "genre:soul"})
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error.title and f"({kind})" in response.json()["message"]
+    service.close()
