@@ -37,3 +37,21 @@ def test_no_bare_top_level_packages_installed(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == ""
+
+
+def test_opening_a_library_does_not_build_lancedbs_rest_client_and_that_client_still_loads(tmp_path):
+    """`engine/storage/quickimport.py`: the REST namespace client's API modules (0.8-1.6 s of
+    pydantic at import) are not imported for a library in a folder; asked for, they load."""
+    code = (
+        "import sys\n"
+        "from attune.engine import Library\n"
+        f"lib = Library.open({str(tmp_path / 'lib')!r})\n"
+        "lib.playlists.create('P', [])\n"
+        "print(len(lib.search('energy>0.5').frame), 'lance_namespace_urllib3_client.api' in sys.modules)\n"
+        "import lance_namespace_urllib3_client as client\n"
+        "print(client.TableApi.__name__, 'lance_namespace_urllib3_client.api.table_api' in sys.modules)\n"
+        "from lance_namespace_urllib3_client import Configuration\n"
+        "print(Configuration.__name__, hasattr(client, 'NoSuchThing'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:3] == ["0 False", "TableApi True", "Configuration False"], out.stdout + out.stderr

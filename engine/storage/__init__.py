@@ -2,6 +2,7 @@
 them, its typed cache and the text indexes. Nothing above this package talks to
 LanceDB directly."""
 
+from . import quickimport  # noqa: F401  (before anything imports lancedb: 0.8-1.6 s off every start)
 from .cache import Key, Memo
 from .schema import INDEX_ERRORS_SCHEMA, PLAYLISTS_SCHEMA, SCALAR_COLUMNS, SEGMENTS_SCHEMA, TABLES, TRACKS_SCHEMA
 from .snapshot import Learned, Playlist, Snapshot, TrackData, lower
