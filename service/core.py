@@ -38,6 +38,9 @@ SEARCH_SECONDS = 10.0
 #: Engine calls running at once, and waiting beyond those (then 503).
 WORKERS = 4
 QUEUE = 64
+#: Seconds before the service tries again to open a library whose storage did not answer
+#: (or whose tables another writer held): doubled after each failure, up to the second.
+OPEN_RETRY = (1.0, 30.0)
 #: The longest query text the service takes (characters).
 MAX_QUERY = 20_000
 #: The most results one request returns.
@@ -107,6 +110,8 @@ class Service:
         self.search_seconds = search_seconds
         self._lib: Library | None = library
         self._opening_error: Exception | None = None
+        self._retrying = False  # the last error is one the service tries again after (`_open`)
+        self._closed = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="attune-engine")
         self._slots = threading.BoundedSemaphore(workers + queue)
         self.started = time.time()
@@ -114,16 +119,30 @@ class Service:
             threading.Thread(target=self._open, name="attune-open", daemon=True).start()
 
     def _open(self) -> None:
-        try:
-            lib = Library.open(self.library_path)
-            lib.snapshot()  # warm: the first request should not pay for loading the tracks
-            self._lib = lib
-        except Exception as exc:  # reported by every request and by /health
-            self._opening_error = exc
+        """Open the library; while its storage does not answer (or another writer holds it),
+        try again, waiting longer each time (OPEN_RETRY): a service started during an outage
+        serves once the storage is back, without a restart."""
+        wait, longest = OPEN_RETRY
+        while True:
+            try:
+                lib = Library.open(self.library_path)
+                lib.snapshot()  # warm: the first request should not pay for loading the tracks
+            except (UnreachableError, BusyError) as exc:
+                self._opening_error, self._retrying = exc, True
+                if self._closed.wait(wait):
+                    return
+                wait = min(2 * wait, longest)
+                continue
+            except Exception as exc:  # reported by every request and by /health
+                self._opening_error, self._retrying = exc, False
+                return
+            self._lib, self._opening_error = lib, None
+            return
 
     def wait_open(self, timeout: float = 60.0) -> None:
+        """Wait until the library is open, or failed for good, or `timeout` passed."""
         deadline = time.monotonic() + timeout
-        while self._lib is None and self._opening_error is None and time.monotonic() < deadline:
+        while self._lib is None and (self._opening_error is None or self._retrying) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     @property
@@ -131,10 +150,14 @@ class Service:
         if self._lib is not None:
             return self._lib
         if self._opening_error is not None:
-            raise ServiceError(503, f"the library could not be opened: {self._opening_error}", title="library error")
+            again = "; the service keeps trying" if self._retrying else ""
+            raise ServiceError(503, f"the library could not be opened: {self._opening_error}{again}",
+                               title=getattr(self._opening_error, "title", "library error") if self._retrying
+                               else "library error")
         raise ServiceError(503, "the library is still opening; try again in a moment", title="opening")
 
     def close(self) -> None:
+        self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- running engine calls ------------------------------------------------------------
@@ -169,8 +192,9 @@ class Service:
 
     def health(self) -> dict[str, Any]:
         if self._lib is None:
-            state = "failed" if self._opening_error is not None else "opening"
-            return {"status": state, "uptime_s": round(time.time() - self.started, 1)}
+            if self._opening_error is None:
+                return {"status": "opening", "uptime_s": round(time.time() - self.started, 1)}
+            return {"status": "retrying" if self._retrying else "failed", "uptime_s": round(time.time() - self.started, 1)}
         return {"status": "ok", "tracks": self._lib.track_count(), "uptime_s": round(time.time() - self.started, 1)}
 
     def stats(self) -> dict[str, Any]:

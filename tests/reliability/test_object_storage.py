@@ -222,3 +222,53 @@ def base64_key(raw: bytes) -> str:
     import base64
 
     return base64.b64encode(raw).decode()
+
+
+def test_a_service_started_while_the_storage_is_down_serves_once_it_is_back(monkeypatch, fixture_csv):
+    """`attune serve` opening a library whose storage does not answer keeps trying (503
+    'storage unreachable ... keeps trying', /health 'retrying') and serves once it is back,
+    without a restart."""
+    import subprocess
+    import sys
+
+    import boto3
+    from attune.service import Service, ServiceError
+    from attune.service import core as service_core
+
+    from .conftest import _free_port, _wait_for
+
+    port = _free_port()
+    env = {"AWS_ACCESS_KEY_ID": "attune-test", "AWS_SECRET_ACCESS_KEY": "attune-test", "AWS_REGION": "us-east-1",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(service_core, "OPEN_RETRY", (0.2, 0.5))
+    uri = "s3://comes-back/music"
+    service = Service(uri)
+    server = None
+    try:
+        deadline = time.monotonic() + 60
+        while service.health()["status"] != "retrying":
+            assert service.health()["status"] == "opening" and time.monotonic() < deadline
+            time.sleep(0.1)
+        with pytest.raises(ServiceError) as refused:
+            service.search("genre:soul")
+        assert refused.value.status == 503 and refused.value.title == "storage unreachable"
+        assert "did not answer" in refused.value.message and "keeps trying" in refused.value.message
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for(port, server, "moto S3")
+        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket="comes-back")
+        Library.open(uri).import_spotify([fixture_csv])
+        service.wait_open(60)
+        assert service.health()["status"] == "ok"
+        # (it may have opened the bucket before the import landed: another process's writes
+        # are seen within CONSISTENCY_SECONDS)
+        while len(service.search("genre:soul")["results"]) != 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        service.close()
+        if server is not None:
+            server.terminate()
+            server.wait(10)
