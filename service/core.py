@@ -111,6 +111,8 @@ class Service:
         self._lib: Library | None = library
         self._opening_error: Exception | None = None
         self._retrying = False  # the last error is one the service tries again after (`_open`)
+        #: What `Library.warm` built once the library was open, with its seconds (None: not yet).
+        self.warmed: dict[str, float] | None = None
         self._closed = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="attune-engine")
         self._slots = threading.BoundedSemaphore(workers + queue)
@@ -137,7 +139,11 @@ class Service:
                 self._opening_error, self._retrying = exc, False
                 return
             self._lib, self._opening_error = lib, None
-            return
+            break
+        try:  # serving already: the first like: query should not wait 4-14 s for the attribute space
+            self.warmed = lib.warm()
+        except Exception:  # noqa: BLE001 - nothing is lost: the first query that needs it builds it (and says why not)
+            self.warmed = {}
 
     def wait_open(self, timeout: float = 60.0) -> None:
         """Wait until the library is open, or failed for good, or `timeout` passed."""
@@ -195,7 +201,8 @@ class Service:
             if self._opening_error is None:
                 return {"status": "opening", "uptime_s": round(time.time() - self.started, 1)}
             return {"status": "retrying" if self._retrying else "failed", "uptime_s": round(time.time() - self.started, 1)}
-        return {"status": "ok", "tracks": self._lib.track_count(), "uptime_s": round(time.time() - self.started, 1)}
+        return {"status": "ok", "tracks": self._lib.track_count(), "warm": self.warmed is not None,
+                "uptime_s": round(time.time() - self.started, 1)}
 
     def stats(self) -> dict[str, Any]:
         return self.lib.stats()

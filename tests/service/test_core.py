@@ -83,3 +83,20 @@ async def test_storage_failures_are_a_retry_later_or_the_services_own_fault(libr
     assert response.status_code == status, response.text
     assert response.json()["error"] == error.title and f"({kind})" in response.json()["message"]
     service.close()
+
+
+async def test_the_service_builds_the_attribute_space_once_open_so_the_first_like_query_does_not(library):
+    """`Library.warm` runs once the library is open (requests are served meanwhile);
+    /health says when it is done."""
+    from attune.engine.spaces import computed
+
+    service = Service(library)
+    service.wait_open()
+    deadline = time.monotonic() + 60
+    while service.warmed is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "attribute space" in service.warmed and service.health()["warm"] is True
+    assert computed(service.lib.snapshot(), "attr") is not None  # built before any query asked for it
+    assert service.search('like:track("t01") limit:3')["count"] == 3
+    service.close()
