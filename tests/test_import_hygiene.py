@@ -55,3 +55,15 @@ def test_opening_a_library_does_not_build_lancedbs_rest_client_and_that_client_s
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:3] == ["0 False", "TableApi True", "Configuration False"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("given, expected", [(None, "max(os.cpu_count(), 8)"), ("3", "3")])
+def test_lances_thread_pool_is_sized_for_overlapping_reads_unless_the_user_sized_it(given, expected):
+    """`quickimport.lance_threads`: set before LanceDB first runs (it reads it once)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "LANCE_CPU_THREADS"} | ({"LANCE_CPU_THREADS": given} if given else {})
+    code = ("import os\nfrom attune.engine import Library\n"
+            f"print(os.environ['LANCE_CPU_THREADS'] == str({expected}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "True", out.stdout + out.stderr

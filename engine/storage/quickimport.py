@@ -1,4 +1,5 @@
-"""Importing LanceDB without its REST namespace client's endpoints.
+"""What attune sets up before LanceDB loads: its import without the REST namespace
+client's endpoints, and the size of its thread pool.
 
 `import lancedb` imports `lance_namespace`, which imports the models of
 `lance_namespace_urllib3_client` (the client of LanceDB's REST catalogue). Python runs
@@ -12,13 +13,31 @@ submodules (the models LanceDB needs) import as usual, and the first attribute a
 the package itself (`from lance_namespace_urllib3_client import TableApi`, what the REST
 client would do) runs the real `__init__` then, once. Nothing behaves differently; the
 cost moves to the one code path that needs it.
+
+`lance_threads()`: Lance searches the partitions of an IVF index on its CPU pool, one
+thread per core by default, and a partition that is not in memory is read from disk on
+that thread: on 2 cores two reads at a time, the other partitions waiting. With at least
+LANCE_THREADS threads the reads of a query overlap. Measured on the 10M-track catalogue
+(`bench_catalogue.py`'s library, page cache dropped, 30 new audio-space seeds, 2 cores):
+first-pass p50 55.6-59.7 ms with the default pool, 43.6-46.0 ms with 8 threads (16: 45.6),
+p90 94-112 against 70-73 ms; with the partitions in memory 28.2-30.0 against 28.7-29.1 ms
+(no cost to CPU-bound searches). LANCE_CPU_THREADS set by the user wins.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
+
+#: Lance's CPU pool at least this large (its default: one thread per core).
+LANCE_THREADS = 8
+
+
+def lance_threads() -> None:
+    """Size Lance's CPU pool (read once, when LanceDB first runs) unless the user did."""
+    os.environ.setdefault("LANCE_CPU_THREADS", str(max(os.cpu_count() or 1, LANCE_THREADS)))
 
 #: The package whose `__init__` imports the REST client's API modules.
 PACKAGE = "lance_namespace_urllib3_client"
@@ -50,3 +69,4 @@ def defer_namespace_client() -> None:
 
 
 defer_namespace_client()  # on import (`storage/__init__.py` imports this module first)
+lance_threads()
