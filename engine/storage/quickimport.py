@@ -18,10 +18,13 @@ cost moves to the one code path that needs it.
 thread per core by default, and a partition that is not in memory is read from disk on
 that thread: on 2 cores two reads at a time, the other partitions waiting. With at least
 LANCE_THREADS threads the reads of a query overlap. Measured on the 10M-track catalogue
-(`bench_catalogue.py`'s library, page cache dropped, 30 new audio-space seeds, 2 cores):
-first-pass p50 55.6-59.7 ms with the default pool, 43.6-46.0 ms with 8 threads (16: 45.6),
-p90 94-112 against 70-73 ms; with the partitions in memory 28.2-30.0 against 28.7-29.1 ms
-(no cost to CPU-bound searches). LANCE_CPU_THREADS set by the user wins.
+(`bench/bench_first_pass.py`: page cache dropped, new seeds every run, the two pool sizes
+alternating, 2 cores; two runs of 4 and 6 rounds): a first-pass audio-space like p50 55.9
+and 60.1 ms against 67.5 and 71.4 with one thread per core (0.83x, 0.84x), p90 0.73x and
+0.62x; under a 1% filter (its exact vectors are taken by row id, not partition reads) 1.14x
+and 0.92x, no clear change; with the partitions in memory the same. (A first measurement
+that ran both sizes on the same seeds, 43.6-46.0 against 55.6-59.7 ms, overstated it: the
+virtual disk's host keeps what the first run read.) LANCE_CPU_THREADS set by the user wins.
 """
 
 from __future__ import annotations
