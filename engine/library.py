@@ -246,11 +246,12 @@ class Library:
 
     # -- snapshot and spaces ---------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, versions: Versions | None = None) -> Snapshot:
         """The in-memory view of the library, rebuilt in parts when a table has changed:
         the track data when the tracks (or segments) did, the playlist data when the
-        playlists did (reusing what did not change)."""
-        key = self.store.versions()
+        playlists did (reusing what did not change). `versions`: the tables' versions to
+        build it for (`store.newest_versions()`), else `store.versions()`."""
+        key = versions or self.store.versions()
         old = self._snapshot
         if old is not None and key == self._snapshot_key:
             return old
@@ -887,18 +888,22 @@ class Library:
         """Tracks per tag (lower case)."""
         return self.snapshot().text_index("tag").value_counts()
 
-    def warm(self) -> dict[str, float]:
+    def warm(self, snap: Snapshot | None = None, *, only: Sequence[str] | None = None) -> dict[str, float]:
         """Build, once, what the first searches of a fresh process would otherwise wait for,
         and return the seconds each took: the attribute space (the space of `like:`: 11-14 s
         at 10M tracks over a budget, 4 s at 1M in memory), the genre index (5 s at 10M) and,
         over the budget, the map of the audio index's rows. A library with no tracks, or
-        without what a step needs, skips it. `attune serve` calls this once it is open."""
+        without what a step needs, skips it. `attune serve` calls this once it is open, and
+        for each new snapshot (`snap`) after other processes' writes. `only`: these steps
+        (by the names returned)."""
         import time
 
-        snap = self.snapshot()
+        snap = snap or self.snapshot()
         steps = [("attribute space", lambda: space(snap, "attr")), ("genre index", lambda: snap.text_index("genre"))]
         if self.memory_budget is not None:
             steps.append(("audio index map", lambda: self._served(snap, "audio")))
+        if only is not None:
+            steps = [(name, step) for name, step in steps if name in only]
         took = {}
         for name, step in steps:
             if not len(snap):

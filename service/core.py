@@ -23,6 +23,7 @@ import asyncio
 import io
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 from attune.engine import Library
 from attune.engine.errors import LibraryError, NotAvailableError
 from attune.engine.playlists.formats import write_m3u, write_xspf
+from attune.engine.spaces import computed
 from attune.engine.storage.locks import BusyError
 from attune.engine.storage.place import DeniedError, UnreachableError
 from attune.query import AttuneError, QueryError, render
@@ -153,20 +155,29 @@ class Service:
 
     def _watch(self, lib: Library) -> None:
         """Warm the library (serving already: the first `like:` query should not wait 4-14 s
-        for the attribute space), then again whenever another process has written tracks
-        (an import, `attune index`): the new snapshot's spaces are built here, not by the
-        first request that finds the tables changed. Playlist edits are not watched: what
-        they change is updated in place in milliseconds."""
-        seen = None
+        for the attribute space), then every snapshot that follows another process's write
+        (an import, `attune index`: at 10M tracks the new attribute space takes 10-16 s)
+        once the service finds it, here rather than in the first request that needs it.
+        The versions are read without renewing the store's cached ones
+        (`Store.newest_versions`), so looking here never delays a request's own view of
+        another process's write."""
+        last, tracks = None, None  # the snapshot seen last (weakly: not kept alive here), its tracks' versions
         while True:
             try:
-                key = lib.store.versions().track_key
+                snap = lib.snapshot(lib.store.newest_versions())
             except Exception:  # noqa: BLE001 - the storage did not answer: look again later
-                key = seen
-            if key != seen:
-                seen = key  # tried once per version: a failure is the next query's to report
+                snap = None
+            if snap is not None and (last is None or last() is not snap):
+                last = weakref.ref(snap)  # each snapshot once: a failure is the next query's to report
                 try:
-                    self.warmed = lib.warm()
+                    if snap.key.track_key != tracks:
+                        self.warmed, tracks = lib.warm(snap), snap.key.track_key
+                    elif computed(snap, "attr") is None:
+                        # The same tracks, other playlists: the attribute space is refitted in
+                        # milliseconds from the one before (or, where a request built this
+                        # snapshot beside the one warmed here, built). Nothing else: after a
+                        # playlist edit the first genre query rebuilds an inherited-genre index.
+                        lib.warm(snap, only=("attribute space",))
                 except Exception:  # noqa: BLE001 - nothing is lost: the first query that needs it builds it (and says why not)
                     self.warmed = self.warmed or {}
             if self._closed.wait(self.watch_seconds):

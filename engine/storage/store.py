@@ -192,13 +192,26 @@ class Store:
         """
         clock = time.monotonic()
         if self._versions is None or clock - self._checked > CONSISTENCY_SECONDS:
-            names = ("tracks", "playlists", "segments")
-            for name in names:
-                with self.reading(name):
-                    self.tables[name].checkout_latest()
-            self._versions = Versions(*(self.tables[name].version for name in names))
+            self._versions = self._latest_versions()
             self._checked = clock
         return self._versions
+
+    def newest_versions(self) -> Versions:
+        """The tables' versions as of now, for a check in the background (`attune serve`
+        looking for other processes' writes). The cached versions take them but keep their
+        age: a check here never delays when `versions()` next looks for itself, so a commit
+        another process makes just after it is not hidden for CONSISTENCY_SECONDS."""
+        latest = self._latest_versions()
+        if self._versions is not None:
+            self._versions = latest
+        return latest
+
+    def _latest_versions(self) -> Versions:
+        names = ("tracks", "playlists", "segments")
+        for name in names:
+            with self.reading(name):
+                self.tables[name].checkout_latest()
+        return Versions(*(self.tables[name].version for name in names))
 
     def _changed(self) -> None:
         self._versions = None
