@@ -275,14 +275,22 @@ class Library:
             tracks, old = TrackData(vectors=self._vectors, key=key.track_key, columns=columns, whole_rows=whole,
                                     segments=lambda names, v=key.segments: self.store.columns("segments", v, names).arrow(names),
                                     copy=copy), None
-        self._snapshot = Snapshot(
+        built = Snapshot(
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
                                 lambda: self._load_mapping(key), lambda m: self._save_mapping(key, m)),
             key=key, previous=old,
         )
-        self._snapshot_key = key
-        return self._snapshot
+        installed = self._snapshot_key
+        if (installed is not None and installed != key and all(a >= b for a, b in zip(installed, key))
+                and self.store.cached_versions != key):
+            # Another thread installed a newer one while this was built for an older key the
+            # store no longer holds (a request that read the versions just before `attune
+            # serve`'s look, or another request, found newer ones): this caller answers from
+            # it, the library keeps the newer.
+            return built
+        self._snapshot, self._snapshot_key = built, key
+        return built
 
     def source(self) -> Source:
         """What a search reads from: the snapshot when loaded (brought up to date first when

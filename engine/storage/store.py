@@ -196,6 +196,11 @@ class Store:
             self._checked = clock
         return self._versions
 
+    @property
+    def cached_versions(self) -> Versions | None:
+        """The versions `versions()` holds now, read from nothing (None before the first)."""
+        return self._versions
+
     def newest_versions(self) -> Versions:
         """The tables' versions as of now, for a check in the background (`attune serve`
         looking for other processes' writes). The cached versions take them but keep their

@@ -180,3 +180,19 @@ def test_columns_added_since_a_library_was_written_are_added(tmp_path):
     assert {"energy_tiles", "file_size"} <= set(again.store.tables["tracks"].schema.names)
     assert again.search("").track_ids == []
     assert lib is not None
+
+
+def test_a_snapshot_built_for_older_versions_does_not_replace_a_newer_one(lib, tmp_path):
+    """A request that read the versions just before another thread found newer ones (the
+    service's look for other processes' writes) answers from its own snapshot; the library
+    keeps the newer, instead of building it a second time on the next call."""
+    old_key = lib.store.versions()
+    lib.snapshot()
+    other = Library.open(tmp_path / "lib")  # another writer
+    other.playlists.create("Late Additions", ["t01", "t02"])
+    new_key = lib.store.newest_versions()
+    assert new_key.playlists > old_key.playlists
+    newer = lib.snapshot(new_key)
+    stale = lib.snapshot(old_key)
+    assert "Late Additions" in newer.playlists and stale is not newer and stale.key == old_key
+    assert lib.snapshot() is newer
