@@ -912,10 +912,10 @@ class Library:
             steps.append(("audio index map", lambda: self._served(snap, "audio")))
         if only is not None:
             steps = [(name, step) for name, step in steps if name in only]
-        took = {}
+        took: dict[str, float] = {}
+        if not len(snap):
+            return took
         for name, step in steps:
-            if not len(snap):
-                break
             t0 = time.perf_counter()
             try:
                 step()

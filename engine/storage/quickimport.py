@@ -42,6 +42,7 @@ def lance_threads() -> None:
     """Size Lance's CPU pool (read once, when LanceDB first runs) unless the user did."""
     os.environ.setdefault("LANCE_CPU_THREADS", str(max(os.cpu_count() or 1, LANCE_THREADS)))
 
+
 #: The package whose `__init__` imports the REST client's API modules.
 PACKAGE = "lance_namespace_urllib3_client"
 

@@ -144,10 +144,11 @@ class VectorIndexes:
         table.checkout_latest()
         return table
 
-    def reading(self, space: str):
-        """LanceDB's errors about a space table's files as one DamagedError naming the table
-        and saying that `attune optimize --full` writes it anew (`Store.reading`)."""
-        return self.store.reading(table_name(space), REBUILD)
+    def reading(self, space: str, *, exact: bool = False):
+        """LanceDB's errors about a space table's files (`exact`: its `write_exact` table's) as
+        one DamagedError naming the table and saying that `attune optimize --full` writes it
+        anew (`Store.reading`)."""
+        return self.store.reading(table_name(space) + ("_exact" if exact else ""), REBUILD)
 
     def open(self, space: str, version: int = -1):
         """The space's table pinned at `version`, the one its index state names (-1: the
@@ -244,13 +245,13 @@ class VectorIndexes:
 
     def read_exact(self, space: str, version: int, dims: int) -> tuple[list[str], np.ndarray]:
         """The rows `write_exact` wrote at that version: (track ids, vectors)."""
-        with self.store.reading(table_name(space) + "_exact", REBUILD):
+        with self.reading(space, exact=True):
             data = self._exact(space, version).to_arrow()
         return data["track_id"].to_pylist(), matrix(data["z"], dims)
 
     def exact_ids(self, space: str, version: int) -> list[str]:
         """The track ids `write_exact` wrote at that version (their vectors not read)."""
-        with self.store.reading(table_name(space) + "_exact", REBUILD):
+        with self.reading(space, exact=True):
             return [t for ids in _column(self._exact(space, version), "track_id") for t in ids.to_pylist()]
 
     def _exact(self, space: str, version: int):
