@@ -21,7 +21,7 @@ from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
 from ..spaces import computed as computed_space
 from ..spaces import space as space_of
-from ..spaces.compact import RERANK_MIN, CompactVectors
+from ..spaces.compact import RERANK_MIN, CompactVectors, exact_sqnorm
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
 from ..spaces.served import EXACT_ROWS, NOTHING_PASSES, ServedSpace, median_distance, nearest, seed_vectors
@@ -209,7 +209,7 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
         # every row's whole vector is needed: whitened a chunk at a time (exact, slower)
         d = np.empty(len(snap), dtype=np.float32)
         for rows, z in space.z.chunks():
-            d[rows] = partial_distances(z, space.sqnorm[rows], centres, w)
+            d[rows] = partial_distances(z, exact_sqnorm(z), centres, w)
         compact = False
         p.notes.append("the attribute space is held in parts (over the memory budget): weights and named dimensions "
                        "whiten every track for this query")
@@ -399,7 +399,8 @@ def _top_exactly(space, d: np.ndarray, eligible: int, centres: list[Centre], w: 
     while True:
         candidates = np.sort(smallest(d, size))
         exact = np.full(len(d), np.inf, dtype=np.float32)
-        exact[candidates] = partial_distances(space.z[candidates], space.sqnorm[candidates], centres, w)
+        z = space.z[candidates]
+        exact[candidates] = partial_distances(z, exact_sqnorm(z), centres, w)
         order, picked = _top(exact, size, p, snap)
         if size == eligible or len(order) < size:
             return order, picked, exact

@@ -61,7 +61,8 @@ def test_the_parts_give_the_whole_matrixs_vectors_exactly(library):
     np.testing.assert_array_equal(parts.z[rows], whole.z[rows])
     np.testing.assert_allclose(parts.z[np.ix_(rows, [0, 3])], whole.z[np.ix_(rows, [0, 3])], rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(parts.z[5], whole.z[5])
-    np.testing.assert_array_equal(parts.sqnorm, whole.sqnorm)
+    # |z|^2 through the parts (no row whitened): the matrix's up to rounding
+    np.testing.assert_allclose(parts.sqnorm, whole.sqnorm, rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(parts.z.parts.rows(rows), attribute_matrix(memory, rows)[0])
     v = np.random.default_rng(0).normal(size=len(parts.dims)).astype(np.float32)
     np.testing.assert_allclose(parts.z @ v, whole.z @ v, rtol=1e-4, atol=1e-3)
