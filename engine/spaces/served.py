@@ -98,6 +98,23 @@ def served(snap: Snapshot, store, name: str, *, fresh_since) -> ServedSpace | No
     return found
 
 
+def preload(space: ServedSpace) -> None:
+    """Read the space's index through once, so that the operating system's page cache
+    holds it: one search that probes every partition. A first pass over partitions nobody
+    has read waits on the disk (at 10M tracks 56-87 ms a query against 19-27 ms cached);
+    `attune serve` calls this at start (`Library.warm`) when the index fits in the memory
+    the system has available. In this process it fills LanceDB's index cache (its share of
+    the budget) and keeps nothing else. (The vectors the re-ranking under a narrow filter
+    takes by row are not read: a scan of the column through LanceDB buffered up to 2 GB.)"""
+    with space.reading():
+        search(space.table, np.zeros(space.state.dims, dtype=np.float32), 1, max(space.state.partitions, 1))
+
+
+def preload_bytes(space: ServedSpace) -> int:
+    """What `preload` reads: the index's copy of the vectors."""
+    return space.state.rows * space.state.dims * 4
+
+
 def _built(state: IndexState | None) -> tuple | None:
     """What tells one build of an index from another (comparing whole states compares the
     whitening and the quantiser too: a millisecond a search)."""

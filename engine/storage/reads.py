@@ -5,8 +5,9 @@ package goes through here."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -79,6 +80,34 @@ def resident() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def read_through(paths: Iterable[Path], chunk: int = 4 << 20) -> int:
+    """Read files from start to end into one small buffer, so that the operating system's
+    page cache holds them (nothing is kept in this process); returns the bytes read. A file
+    that is gone (removed by a cleanup meanwhile) is passed over."""
+    buffer, total = bytearray(chunk), 0
+    for path in paths:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                while n := f.readinto(buffer):
+                    total += n
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def available() -> int | None:
+    """Bytes of memory the system could give without swapping (Linux's MemAvailable: free
+    memory and the page cache it can reclaim), None where /proc does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @functools.cache

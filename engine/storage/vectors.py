@@ -252,7 +252,7 @@ class VectorIndexes:
     def exact_ids(self, space: str, version: int) -> list[str]:
         """The track ids `write_exact` wrote at that version (their vectors not read)."""
         with self.reading(space, exact=True):
-            return [t for ids in _column(self._exact(space, version), "track_id") for t in ids.to_pylist()]
+            return [t for ids in each_batch(self._exact(space, version), "track_id") for t in ids.to_pylist()]
 
     def _exact(self, space: str, version: int):
         table = self.store.db.open_table(table_name(space) + "_exact")
@@ -300,7 +300,7 @@ class VectorIndexes:
         return out
 
 
-def _column(table, name: str) -> Iterator[pa.Array]:
+def each_batch(table, name: str) -> Iterator[pa.Array]:
     """A whole column of a (pinned) space table in table order, a batch at a time."""
     for batch in table.search().select([name]).limit(max(table.count_rows(), 1)).to_batches(READ_BATCH):
         yield batch.column(0)
@@ -311,7 +311,7 @@ def column_matrix(table, name: str, dims: int, dtype=np.float32) -> np.ndarray:
     filled a batch at a time (no second copy of the column while it is read)."""
     out = np.empty((table.count_rows(), dims), dtype=dtype)
     start = 0
-    for array in _column(table, name):
+    for array in each_batch(table, name):
         part = matrix(array, dims, dtype)
         out[start : start + len(part)] = part
         start += len(part)

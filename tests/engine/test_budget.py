@@ -515,3 +515,45 @@ def test_evaluating_expansion_over_the_budget_is_refused_where_the_co_listen_spa
         Library.open(budget_lib, memory_budget="1KB").evaluate_expansion(min_size=10, k=20)
     result = Library.open(budget_lib).evaluate_expansion(min_size=10, k=20)
     assert "recall" in str(result)
+
+
+def test_warm_reads_each_served_index_through_once_when_it_fits_in_free_memory(budget_lib, monkeypatch):
+    """`attune serve`'s warm reads the served indexes through (a search probing every
+    partition) and the row copy's files, so that the page cache holds them: once per
+    build, only where the system has the memory free, and only for a library on a local
+    disk."""
+    import attune.engine.library as library_module
+    from attune.engine.storage.reads import read_through
+
+    probes: list[tuple[int, int]] = []
+    real = attune_served.search
+    monkeypatch.setattr(attune_served, "search", lambda table, centre, k, nprobes: probes.append((len(centre), nprobes))
+                        or real(table, centre, k, nprobes))
+    files: list = []
+    monkeypatch.setattr(library_module, "read_through", lambda paths: files.extend(paths) or read_through(paths))
+    monkeypatch.setattr(library_module, "available", lambda: 2**40)
+    lib = Library.open(budget_lib, memory_budget="1KB")
+    took = lib.warm()
+    audio = lib.store.vectors.state("audio")
+    assert "index pages" in took and (audio.dims, audio.partitions) in probes  # every partition of the audio index
+    assert {p for _, p in probes} >= {audio.partitions, lib.store.vectors.state("colisten").partitions}
+    assert files and {f.parent for f in files} == {budget_lib / "track_rows.lance" / "data"}  # the result rows
+    assert read_through(files) == sum(f.stat().st_size for f in files)
+    probes.clear()
+    files.clear()
+    assert "index pages" not in lib.warm() and not probes and not files  # read once per build
+    assert lib.search('like:track("t0005") in:audio limit:5').frame.height == 5
+
+    # Not where the index would not fit in half of what the system has available...
+    monkeypatch.setattr(library_module, "available", lambda: audio.rows * audio.dims * 4)
+    small = Library.open(budget_lib, memory_budget="1KB")
+    assert "index pages" not in small.warm() and not probes and not files
+    # ... nor where /proc does not say, nor on object storage (no page cache of ours to fill)
+    monkeypatch.setattr(library_module, "available", lambda: None)
+    assert "index pages" not in Library.open(budget_lib, memory_budget="1KB").warm() and not probes
+    monkeypatch.setattr(library_module, "available", lambda: 2**40)
+    remote = Library.open(budget_lib, memory_budget="1KB")
+    monkeypatch.setattr(remote.store.place, "local", None)
+    assert "index pages" not in remote.warm() and not probes
+    # within the budget nothing is served, so nothing is read through
+    assert "index pages" not in Library.open(budget_lib).warm() and not probes
