@@ -100,6 +100,7 @@ class TrackData:
         self._text: dict[str, TextIndex] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None
+        self._id_scans = 0  # lookups of a few ids answered by a scan (`rows_or_missing`)
         self._reader = columns
         self._loaded: dict[str, pl.Series] = {}
         self._sizes: dict[str, int] = {}  # bytes of each column read (polars measures them in ms: once per column)
@@ -297,11 +298,20 @@ class TrackData:
 
         A binary search over the ids' 64-bit hashes (16 bytes a track: 160 MB at 10M,
         where an array of the ids as Python strings took 680 MB), each hit checked against
-        the id itself, so a hash collision never returns a wrong row."""
+        the id itself, so a hash collision never returns a wrong row. The first few lookups of
+        a few ids (a query's seed tracks) scan the ids instead (50-70 ms at 10M tracks, where
+        hashing and sorting them took 2-3 s: what a command that runs one query waits for);
+        the hashes are sorted at the SCANS_BEFORE_HASH-th."""
         query = pl.Series("q", list(track_ids) if not isinstance(track_ids, pl.Series) else track_ids, dtype=pl.String)
         out = np.full(len(query), -1, dtype=np.int64)
         if not len(query) or not len(self):
             return out
+        if self._sorted_ids is None and len(query) <= FEW_IDS and self._id_scans < SCANS_BEFORE_HASH:
+            self._id_scans += 1
+            ids = self.column("track_id")
+            rows = np.flatnonzero(ids.is_in(query.implode()).fill_null(False).to_numpy())
+            row_of = dict(zip(ids.gather(rows).to_list(), rows.tolist()))
+            return np.array([row_of.get(q, -1) for q in query.to_list()], dtype=np.int64)
         hashes, order = self._ids()
         want = query.hash(_SEED).to_numpy()
         if len(want) > 10_000:  # many ids: search them in sorted order (10M random searches took 17 s, sorted 1 s)
@@ -353,6 +363,12 @@ class TrackData:
         else:
             return np.zeros((len(self), 0)), np.zeros(len(self), dtype=bool)
         return vector_matrix(frame, column_name, len(self))
+
+
+#: `rows_or_missing` scans the ids for lookups of at most this many ids ...
+FEW_IDS = 16
+#: ... until it has done so this many times (then it sorts the ids' hashes once).
+SCANS_BEFORE_HASH = 4
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:

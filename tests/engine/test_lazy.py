@@ -51,9 +51,33 @@ def test_ids_are_found_by_hash_and_checked_so_a_collision_never_gives_a_wrong_ro
     assert tracks.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
     assert tracks.rows_of(["nope", "id1"]).tolist() == [498]
     # Every id hashing alike: the lookups must still be exact.
+    from attune.engine.storage import snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "SCANS_BEFORE_HASH", 0)  # by hash from the first lookup
     monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series(np.zeros(len(self), dtype=np.uint64)))
     colliding = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
     assert colliding.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
+    assert colliding._sorted_ids is not None
+
+
+def test_the_first_lookups_of_a_few_ids_scan_them_then_the_hashes_are_sorted_once():
+    """A command that runs one query looks up its seed ids by a scan (at 10M tracks 50-70 ms,
+    where sorting every id's hash took 2-3 s); a process that goes on looking ids up sorts
+    the hashes after SCANS_BEFORE_HASH scans. Both find the same rows."""
+    from attune.engine.storage import TrackData
+    from attune.engine.storage.snapshot import FEW_IDS, SCANS_BEFORE_HASH
+
+    ids = [f"id{i}" for i in range(500)]
+    tracks = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
+    asked = [["id0", "nope", "id499", "id7", "id0"], ["id3"], [], ["x", "y"], ["id250"], ["id1", "id2"]]
+    want = [[499, -1, 0, 492, 499], [496], [], [-1, -1], [249], [498, 497]]
+    assert SCANS_BEFORE_HASH == 4  # the first five lookups (one of nothing) scan, the sixth sorts the hashes
+    got = [tracks.rows_or_missing(query).tolist() for query in asked[:5]]
+    assert tracks._sorted_ids is None and tracks._id_scans == 4
+    got.append(tracks.rows_or_missing(asked[5]).tolist())
+    assert got == want and tracks._sorted_ids is not None and tracks._id_scans == 4
+    many = TrackData(pl.DataFrame({"track_id": ids}))
+    assert many.rows_or_missing(ids[: FEW_IDS + 1]).tolist() == list(range(FEW_IDS + 1)) and many._sorted_ids is not None
 
 
 def test_every_playlists_rows_found_in_one_lookup_are_those_found_one_by_one(tmp_path, fixture_csv):
