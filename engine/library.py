@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -959,10 +960,13 @@ class Library:
             room -= preload_bytes(found)
             done = True
         if not snap.tracks.whole_rows:
-            files = sorted((folder / f"{ROW_COPY}.lance" / "data").glob("*.lance"))
-            key = ("rows", tuple((f.name, f.stat().st_size) for f in files))
-            if files and key not in self._preloaded and key[1] and sum(size for _, size in key[1]) <= room:
-                read_through(files)
+            sizes = {}
+            for f in sorted((folder / f"{ROW_COPY}.lance" / "data").glob("*.lance")):
+                with suppress(FileNotFoundError):  # removed by a cleanup meanwhile
+                    sizes[f] = f.stat().st_size
+            key = ("rows", tuple((f.name, size) for f, size in sizes.items()))
+            if sizes and key not in self._preloaded and sum(sizes.values()) <= room:
+                read_through(sizes)
                 self._preloaded.add(key)
                 done = True
         return None if done else _SKIPPED
