@@ -952,12 +952,14 @@ class Library:
                 found = self._served(snap, name)
             except NotAvailableError:
                 continue
-            key = None if found is None else (name, found.state.built_at, found.state.rows)
-            if found is None or key in self._preloaded or preload_bytes(found) > room:
+            if found is None:
+                continue
+            key, need = (name, found.state.built_at, found.state.rows), preload_bytes(found)
+            if key in self._preloaded or need > room:
                 continue
             preload(found)
             self._preloaded.add(key)
-            room -= preload_bytes(found)
+            room -= need
             done = True
         if not snap.tracks.whole_rows:
             sizes = {}

@@ -26,7 +26,7 @@ from ..storage import Key, Snapshot
 from .attributes import AttributeParts, attribute_matrix, attribute_parts
 from .coldstart import CoListen, Mapping, feature_plan, features
 from .coldstart import train as train_mapping
-from .compact import CHUNK, CompactVectors
+from .compact import CHUNK, CompactVectors, exact_sqnorm
 from .served import sorted_holds
 from .whitening import Moments, Whitener, group_scatter, moments, summed_scatter, whitener_from
 
@@ -227,7 +227,7 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
         # 10M tracks); a later refit computes the rows again from the columns.
         x, raw.x = raw.whole(), None
         z = whitener.transform(x, out=x)
-        return SpaceData(name, raw.dims, z, raw.has, np.einsum("ij,ij->i", z, z), whitener, None)
+        return SpaceData(name, raw.dims, z, raw.has, exact_sqnorm(z), whitener, None)
     x, has, estimated = raw.x, raw.has, None
     assert x is not None
     if name == "colisten":  # tracks in no playlist: positions from the cold-start mapping
@@ -238,7 +238,7 @@ def _build(snap: Snapshot, name: str) -> SpaceData:
         z = whitener.transform(x)
     elif has.any():
         z[has] = whitener.transform(x[has])
-    sqnorm = np.einsum("ij,ij->i", z, z)
+    sqnorm = exact_sqnorm(z)
     if estimated is not None:  # an estimate's expected distance: + its held-out squared error
         sqnorm[estimated] += np.float32(colisten_mapping(snap).residual)  # type: ignore[union-attr]
     return SpaceData(name, raw.dims, z, has, sqnorm, whitener, estimated)
