@@ -16,3 +16,9 @@ class NotAvailableError(LibraryError):
     """The library cannot answer this yet (no audio indexed, no vectors in a space)."""
 
     title = "not available"
+
+
+class DamagedError(LibraryError):
+    """A table's files cannot be read; the message names the table and the way out."""
+
+    title = "damaged library"

@@ -38,6 +38,7 @@ from .playlists.sequence import Sequenced
 from .playlists.sequence import sequence as sequence_playlist
 from .search import Results, Source
 from .spaces import SPACE_NAMES, Mapping, SpaceData, Whitener, colisten_index, computed, fit_all, space, train_colisten
+from .spaces.attributes import attribute_parts
 from .spaces.coldstart import FeaturePlan
 from .spaces.compact import RERANK_MIN
 from .spaces.served import build_index, preload, preload_bytes, refresh_index, served
@@ -71,6 +72,9 @@ INDEX_CACHE_SHARE, METADATA_CACHE_SHARE = 5, 32
 #: `warm` reads a served index through (into the page cache) while it takes at most this
 #: share of the memory the system has available.
 PRELOAD_SHARE = 0.5
+#: Where meta records the attribute parts `attune optimize` stored, and their format (a
+#: change to what the parts hold changes it, and stored parts of another are not read).
+PARTS_META, PARTS_FORMAT = "attr_parts", 1
 #: A `warm` step that had nothing to do.
 _SKIPPED = object()
 #: Past this share of the budget resident, a search or an expansion gives freed memory back.
@@ -287,7 +291,7 @@ class Library:
             tracks, self.playlists.all(), whiteners=self._stored_whiteners(key) if old is None else None,
             colisten_io=Learned(lambda: self._load_colisten(key), lambda v: self._save_colisten(key, v),
                                 lambda: self._load_mapping(key), lambda m: self._save_mapping(key, m)),
-            key=key, previous=old,
+            stored_parts=lambda inherits: self._stored_parts(key, inherits), key=key, previous=old,
         )
         installed = self._snapshot_key
         if (installed is not None and installed != key and all(a >= b for a, b in zip(installed, key))
@@ -481,7 +485,9 @@ class Library:
         fitted on, only the tracks written since the index was built are whitened, coded
         and added, and LanceDB adds them to the IVF index (`Table.optimize`). Otherwise
         (or with `full`) the whitening is refitted on the whole library (streamed) and
-        the space table is written anew."""
+        the space table is written anew. So is a space table that cannot serve searches
+        (damaged, missing, or not the rows its state records: `VectorIndexes.problem`), and
+        the result says why (`repaired`)."""
         import time as _time
 
         started = _time.perf_counter()
@@ -525,6 +531,7 @@ class Library:
         colisten = self._optimize_colisten(snap, versions, since, full=full, progress=progress)
         if colisten is not None:
             done["colisten"] = {**colisten, "seconds": _time.perf_counter() - started}
+        done["attr"] = self._optimize_attr(full=full, progress=progress)  # last: after every write to the tracks
         return done
 
     def _optimize_audio(self, snap: Snapshot, versions: Versions, with_audio: int, *, full: bool, progress) -> dict:
@@ -532,7 +539,8 @@ class Library:
 
         started = _time.perf_counter()
         state = self.store.vectors.state("audio")
-        if not full and state is not None and state.playlists_version == versions.playlists:
+        problem = None if full or state is None else self.store.vectors.problem("audio", state)
+        if problem is None and not full and state is not None and state.playlists_version == versions.playlists:
             if (state.tracks_version, state.segments_version) == versions.track_key:
                 return {"rows": state.rows, "partitions": state.partitions, "added": 0, "seconds": 0.0, "current": True}
             ids, x = self._fresh_since(state)
@@ -548,7 +556,7 @@ class Library:
         state = build_index(snap, self.store, "audio", batches=batches, versions=versions, estimated_rows=with_audio,
                             progress=(lambda n: progress("audio", n)) if progress else None)
         return {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
-                "rebuilt": True}
+                "rebuilt": True, **({"repaired": problem} if problem else {})}
 
     def _optimize_colisten(self, snap: Snapshot, versions: Versions, since, *, full: bool, progress) -> dict | None:
         """The co-listen space's table and index (`spaces/colisten_index.py`): built anew when
@@ -561,7 +569,8 @@ class Library:
                 self.store.set_meta("index.colisten", {})
                 self.store.vectors.state("colisten")
             return None
-        if not full and state is not None and state.playlists_version == versions.playlists:
+        problem = None if full or state is None else self.store.vectors.problem("colisten", state)
+        if problem is None and not full and state is not None and state.playlists_version == versions.playlists:
             if (state.tracks_version, state.segments_version) == versions.track_key:
                 return {"rows": state.rows, "partitions": state.partitions, "added": 0, "current": True}
             ids, z = self._fresh_colisten(snap, state)
@@ -601,7 +610,8 @@ class Library:
             return None
         extra = built.extra or {}
         return {"rows": built.rows, "partitions": built.partitions, "rebuilt": True, "learned": extra.get("learned", 0),
-                "estimated": extra.get("estimated", 0), "residual": extra.get("residual", 0.0)}
+                "estimated": extra.get("estimated", 0), "residual": extra.get("residual", 0.0),
+                **({"repaired": problem} if problem else {})}
 
     def model_tags(self) -> frozenset[str]:
         """The installed backbones' tags, as the indexer recorded them (read once per version
@@ -641,6 +651,59 @@ class Library:
 
     def _save_mapping(self, key: Versions, mapping: dict) -> None:
         self.store.set_meta("colisten_mapping", {**mapping, "playlists_version": key.playlists, "trained_at": now().isoformat()})
+
+    def _parts_current(self, key: Versions, inherits: bool) -> dict | None:
+        """What meta says of the stored attribute parts, when they were computed from these
+        tracks (and, for genres inherited from playlists, these playlists) by this format."""
+        meta = self.store.get_meta(PARTS_META)
+        if (not meta or meta.get("format") != PARTS_FORMAT or meta.get("track_key") != list(key.track_key)
+                or (inherits and meta.get("playlists_version") != key.playlists) or bool(meta.get("inherits")) != inherits):
+            return None
+        return meta
+
+    def _stored_parts(self, key: Versions, inherits: bool) -> dict | None:
+        """The attribute space's parts `attune optimize` stored for this snapshot
+        (`AttributeParts.stored`), or None (then they are computed from the columns). A
+        table that cannot be read is left to `attune optimize` to write anew: the parts
+        are derived, and computing them is what a library without them does."""
+        meta = self._parts_current(key, inherits)
+        if meta is None:
+            return None
+        try:
+            numbers, profile = self.store.vectors.read_parts(int(meta["table_version"]), int(meta["dims"]))
+        except LibraryError:
+            return None
+        if len(numbers) != int(meta["rows"]):
+            return None
+        return {**meta, "numbers": numbers, "profile": profile}
+
+    def _optimize_attr(self, *, full: bool, progress) -> dict:
+        """The attribute space's parts (`spaces/attributes.py`: each track's attributes and
+        genre profile) written for the library's current tracks, and its whitening fitted
+        and stored: a process over its memory budget then builds the space from them
+        instead of reading every attribute column and the genre lists (at 10M tracks,
+        seconds before its first attribute-space query)."""
+        import time as _time
+
+        started = _time.perf_counter()
+        key = self.store.versions()
+        snap = self.snapshot(key)
+        meta = self._parts_current(key, snap.inherits_genres)
+        if not full and meta is not None and self._stored_parts(key, snap.inherits_genres) is not None:
+            return {"rows": int(meta["rows"]), "current": True, "seconds": 0.0}
+        stored = attribute_parts(snap).stored()
+        numbers = stored.pop("numbers")
+        if not numbers.shape[1]:  # no attribute has a value: nothing worth storing
+            return {"rows": 0, "seconds": _time.perf_counter() - started, "skipped": True}
+        version = self.store.vectors.write_parts(numbers, stored.pop("profile"))
+        self.store.set_meta(PARTS_META, {**stored, "format": PARTS_FORMAT, "track_key": list(key.track_key),
+                                         "playlists_version": key.playlists, "inherits": snap.inherits_genres,
+                                         "rows": len(numbers), "dims": numbers.shape[1], "table_version": version})
+        self.store.vectors.clean_parts()
+        if progress:
+            progress("attr", len(numbers))
+        self.space("attr")  # fitted on the parts just stored, and the whitening stored with them
+        return {"rows": len(numbers), "seconds": _time.perf_counter() - started, "rebuilt": True}
 
     def _stored_whiteners(self, key: Versions) -> dict[str, Whitener]:
         stored = self.store.get_meta("whiteners")

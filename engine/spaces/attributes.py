@@ -94,6 +94,10 @@ class AttributeParts:
     profile: np.ndarray  # (N,) the row of `profiles` of each track (uint16 when there are few)
     profiles: np.ndarray  # (P, g) float32
     names: tuple[str, ...]
+    #: Each profile as bits (bit j: the j-th top genre; -1: the mean profile `shares`), what
+    #: `stored` writes instead of the (P, g) matrix.
+    kinds: np.ndarray | None = None
+    shares: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -104,6 +108,28 @@ class AttributeParts:
     @property
     def nbytes(self) -> int:
         return int(self.numbers.nbytes + self.profile.nbytes + self.profiles.nbytes)
+
+    def stored(self) -> dict:
+        """What `from_stored` takes: the per-track arrays, and the rest as JSON-able values
+        (the profiles as their bits: a few thousand numbers, not a (P, g) matrix)."""
+        g = self.profiles.shape[1]
+        kinds = self.kinds if self.kinds is not None else np.zeros(len(self.profiles), dtype=np.int64)
+        return {"numbers": self.numbers, "profile": self.profile, "names": list(self.names), "genres": g,
+                "kinds": [int(k) for k in kinds],
+                "shares": None if self.shares is None else [float(v) for v in self.shares]}
+
+    @classmethod
+    def from_stored(cls, data: dict) -> AttributeParts:
+        """The parts `stored` gave (read back by the library: `Library._stored_parts`)."""
+        g = int(data["genres"])
+        kinds = np.asarray(data["kinds"], dtype=np.int64)
+        profiles = ((np.maximum(kinds, 0)[:, None] >> np.arange(g)) & 1).astype(np.float32)
+        shares = None if data.get("shares") is None else np.asarray(data["shares"], dtype=np.float32)
+        if shares is not None:
+            profiles[kinds == -1] = shares
+        numbers = np.ascontiguousarray(data["numbers"], dtype=np.float32)
+        small = np.uint16 if len(kinds) <= 1 << 16 else np.int32
+        return cls(numbers, np.asarray(data["profile"]).astype(small), profiles, tuple(data["names"]), kinds, shares)
 
 
 def attribute_parts(snap: Snapshot) -> AttributeParts:
@@ -128,7 +154,8 @@ def attribute_parts(snap: Snapshot) -> AttributeParts:
     for j, dim in enumerate(layout.dims):
         numbers[np.isnan(numbers[:, j]), j] = layout.means[dim]
     if not g:
-        return AttributeParts(numbers, np.zeros(n, dtype=np.uint16), np.zeros((1, 0), dtype=np.float32), layout.names)
+        return AttributeParts(numbers, np.zeros(n, dtype=np.uint16), np.zeros((1, 0), dtype=np.float32), layout.names,
+                              np.zeros(1, dtype=np.int64))
     # Each track's top genres as bits (at most 32 genres: exact in float64), -1 for a
     # track with no genre when it gets the mean profile.
     at, entries = layout.index.entries_of(None)
@@ -144,7 +171,8 @@ def attribute_parts(snap: Snapshot) -> AttributeParts:
     if layout.shares is not None and kinds[0] == -1:
         profiles[0] = layout.shares
     small = np.uint16 if len(kinds) <= 1 << 16 else np.int32
-    return AttributeParts(numbers, profile.astype(small), profiles, layout.names)
+    shares = layout.shares if layout.shares is not None and kinds[0] == -1 else None
+    return AttributeParts(numbers, profile.astype(small), profiles, layout.names, kinds, shares)
 
 
 def _scaled(dim: str, values: np.ndarray) -> np.ndarray:

@@ -65,12 +65,27 @@ class _Raw:
     x: np.ndarray | None  # (N, d); None once the attribute space has whitened it in place
     has: np.ndarray
     dims: tuple[str, ...]
-    mean: np.ndarray
-    sigma: np.ndarray
+    #: (mean, sigma) of the raw vectors, or what computes them: needed only to fit a
+    #: whitening, so a space whose whitening is stored (`Library._stored_whiteners`) over
+    #: millions of tracks does not pass over their vectors for them.
+    moments: tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]]
     #: Computes some rows again once `x` is gone (the attribute space: from the columns).
     compute: Callable[[np.ndarray], np.ndarray] | None = None
     #: The attribute space over the memory budget: the raw vectors in parts, no `x` at all.
     parts: AttributeParts | None = None
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._moments()[0]
+
+    @property
+    def sigma(self) -> np.ndarray:
+        return self._moments()[1]
+
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
+        if callable(self.moments):
+            self.moments = self.moments()
+        return self.moments
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """The raw vectors of these rows."""
@@ -134,12 +149,16 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
     if name == "attr" and not snap.tracks.whole_rows:
         # Over the memory budget: the raw vectors in parts (`compact.py`), their moments
         # over the same chunks of rows as the whole matrix's (so the same figures).
-        parts = attribute_parts(snap)
-        acc = Moments(len(parts.names))
-        for start in range(0, len(parts), CHUNK):
-            acc.add(parts.rows(slice(start, min(len(parts), start + CHUNK))))
-        mean, sigma = acc.result()
-        return _Raw(None, np.ones(len(parts), dtype=bool), parts.names, mean, sigma, compute=parts.rows, parts=parts)
+        stored = snap.stored_parts(snap.inherits_genres) if snap.stored_parts is not None else None
+        parts = AttributeParts.from_stored(stored) if stored is not None else attribute_parts(snap)
+
+        def chunked() -> tuple[np.ndarray, np.ndarray]:
+            acc = Moments(len(parts.names))
+            for start in range(0, len(parts), CHUNK):
+                acc.add(parts.rows(slice(start, min(len(parts), start + CHUNK))))
+            return acc.result()
+
+        return _Raw(None, np.ones(len(parts), dtype=bool), parts.names, chunked, compute=parts.rows, parts=parts)
     if name == "attr":
         x, dims = attribute_matrix(snap)
         has = np.ones(len(x), dtype=bool)
@@ -152,8 +171,8 @@ def _read_raw(snap: Snapshot, name: str) -> _Raw:
     d = x.shape[1]
     mean, sigma = moments(x if has.all() else x[has]) if has.any() else (np.zeros(d), np.ones(d))
     if name == "attr":  # cheap to compute again from the columns: the space whitens x in place
-        return _Raw(x, has, dims, mean, sigma, compute=lambda rows: attribute_matrix(snap, rows)[0])
-    return _Raw(x, has, dims, mean, sigma)
+        return _Raw(x, has, dims, (mean, sigma), compute=lambda rows: attribute_matrix(snap, rows)[0])
+    return _Raw(x, has, dims, (mean, sigma))
 
 
 @dataclass

@@ -432,6 +432,7 @@ class Snapshot:
         *,
         whiteners: dict | None = None,
         colisten_io: Learned | None = None,
+        stored_parts: Callable[[bool], dict | None] | None = None,
         key: object = None,
         previous: Snapshot | None = None,
     ) -> None:
@@ -443,6 +444,10 @@ class Snapshot:
         self.whiteners: dict = dict(whiteners or {})
         #: Stored co-listen vectors and mapping; None: learn in memory (evaluation snapshots).
         self.colisten_io = colisten_io
+        #: The attribute space's parts `attune optimize` stored for these tracks (given
+        #: whether genres are inherited from the playlists), or None when none are current
+        #: (`spaces.attributes.AttributeParts.stored`); None: always computed.
+        self.stored_parts = stored_parts
         self.key = key
         self.cache = Memo()
         #: The snapshot this one replaces (same tracks, other playlists): what did not change is reused.

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from ..errors import LibraryError
+from ..errors import DamagedError, LibraryError
 from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
@@ -52,10 +52,6 @@ class Versions(NamedTuple):
     @property
     def track_key(self) -> tuple[int, int]:
         return (self.tracks, self.segments)
-
-
-class DamagedError(LibraryError):
-    title = "damaged library"
 
 
 #: The way out of a damaged table of the library's own (`Store.reading`).

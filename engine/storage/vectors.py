@@ -28,6 +28,7 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
+from ..errors import DamagedError
 from .reads import READ_BATCH, matrix, take_ordered
 from .sqltext import chunks, sql_in
 
@@ -36,6 +37,10 @@ BTREE_COLUMNS = ("energy", "valence", "tempo", "popularity", "year", "vocalness"
 LABEL_LIST_COLUMNS = ("genres", "tags")
 #: The way out of a damaged space table (`VectorIndexes.reading`): it is derived from the tracks.
 REBUILD = "`attune optimize --full` writes it anew from the library's tracks"
+#: The attribute space's parts as `attune optimize` stored them (`write_parts`): a library over
+#: its memory budget reads them instead of its attribute columns and genres.
+PARTS_TABLE = "space_attr_parts"
+REBUILD_PARTS = "`attune optimize` writes it anew from the library's tracks"
 #: Partitions of the IVF index: about sqrt(N), within these bounds.
 MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
 #: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
@@ -168,6 +173,37 @@ class VectorIndexes:
                 raise self.store.unreadable(name, exc, REBUILD) from None
         return table
 
+    def problem(self, space: str, state: IndexState) -> str | None:
+        """Why the space table the state names cannot serve searches (None: it can). What
+        `attune optimize` checks before it calls an index current or adds to it: the table at
+        the recorded version, its rows, its vector index (one search probing one partition),
+        a row at each end and the middle (their data files' ends), and the co-listen space's
+        learned positions beside it. Milliseconds at 10M tracks: nothing is read whole, so a
+        data file damaged only in its middle is found by the search that reads it."""
+        exact = (state.extra or {}).get("exact_version")
+        try:
+            table = self.open(space, state.table_version)
+            if table is None:
+                return f"the {table_name(space)} table is missing"
+            with self.reading(space):
+                rows = table.count_rows()
+                if rows != state.rows:
+                    return f"the {table_name(space)} table has {rows:,} rows where its index state says {state.rows:,}"
+                if state.partitions and not any("z" in index.columns for index in table.list_indices()):
+                    return f"the {table_name(space)} table has no vector index"
+                if rows:
+                    take_ordered(table, sorted({0, rows // 2, rows - 1}), ["track_id", "z"])
+                    if state.partitions:
+                        search(table, np.zeros(state.dims, dtype=np.float32), 1, 1)
+            if exact is not None:
+                with self.reading(space, exact=True):
+                    if table_name(space) + "_exact" not in self.store._table_names():
+                        return f"the {table_name(space)}_exact table is missing"
+                    self._exact(space, int(exact)).to_arrow()  # small: the learned positions
+        except (VersionGone, DamagedError) as exc:  # (the storage not answering is raised: nothing is known)
+            return str(exc)
+        return None
+
     def clean(self, space: str, *, exact: bool = False) -> None:
         """Remove the versions older than KEEP_SPACE_VERSIONS of the space table (`exact`: of
         its `write_exact` table): called once the index state names the newest one (a reader
@@ -258,6 +294,38 @@ class VectorIndexes:
         table = self.store.db.open_table(table_name(space) + "_exact")
         table.checkout(version)
         return table
+
+    def write_parts(self, numbers: np.ndarray, profile: np.ndarray) -> int:
+        """Write the attribute space's parts anew (`PARTS_TABLE`: each track's attributes and
+        genre profile, in the tracks table's order); returns the table's version, which the
+        library records with the tracks version they were computed at."""
+        data = pa.table({"numbers": pa.FixedSizeListArray.from_arrays(
+                             pa.array(np.ascontiguousarray(numbers, dtype=np.float32).ravel()), numbers.shape[1]),
+                         "profile": pa.array(np.asarray(profile, dtype=np.int32))})
+        with self.store.locks.hold(PARTS_TABLE):
+            return self._create(PARTS_TABLE, data).version
+
+    def read_parts(self, version: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
+        """(numbers, profile) as `write_parts` wrote them at that version, a batch at a time."""
+        with self.store.reading(PARTS_TABLE, REBUILD_PARTS):
+            table = self.store.db.open_table(PARTS_TABLE)
+            table.checkout(version)
+            rows = table.count_rows()
+            numbers = np.empty((rows, dims), dtype=np.float32)
+            profile = np.empty(rows, dtype=np.int32)
+            start = 0
+            for batch in table.search().select(["numbers", "profile"]).limit(max(rows, 1)).to_batches(READ_BATCH):
+                end = start + batch.num_rows
+                numbers[start:end] = matrix(batch.column(0), dims)
+                profile[start:end] = batch.column(1).to_numpy()
+                start = end
+        return numbers[:start], profile[:start]
+
+    def clean_parts(self) -> None:
+        """Remove the versions of the parts table older than KEEP_SPACE_VERSIONS."""
+        if PARTS_TABLE in self.store._table_names():
+            with self.store.locks.hold(PARTS_TABLE):
+                self.store.db.open_table(PARTS_TABLE).optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
 
     def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> tuple[int, int]:
         """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);

@@ -215,6 +215,44 @@ def test_attune_optimize_on_the_command_line(budget_lib):
     assert "scalar indexes (energy (BTREE)" in out.output
     assert ("co-listen: 900 tracks placed (120 learned from the playlists, kept beside the index; 780 estimated by the "
             "cold-start mapping and indexed: IVF_FLAT, 28 partitions)") in out.output
+    assert "attribute space: the parts of 900 tracks written and the whitening fitted in" in out.output
+    again = CliRunner().invoke(cli, ["optimize", "--library", str(budget_lib)])
+    assert "attribute space: the parts of 900 tracks are current" in again.output, again.output
+
+
+@pytest.mark.parametrize(("table", "damage"), [("space_audio", "data"), ("space_audio", "index"),
+                                              ("space_audio", "manifest"), ("space_audio", "gone"),
+                                              ("space_colisten", "index"), ("space_colisten_exact", "data")])
+def test_a_plain_optimize_writes_anew_a_space_table_it_would_call_current_but_cannot_be_read(budget_lib, table, damage):
+    """Without `--full` an index whose state is current was left as it was even when its
+    table could not serve a search: `attune optimize` checks the table first (its rows, its
+    index, a few rows' files) and writes a damaged or missing one anew, saying why."""
+    from attune.tui.cli import cli
+    from click.testing import CliRunner
+
+    space = "colisten" if "colisten" in table else "audio"
+    query = f'like:track("t0005") in:{space} limit:5'
+    healthy = Library.open(budget_lib).optimize()  # an intact library: nothing to repair, nothing written
+    assert healthy["audio"].get("current") and healthy["colisten"].get("current")
+    assert "repaired" not in healthy["audio"] and "repaired" not in healthy["colisten"]
+    if damage == "gone":
+        shutil.rmtree(budget_lib / f"{table}.lance")
+    else:
+        folder = {"manifest": "_versions", "index": "_indices"}.get(damage, "data")
+        files = [p for p in (budget_lib / f"{table}.lance" / folder).rglob("*") if p.is_file()]
+        assert files
+        for path in files:
+            with open(path, "r+b") as f:
+                f.write(b"garbage!" * 1000)
+    out = CliRunner().invoke(cli, ["optimize", "--library", str(budget_lib)])
+    assert out.exit_code == 0, out.output
+    label = "co-listen" if space == "colisten" else "audio"
+    assert f"{label}: the index could not be used (" in out.output
+    other = "audio" if space == "colisten" else "co-listen"
+    assert f"{other}: the index of 900 tracks is current" in out.output or f"{other}: the index of 780" in out.output
+    served = Library.open(budget_lib, memory_budget="1KB").search(query)
+    assert served.plan.served is not None and served.frame.height == 5
+    assert Library.open(budget_lib).optimize()[space].get("current")  # and the next one finds it sound
 
 
 def test_the_attribute_space_over_the_budget_keeps_no_attribute_column_and_refits_the_same(budget_lib):

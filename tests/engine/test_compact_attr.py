@@ -9,11 +9,12 @@ from playlists, missing attribute values (the mean), and tracks with identical v
 from datetime import UTC, datetime
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pytest
 from attune.engine import Library
 from attune.engine.spaces import space
-from attune.engine.spaces.attributes import MAX_GENRE_DIMS, attribute_matrix
+from attune.engine.spaces.attributes import MAX_GENRE_DIMS, attribute_matrix, attribute_parts
 from attune.engine.spaces.compact import CompactVectors
 from attune.engine.storage import TRACKS_SCHEMA
 
@@ -41,7 +42,10 @@ def _rows() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    path = tmp_path_factory.mktemp("compact") / "lib"
+    return _make(tmp_path_factory.mktemp("compact") / "lib")
+
+
+def _make(path):
     lib = Library.open(path)
     lib.store.upsert("tracks", "track_id", pa.Table.from_pylist(_rows(), schema=TRACKS_SCHEMA))
     rng = np.random.default_rng(2)
@@ -138,3 +142,119 @@ def test_the_plan_says_the_attribute_space_is_held_in_parts(library):
     query = 'like:track("t0003") limit:5'
     assert "held in parts" in over.explain(query) and "ranked again on their exact vectors" in over.explain(query)
     assert "held in parts" not in memory.explain(query)
+
+
+def test_a_stored_whitening_is_used_without_a_pass_over_the_parts_for_their_moments(library, monkeypatch):
+    """The moments of the raw vectors only fit a whitening: a process that finds the
+    whitening stored (`Library._stored_whiteners`) builds the space in parts without them
+    (a pass over every track, 1.3 s at 10M), and ranks as the process that fitted it."""
+    from attune.engine.spaces import whitening
+
+    query = 'like:track("t0003") limit:10'
+    first = Library.open(library, memory_budget="1KB").search(query)  # fits and stores the whitening
+    passes = []
+    real = whitening.Moments.add
+    monkeypatch.setattr(whitening.Moments, "add", lambda self, block: (passes.append(len(block)), real(self, block))[1])
+    again = Library.open(library, memory_budget="1KB")
+    assert again.search(query).frame["track_id"].to_list() == first.frame["track_id"].to_list()
+    assert passes == []
+    again.fit()  # fitting anew still takes them
+    assert N in passes
+
+
+@pytest.fixture
+def optimized(tmp_path):
+    """The library after `attune optimize` (which stores the attribute parts)."""
+    path = _make(tmp_path / "lib")
+    return path, Library.open(path).optimize()
+
+
+def _computing(monkeypatch) -> list[int]:
+    """Counts the times the parts are computed from the columns (instead of read)."""
+    import importlib
+
+    module = importlib.import_module("attune.engine.spaces.space")
+    calls: list[int] = []
+    real = module.attribute_parts
+    monkeypatch.setattr(module, "attribute_parts", lambda snap: (calls.append(len(snap)), real(snap))[1])
+    return calls
+
+
+def test_optimize_stores_the_parts_and_a_fresh_process_builds_the_space_from_them(optimized, monkeypatch):
+    """Over the budget the first attribute-space query read every attribute column and the
+    genre lists (seconds at 10M tracks): after `attune optimize` it reads the parts it
+    stored, the same parts, and ranks the same rows."""
+    path, done = optimized
+    assert done["attr"]["rows"] == N and done["attr"].get("rebuilt")
+    computed = _computing(monkeypatch)
+    over, memory = Library.open(path, memory_budget="1KB"), Library.open(path)
+    for query in QUERIES:
+        assert over.search(query).frame["track_id"].to_list() == memory.search(query).frame["track_id"].to_list()
+    assert computed == []
+    stored = space(over.snapshot(), "attr").z.parts
+    fresh = attribute_parts(Library.open(path, memory_budget="1KB").snapshot())
+    np.testing.assert_array_equal(stored.numbers, fresh.numbers)
+    np.testing.assert_array_equal(stored.profiles[stored.profile], fresh.profiles[fresh.profile])
+    assert stored.names == fresh.names
+    assert Library.open(path).optimize()["attr"].get("current")
+
+
+def test_stored_parts_are_not_read_for_other_tracks_or_other_inherited_genres(optimized, monkeypatch):
+    """The parts are the tracks' at one version (row for row) and, where playlists give
+    their tracks genres, those playlists': a new track, or a playlist's genres changed,
+    and they are computed from the columns again until the next `attune optimize`."""
+    path, _ = optimized
+    computed = _computing(monkeypatch)
+    lib = Library.open(path)
+    lib.store.upsert("tracks", "track_id", pa.Table.from_pylist([dict.fromkeys(TRACKS_SCHEMA.names) | {
+        "updated_at": datetime.now(UTC), "track_id": "new1", "title": "New", "artist": "Someone", "source": "test",
+        "genres": ["g00"], "energy": 0.5, "valence": 0.5}], schema=TRACKS_SCHEMA))
+    query = 'like:track("new1") limit:5'
+    got = Library.open(path, memory_budget="1KB").search(query)
+    assert computed == [N + 1] and got.frame["track_id"].to_list() == Library.open(path).search(query).frame["track_id"].to_list()
+    assert Library.open(path).optimize()["attr"].get("rebuilt")
+    computed.clear()
+    Library.open(path, memory_budget="1KB").search(query)
+    assert computed == []
+    lib = Library.open(path)
+    lib.playlists.upsert_imported({"p1": {"name": "List 1", "track_ids": lib.playlists.get("List 1").track_ids,
+                                          "genres": ["newly inherited"]}}, source="test")
+    query = 'like:playlist("List 1") limit:10'
+    assert (Library.open(path, memory_budget="1KB").search(query).frame["track_id"].to_list()
+            == Library.open(path).search(query).frame["track_id"].to_list())
+    assert computed == [N + 1]
+
+
+def test_a_damaged_parts_table_is_computed_around_and_written_anew_by_optimize(optimized, monkeypatch):
+    path, _ = optimized
+    for file in (path / "space_attr_parts.lance" / "data").rglob("*"):
+        if file.is_file():
+            with open(file, "r+b") as f:
+                f.write(b"garbage!" * 1000)
+    query = 'like:track("t0003") limit:15'
+    computed = _computing(monkeypatch)
+    assert (Library.open(path, memory_budget="1KB").search(query).frame["track_id"].to_list()
+            == Library.open(path).search(query).frame["track_id"].to_list())
+    assert computed == [N]
+    assert Library.open(path).optimize()["attr"].get("rebuilt")
+    computed.clear()
+    Library.open(path, memory_budget="1KB").search(query)
+    assert computed == []
+
+
+def test_the_stored_form_of_the_parts_gives_the_same_rows():
+    """`stored` keeps each profile as its bits (and the mean profile's shares): read back,
+    every track's raw vector is the one computed, over a library with more genres than
+    dimensions, tracks without a genre, and none at all."""
+    from attune.engine.spaces.attributes import AttributeParts
+    from attune.engine.storage import Snapshot
+
+    for genres in (True, False):
+        rows = [r | ({} if genres else {"genres": []}) for r in _rows()]
+        snap = Snapshot.build(pl.from_arrow(pa.Table.from_pylist(rows, schema=TRACKS_SCHEMA)), [])
+        parts = attribute_parts(snap)
+        back = AttributeParts.from_stored(parts.stored())
+        every = np.arange(N)
+        np.testing.assert_array_equal(back.rows(every), parts.rows(every))
+        np.testing.assert_array_equal(back.rows(every), attribute_matrix(snap)[0])
+        assert back.names == parts.names

@@ -59,7 +59,8 @@ def optimize_command(library_path, full) -> None:
         tasks = {"audio": bar.add_task("audio vectors", total=rows or None, visible=bool(rows)),
                  "scalar": bar.add_task("scalar indexes", total=None),
                  "rows": bar.add_task("result rows", total=lib.store.count("tracks") or None),
-                 "colisten": bar.add_task("co-listen positions", total=lib.store.count("tracks") or None)}
+                 "colisten": bar.add_task("co-listen positions", total=lib.store.count("tracks") or None),
+                 "attr": bar.add_task("attribute space", total=lib.store.count("tracks") or None)}
         done = lib.optimize(full=full, progress=lambda stage, n: bar.advance(tasks[stage], n))
     s = done["scalar"]
     click.echo(f"filters: {len(s['indexes'])} scalar indexes ({', '.join(s['indexes'])}) in {s['seconds']:.1f} s")
@@ -85,12 +86,21 @@ def optimize_command(library_path, full) -> None:
                     f"{_index_kind(c)})")
     else:
         click.echo("co-listen: no track is in a playlist (nothing to learn the space from)")
+    p = done["attr"]
+    if p.get("current"):
+        click.echo(f"attribute space: the parts of {p['rows']:,} tracks are current")
+    elif not p.get("skipped"):
+        click.echo(f"attribute space: the parts of {p['rows']:,} tracks written and the whitening fitted in "
+                   f"{p['seconds']:.1f} s (a library over its memory budget builds the space from them)")
 
 
 def _echo_index(label: str, part: dict, rebuilt: str, added: str) -> None:
     """One line on what `attune optimize` did to a space's index."""
     if part.get("current"):
         click.echo(f"{label}: the index of {part['rows']:,} tracks is current")
+    elif part.get("repaired"):
+        click.echo(f"{label}: the index could not be used ({part['repaired']}): {rebuilt} anew in "
+                   f"{part.get('seconds', 0.0):.1f} s")
     else:
         click.echo(f"{label}: {rebuilt if part.get('rebuilt') else added} in {part.get('seconds', 0.0):.1f} s")
 
