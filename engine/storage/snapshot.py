@@ -21,7 +21,9 @@ with each key saying whether it depends on the tracks or the playlists (`cache.p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,6 +103,8 @@ class TrackData:
         self._numbers: dict[str, np.ndarray] = {}
         self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None
         self._id_scans = 0  # lookups of a few ids answered by a scan (`rows_or_missing`)
+        self._sorting_ids = threading.Lock()  # held while the hashes are sorted (`_ids`)
+        self._ids_thread: threading.Thread | None = None  # sorting them behind the lookups
         self._reader = columns
         self._loaded: dict[str, pl.Series] = {}
         self._sizes: dict[str, int] = {}  # bytes of each column read (polars measures them in ms: once per column)
@@ -298,17 +302,20 @@ class TrackData:
 
         A binary search over the ids' 64-bit hashes (16 bytes a track: 160 MB at 10M,
         where an array of the ids as Python strings took 680 MB), each hit checked against
-        the id itself, so a hash collision never returns a wrong row. The first few lookups of
-        a few ids (a query's seed tracks) scan the ids instead (50-70 ms at 10M tracks, where
-        hashing and sorting them took 2-3 s: what a command that runs one query waits for);
-        the hashes are sorted at the SCANS_BEFORE_HASH-th."""
+        the id itself, so a hash collision never returns a wrong row. Lookups of a few ids (a
+        query's seed tracks) scan the ids instead (50-70 ms at 10M tracks, where hashing and
+        sorting them takes 2-3 s: what a command that runs one query waits for) until the
+        hashes are sorted, which a second such lookup starts in a background thread (a
+        process that goes on asking: no query of it waits the seconds the sort takes)."""
         query = pl.Series("q", list(track_ids) if not isinstance(track_ids, pl.Series) else track_ids, dtype=pl.String)
         out = np.full(len(query), -1, dtype=np.int64)
         if not len(query) or not len(self):
             return out
-        if self._sorted_ids is None and len(query) <= FEW_IDS and self._id_scans < SCANS_BEFORE_HASH:
+        if self._sorted_ids is None and len(query) <= FEW_IDS:
             self._id_scans += 1
-            ids = self.column("track_id")
+            ids = self.column("track_id")  # (read here, not by the thread and a lookup at once)
+            if self._id_scans >= SORT_AFTER_SCANS:
+                self._sort_ids_behind()
             rows = np.flatnonzero(ids.is_in(query.implode()).fill_null(False).to_numpy())
             row_of = dict(zip(ids.gather(rows).to_list(), rows.tolist()))
             return np.array([row_of.get(q, -1) for q in query.to_list()], dtype=np.int64)
@@ -340,12 +347,27 @@ class TrackData:
         return int(rows[0]) if len(rows) else None
 
     def _ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """The track ids' hashes sorted, and the row of each."""
+        """The track ids' hashes sorted, and the row of each (sorted once: a caller that
+        needs them while the background thread sorts them waits for it)."""
         if self._sorted_ids is None:
-            hashes = self.column("track_id").hash(_SEED).to_numpy()
-            order = np.argsort(hashes)
-            self._sorted_ids = (hashes[order], order.astype(np.int64))
+            with self._sorting_ids:
+                if self._sorted_ids is None:
+                    hashes = self.column("track_id").hash(_SEED).to_numpy()
+                    order = np.argsort(hashes)
+                    self._sorted_ids = (hashes[order], order.astype(np.int64))
         return self._sorted_ids
+
+    def _sort_ids_behind(self) -> None:
+        """Sort the ids' hashes in a background thread, once (hashing and sorting release
+        the GIL: lookups and queries go on meanwhile)."""
+        if self._ids_thread is not None:
+            return
+        self._ids_thread = threading.Thread(target=self._sort_quietly, name="attune-id-hashes", daemon=True)
+        self._ids_thread.start()
+
+    def _sort_quietly(self) -> None:
+        with suppress(Exception):  # (a lookup that needs them sorts them itself, and says why it could not)
+            self._ids()
 
     def vectors(self, column_name: str) -> tuple[np.ndarray, np.ndarray]:
         """A vector column as an (N, d) float matrix and a has-vector mask (read on first use)."""
@@ -367,8 +389,9 @@ class TrackData:
 
 #: `rows_or_missing` scans the ids for lookups of at most this many ids ...
 FEW_IDS = 16
-#: ... until it has done so this many times (then it sorts the ids' hashes once).
-SCANS_BEFORE_HASH = 4
+#: ... until their hashes are sorted, which the SORT_AFTER_SCANS-th such lookup starts in a
+#: background thread.
+SORT_AFTER_SCANS = 2
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:

@@ -53,30 +53,43 @@ def test_ids_are_found_by_hash_and_checked_so_a_collision_never_gives_a_wrong_ro
     # Every id hashing alike: the lookups must still be exact.
     from attune.engine.storage import snapshot as snapshot_module
 
-    monkeypatch.setattr(snapshot_module, "SCANS_BEFORE_HASH", 0)  # by hash from the first lookup
+    monkeypatch.setattr(snapshot_module, "FEW_IDS", 0)  # by hash from the first lookup
     monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series(np.zeros(len(self), dtype=np.uint64)))
     colliding = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
     assert colliding.rows_or_missing(["id0", "nope", "id499", "id7"]).tolist() == [499, -1, 0, 492]
     assert colliding._sorted_ids is not None
 
 
-def test_the_first_lookups_of_a_few_ids_scan_them_then_the_hashes_are_sorted_once():
+def test_lookups_of_a_few_ids_scan_them_while_the_hashes_are_sorted_behind_them(monkeypatch):
     """A command that runs one query looks up its seed ids by a scan (at 10M tracks 50-70 ms,
-    where sorting every id's hash took 2-3 s); a process that goes on looking ids up sorts
-    the hashes after SCANS_BEFORE_HASH scans. Both find the same rows."""
-    from attune.engine.storage import TrackData
-    from attune.engine.storage.snapshot import FEW_IDS, SCANS_BEFORE_HASH
+    where sorting every id's hash takes 2-3 s); a process that goes on looking ids up has
+    them sorted in a background thread from its second lookup, and scans until they are
+    ready: no lookup waits for the sort. Both ways find the same rows."""
+    import threading
 
+    from attune.engine.storage import TrackData
+    from attune.engine.storage import snapshot as snapshot_module
+    from attune.engine.storage.snapshot import FEW_IDS, SORT_AFTER_SCANS
+
+    assert SORT_AFTER_SCANS == 2
+    release = threading.Event()
+    real = snapshot_module.TrackData._ids
+    monkeypatch.setattr(snapshot_module.TrackData, "_ids", lambda self: (release.wait(10), real(self))[1])
     ids = [f"id{i}" for i in range(500)]
     tracks = TrackData(pl.DataFrame({"track_id": ids[::-1]}))
     asked = [["id0", "nope", "id499", "id7", "id0"], ["id3"], [], ["x", "y"], ["id250"], ["id1", "id2"]]
     want = [[499, -1, 0, 492, 499], [496], [], [-1, -1], [249], [498, 497]]
-    assert SCANS_BEFORE_HASH == 4  # the first five lookups (one of nothing) scan, the sixth sorts the hashes
-    got = [tracks.rows_or_missing(query).tolist() for query in asked[:5]]
-    assert tracks._sorted_ids is None and tracks._id_scans == 4
-    got.append(tracks.rows_or_missing(asked[5]).tolist())
-    assert got == want and tracks._sorted_ids is not None and tracks._id_scans == 4
-    many = TrackData(pl.DataFrame({"track_id": ids}))
+    got = [tracks.rows_or_missing(asked[0]).tolist()]
+    assert tracks._ids_thread is None  # one lookup: nothing sorted
+    got += [tracks.rows_or_missing(query).tolist() for query in asked[1:5]]  # the sort is held back: these scan
+    assert tracks._ids_thread is not None and tracks._ids_thread.is_alive() and tracks._sorted_ids is None
+    assert tracks._id_scans == 4
+    release.set()
+    tracks._ids_thread.join(10)
+    assert tracks._sorted_ids is not None
+    got.append(tracks.rows_or_missing(asked[5]).tolist())  # by hash now
+    assert got == want and tracks._id_scans == 4
+    many = TrackData(pl.DataFrame({"track_id": ids}))  # many ids: by hash at once, waiting for the sort
     assert many.rows_or_missing(ids[: FEW_IDS + 1]).tolist() == list(range(FEW_IDS + 1)) and many._sorted_ids is not None
 
 
