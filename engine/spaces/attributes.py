@@ -98,6 +98,8 @@ class AttributeParts:
     #: `stored` writes instead of the (P, g) matrix.
     kinds: np.ndarray | None = None
     shares: np.ndarray | None = None
+    #: Read back from what `attune optimize` stored (`from_stored`), not computed from the columns.
+    stored_by_optimize: bool = False
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -129,7 +131,8 @@ class AttributeParts:
             profiles[kinds == -1] = shares
         numbers = np.ascontiguousarray(data["numbers"], dtype=np.float32)
         small = np.uint16 if len(kinds) <= 1 << 16 else np.int32
-        return cls(numbers, np.asarray(data["profile"]).astype(small), profiles, tuple(data["names"]), kinds, shares)
+        return cls(numbers, np.asarray(data["profile"]).astype(small), profiles, tuple(data["names"]), kinds, shares,
+                   stored_by_optimize=True)
 
 
 def attribute_parts(snap: Snapshot) -> AttributeParts:

@@ -210,12 +210,17 @@ def test_stored_parts_are_not_read_for_other_tracks_or_other_inherited_genres(op
         "updated_at": datetime.now(UTC), "track_id": "new1", "title": "New", "artist": "Someone", "source": "test",
         "genres": ["g00"], "energy": 0.5, "valence": 0.5}], schema=TRACKS_SCHEMA))
     query = 'like:track("new1") limit:5'
-    got = Library.open(path, memory_budget="1KB").search(query)
+    over = Library.open(path, memory_budget="1KB")
+    got = over.search(query)
     assert computed == [N + 1] and got.frame["track_id"].to_list() == Library.open(path).search(query).frame["track_id"].to_list()
+    # the plan says where the parts it holds came from (once it holds them)
+    assert any("parts were computed from the attribute columns: `attune optimize` stores them" in n for n in over.search(query).plan.notes)
     assert Library.open(path).optimize()["attr"].get("rebuilt")
     computed.clear()
-    Library.open(path, memory_budget="1KB").search(query)
+    over = Library.open(path, memory_budget="1KB")
+    over.search(query)
     assert computed == []
+    assert any("(the parts as `attune optimize` stored them)" in n for n in over.search(query).plan.notes)
     lib = Library.open(path)
     lib.playlists.upsert_imported({"p1": {"name": "List 1", "track_ids": lib.playlists.get("List 1").track_ids,
                                           "genres": ["newly inherited"]}}, source="test")
