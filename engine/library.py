@@ -693,9 +693,9 @@ class Library:
         started = _time.perf_counter()
         key = self.store.versions()
         snap = self.snapshot(key)
-        meta = self._parts_current(key, snap.inherits_genres)
-        if not full and meta is not None and self._stored_parts(key, snap.inherits_genres) is not None:
-            return {"rows": int(meta["rows"]), "current": True, "seconds": 0.0}
+        current = None if full else self._stored_parts(key, snap.inherits_genres)  # (read whole: a check they can be)
+        if current is not None:
+            return {"rows": int(current["rows"]), "current": True, "seconds": 0.0}
         stored = attribute_parts(snap).stored()
         numbers = stored.pop("numbers")
         if not numbers.shape[1]:  # no attribute has a value: nothing worth storing

@@ -96,7 +96,7 @@ class AttributeParts:
     names: tuple[str, ...]
     #: Each profile as bits (bit j: the j-th top genre; -1: the mean profile `shares`), what
     #: `stored` writes instead of the (P, g) matrix.
-    kinds: np.ndarray | None = None
+    kinds: np.ndarray
     shares: np.ndarray | None = None
     #: Read back from what `attune optimize` stored (`from_stored`), not computed from the columns.
     stored_by_optimize: bool = False
@@ -114,10 +114,8 @@ class AttributeParts:
     def stored(self) -> dict:
         """What `from_stored` takes: the per-track arrays, and the rest as JSON-able values
         (the profiles as their bits: a few thousand numbers, not a (P, g) matrix)."""
-        g = self.profiles.shape[1]
-        kinds = self.kinds if self.kinds is not None else np.zeros(len(self.profiles), dtype=np.int64)
-        return {"numbers": self.numbers, "profile": self.profile, "names": list(self.names), "genres": g,
-                "kinds": [int(k) for k in kinds],
+        return {"numbers": self.numbers, "profile": self.profile, "names": list(self.names),
+                "genres": self.profiles.shape[1], "kinds": [int(k) for k in self.kinds],
                 "shares": None if self.shares is None else [float(v) for v in self.shares]}
 
     @classmethod

@@ -208,7 +208,9 @@ class VectorIndexes:
         """Remove the versions older than KEEP_SPACE_VERSIONS of the space table (`exact`: of
         its `write_exact` table): called once the index state names the newest one (a reader
         that took the state before still finds its version)."""
-        name = table_name(space) + ("_exact" if exact else "")
+        self._clean(table_name(space) + ("_exact" if exact else ""))
+
+    def _clean(self, name: str) -> None:
         if name not in self.store._table_names():
             return
         with self.store.locks.hold(name):
@@ -322,10 +324,8 @@ class VectorIndexes:
         return numbers[:start], profile[:start]
 
     def clean_parts(self) -> None:
-        """Remove the versions of the parts table older than KEEP_SPACE_VERSIONS."""
-        if PARTS_TABLE in self.store._table_names():
-            with self.store.locks.hold(PARTS_TABLE):
-                self.store.db.open_table(PARTS_TABLE).optimize(cleanup_older_than=KEEP_SPACE_VERSIONS)
+        """Remove the versions of the parts table older than KEEP_SPACE_VERSIONS (as `clean`)."""
+        self._clean(PARTS_TABLE)
 
     def append(self, space: str, ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> tuple[int, int]:
         """Replace or add these tracks' rows, then let LanceDB index the new rows (and compact);
