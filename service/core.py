@@ -264,10 +264,17 @@ class Service:
         answer = self.lib.ask(_check_query(text), limit=_check_limit(limit))
         return answer.to_dict() | {"results": answer.results.rows() if answer.results is not None else []}
 
+    # Reading playlists looks for other processes' commits first (the tables' versions read
+    # anew, where a search takes them as read up to CONSISTENCY_SECONDS ago): a player that
+    # edits a playlist through the command line, or a curator in the terminal app, and then
+    # asks here sees the edit, and the tracks it added, at once.
+
     def playlists(self) -> list[dict[str, Any]]:
+        self.lib.store.changed()
         return [self._playlist_summary(p) for p in self.lib.playlists.all()]
 
     def playlist(self, name: str, fmt: str = "json") -> dict[str, Any] | str:
+        self.lib.store.changed()
         playlist = self._resolve(name)
         if fmt != "json":
             return self.lib.playlists.export(playlist.name, _check_format(fmt))

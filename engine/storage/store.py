@@ -186,11 +186,11 @@ class Store:
         Writes through this store are seen at once; writes by another process
         (an index run beside a search session) within CONSISTENCY_SECONDS.
         """
-        clock = time.monotonic()
-        if self._versions is None or clock - self._checked > CONSISTENCY_SECONDS:
-            self._versions = self._latest_versions()
+        versions, clock = self._versions, time.monotonic()  # one read: another thread may forget them meanwhile
+        if versions is None or clock - self._checked > CONSISTENCY_SECONDS:
+            versions = self._versions = self._latest_versions()
             self._checked = clock
-        return self._versions
+        return versions
 
     @property
     def cached_versions(self) -> Versions | None:

@@ -155,3 +155,37 @@ async def test_the_services_watch_never_hides_another_processs_write(library):
         time.sleep(0.05)
         assert track in service.playlist("Gym")["track_ids"]
     service.close()
+
+
+async def test_playlists_read_here_show_another_processs_edit_at_once(library, tmp_path, monkeypatch):
+    """A search takes the tables' versions as read up to CONSISTENCY_SECONDS ago; reading a
+    playlist looks again first. Here the cached versions would last a minute: the edit, the
+    new playlist and the track imported for it are there on the first read all the same."""
+    import csv
+
+    from attune.engine import Library as Lib
+    from attune.engine.storage import store
+
+    from tests.engine.conftest import HEADER
+
+    monkeypatch.setattr(store, "CONSISTENCY_SECONDS", 60.0)
+    service = Service(library, watch_seconds=3600)
+    service.wait_open()
+    for _ in range(2):  # the first search may store the whitening (a write: the versions are read again)
+        assert service.search("artist:newcomer")["results"] == []
+    assert service.lib.store.cached_versions is not None  # read now, and kept
+    more = tmp_path / "more.csv"
+    with more.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerow(["n01", "Fresh", "Newcomer", 10, "alb_n01", "Album", "2021-05-01", "", "", "", "",
+                         0.5, 0.7, 5, -8.0, 1, 0.05, 0.3, 0.0, 0.1, 0.6, 120.0, 200000])
+    other = Lib.open(library)  # another writer: a Library of its own
+    other.import_spotify([more])
+    other.playlists.add("Gym", ["n01"])
+    other.playlists.create("Fresh picks", ["n01"])
+    gym = service.playlist("Gym")
+    assert gym["track_ids"][-1] == "n01" and gym["tracks"][-1]["title"] == "Fresh"
+    assert "Fresh picks" in [p["name"] for p in service.playlists()]
+    assert "n01" in service.playlist("Fresh picks", fmt="m3u")
+    service.close()

@@ -1,10 +1,12 @@
 """`attune serve` over real HTTP: every endpoint, the error bodies, the key matrix, the limits."""
 
 import json
+import time
 import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
+from attune.engine.storage.store import CONSISTENCY_SECONDS
 
 from .conftest import Server, attune
 
@@ -170,7 +172,13 @@ def test_a_write_from_another_process_is_picked_up(server, library, tmp_path):
                  valence="0.5", playlist_name="New", playlist_id="pl_new", duration_ms="200000")
     more.write_text(header + "\n" + ",".join(cells[h] for h in header.split(",")) + "\n")
     attune("import", "spotify", str(more), library=library)
-    assert [r["track_id"] for r in c.get("/search", params={"q": "artist:newcomer"}).json()["results"]] == ["n01"]
+    # A search sees another process's commit within CONSISTENCY_SECONDS (the service's own
+    # look for writes may have read the versions just before it); reading a playlist at once.
+    deadline = time.monotonic() + CONSISTENCY_SECONDS + 1.0
+    while not (found := c.get("/search", params={"q": "artist:newcomer"}).json()["results"]):
+        assert time.monotonic() < deadline, "the imported track was not found within the consistency delay"
+        time.sleep(0.05)
+    assert [r["track_id"] for r in found] == ["n01"]
     attune("playlist", "add", "Gym", "n01", library=library)
     assert "n01" in c.get("/playlists/Gym").json()["track_ids"]
 
