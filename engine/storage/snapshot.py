@@ -300,7 +300,7 @@ class TrackData:
     def rows_or_missing(self, track_ids: Iterable[str]) -> np.ndarray:
         """The row of each id, in the order given; -1 where there is no such track.
 
-        A binary search over the ids' 64-bit hashes (16 bytes a track: 160 MB at 10M,
+        A binary search over the ids' 64-bit hashes (12 bytes a track: 120 MB at 10M,
         where an array of the ids as Python strings took 680 MB), each hit checked against
         the id itself, so a hash collision never returns a wrong row. Lookups of a few ids (a
         query's seed tracks) scan the ids instead (50-70 ms at 10M tracks, where hashing and
@@ -352,9 +352,11 @@ class TrackData:
         if self._sorted_ids is None:
             with self._sorting_ids:
                 if self._sorted_ids is None:
-                    hashes = self.column("track_id").hash(_SEED).to_numpy()
-                    order = np.argsort(hashes)
-                    self._sorted_ids = (hashes[order], order.astype(np.int64))
+                    # polars' sort: 1 s at 10M tracks where numpy's argsort took 3-4 s, and
+                    # the rows come as 32-bit (40 MB less at 10M)
+                    hashes = self.column("track_id").hash(_SEED)
+                    order = hashes.arg_sort()
+                    self._sorted_ids = (hashes.gather(order).to_numpy(), order.to_numpy())
         return self._sorted_ids
 
     def _sort_ids_behind(self) -> None:
