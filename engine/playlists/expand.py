@@ -73,9 +73,7 @@ DISCOVERY_SHARE = 0.3
 PER_ARTIST = 5
 NEW_PER_ARTIST = 2
 DISCOVER_PER_ARTIST = 3
-#: `artist_rank` ranks only the candidates' artists' tracks when they are at most this share
-#: of the library, else every track once.
-RANK_SUBSET = 0.05
+
 _ARTIST_RANK = Key[np.ndarray]("playlists.expand.artist_rank", "tracks")
 
 
@@ -288,31 +286,21 @@ def _same_album(snap: Snapshot, rows: np.ndarray, seeds: np.ndarray) -> np.ndarr
 def artist_rank(snap: Snapshot, rows: np.ndarray | None = None) -> np.ndarray:
     """1 / (1 + each track's rank among its artist's tracks by popularity): 1 for an
     artist's most popular track, 1/2 for the next, and so on (of these rows; None: all).
+    The ranks are kept as int32 (40 MB at 10M tracks)."""
 
-    When these rows' artists have few tracks between them (RANK_SUBSET of the library at
-    most: an expansion's candidates in a catalogue of many artists), only their tracks are
-    ranked; else every track, once, kept as int32 (a sort of 5 s and 40 MB at 10M)."""
-    codes = snap.tracks.text_index("artist").codes
-    if rows is not None and snap.tracks.cache.peek(_ARTIST_RANK) is None:
-        wanted = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
-        wanted[codes[rows]] = True
-        among = np.flatnonzero(wanted[codes])  # in row order: ties keep it, as over the whole library
-        if len(among) <= RANK_SUBSET * len(codes):
-            return 1.0 / (1.0 + _ranks(codes[among], snap.numbers("popularity")[among])[np.searchsorted(among, rows)])
-    rank = snap.memo(_ARTIST_RANK, lambda: _ranks(codes, snap.numbers("popularity")).astype(np.int32))
+    def build() -> np.ndarray:
+        codes = snap.tracks.text_index("artist").codes
+        pop = np.nan_to_num(snap.numbers("popularity"), nan=-1.0)
+        order = np.lexsort((-pop, codes))
+        sorted_codes = codes[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+        position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = position
+        return rank
+
+    rank = snap.memo(_ARTIST_RANK, build)
     return 1.0 / (1.0 + (rank if rows is None else rank[rows]))
-
-
-def _ranks(codes: np.ndarray, popularity: np.ndarray) -> np.ndarray:
-    """Each row's place among the rows of its code by popularity (most popular 0; ties in
-    row order, no popularity last)."""
-    order = np.lexsort((-np.nan_to_num(popularity, nan=-1.0), codes))
-    sorted_codes = codes[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
-    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = position
-    return rank
 
 
 def colisten_proximity(snap: Snapshot, rows: np.ndarray) -> np.ndarray:

@@ -348,37 +348,26 @@ def test_the_capped_list_from_the_best_few_is_the_one_from_every_candidate(seed)
             assert len(got) == min(k, len(want))
 
 
-def test_artist_rank_of_some_rows_is_their_rank_among_all_of_their_artists_tracks(monkeypatch):
-    """An expansion whose candidates' artists have few tracks ranks only theirs: the same
-    ranks as ranking the whole library (popularity ties in row order, no popularity last),
-    and nothing kept; with many, every track is ranked once and kept."""
-    import sys
-
+def test_artist_rank_is_each_tracks_place_among_its_artists_tracks_by_popularity():
+    """1 for each artist's most popular track, 1/2 for the next (popularity ties in row
+    order, no popularity last), of any rows asked for."""
     import polars as pl
+    from attune.engine.playlists.expand import artist_rank
     from attune.engine.storage import Snapshot, TrackData
 
-    expand_module = sys.modules["attune.engine.playlists.expand"]
     rng = np.random.default_rng(5)
     n = 4000
     popularity = rng.integers(0, 5, n).astype(float)  # many ties
     popularity[rng.random(n) < 0.2] = np.nan
     artists = [f"a{a}" for a in rng.integers(0, 60, n)]
-    frame = pl.DataFrame({"track_id": [f"t{i}" for i in range(n)], "artist": artists, "popularity": popularity})
-    whole = Snapshot(TrackData(frame), [])
-    every = expand_module.artist_rank(whole)
-    # the whole library, by hand: 1 for each artist's most popular track
+    snap = Snapshot(TrackData(pl.DataFrame({"track_id": [f"t{i}" for i in range(n)], "artist": artists,
+                                            "popularity": popularity})), [])
+    every = artist_rank(snap)
     by_artist: dict[str, list[int]] = {}
     for row, a in enumerate(artists):
         by_artist.setdefault(a, []).append(row)
     for rows in by_artist.values():
         ranked = sorted(rows, key=lambda r: (-np.nan_to_num(popularity[r], nan=-1.0), r))
         assert [every[r] for r in ranked] == [1.0 / (1 + i) for i in range(len(ranked))]
-    monkeypatch.setattr(expand_module, "RANK_SUBSET", 1.0)  # the candidates' artists' tracks only
-    some = Snapshot(TrackData(frame), [])
-    for rows in (np.array([7]), np.sort(rng.choice(n, 300, replace=False)), rng.choice(n, 50, replace=False)):
-        assert np.array_equal(expand_module.artist_rank(some, rows), every[rows])
-    assert some.tracks.cache.peek(expand_module._ARTIST_RANK) is None
-    monkeypatch.setattr(expand_module, "RANK_SUBSET", 0.0)  # too many: every track, kept
-    rows = np.array([3, 9])
-    assert np.array_equal(expand_module.artist_rank(some, rows), every[rows])
-    assert some.tracks.cache.peek(expand_module._ARTIST_RANK) is not None
+    for rows in (np.array([7]), rng.choice(n, 50, replace=False)):
+        assert np.array_equal(artist_rank(snap, rows), every[rows])
