@@ -105,12 +105,8 @@ async def test_the_service_builds_the_attribute_space_once_open_so_the_first_lik
 async def test_tracks_another_process_writes_are_warmed_before_a_query_asks(library, tmp_path):
     """After an import by another writer the service builds the new snapshot's attribute
     space itself (11-14 s at 10M tracks: past the search limit if the first `like:` had to)."""
-    import csv
-
     from attune.engine import Library as Lib
     from attune.engine.spaces import computed
-
-    from tests.engine.conftest import HEADER
 
     service = Service(library, watch_seconds=0.05)
     service.wait_open()
@@ -119,12 +115,7 @@ async def test_tracks_another_process_writes_are_warmed_before_a_query_asks(libr
         assert time.monotonic() < deadline
         time.sleep(0.05)
     tracks, first = len(service.lib.snapshot()), service.warmed
-    more = tmp_path / "more.csv"
-    with more.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        writer.writerow(["new01", "New Song", "New Artist", 40, "alb_new01", "New Album", "2021-05-01", "", "", "", "",
-                         0.5, 0.7, 5, -8.0, 1, 0.05, 0.3, 0.0, 0.1, 0.6, 120.0, 200000])
+    more = _one_track_csv(tmp_path / "more.csv", "new01", "New Song", "New Artist")
     Lib.open(library).import_spotify([more])  # another writer: a Library of its own
     deadline = time.monotonic() + 60
     while True:  # no query here builds a space: only the service's watch can
@@ -161,12 +152,8 @@ async def test_playlists_read_here_show_another_processs_edit_at_once(library, t
     """A search takes the tables' versions as read up to CONSISTENCY_SECONDS ago; reading a
     playlist looks again first. Here the cached versions would last a minute: the edit, the
     new playlist and the track imported for it are there on the first read all the same."""
-    import csv
-
     from attune.engine import Library as Lib
     from attune.engine.storage import store
-
-    from tests.engine.conftest import HEADER
 
     monkeypatch.setattr(store, "CONSISTENCY_SECONDS", 60.0)
     service = Service(library, watch_seconds=3600)
@@ -174,12 +161,7 @@ async def test_playlists_read_here_show_another_processs_edit_at_once(library, t
     for _ in range(2):  # the first search may store the whitening (a write: the versions are read again)
         assert service.search("artist:newcomer")["results"] == []
     assert service.lib.store.cached_versions is not None  # read now, and kept
-    more = tmp_path / "more.csv"
-    with more.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        writer.writerow(["n01", "Fresh", "Newcomer", 10, "alb_n01", "Album", "2021-05-01", "", "", "", "",
-                         0.5, 0.7, 5, -8.0, 1, 0.05, 0.3, 0.0, 0.1, 0.6, 120.0, 200000])
+    more = _one_track_csv(tmp_path / "more.csv", "n01", "Fresh", "Newcomer")
     other = Lib.open(library)  # another writer: a Library of its own
     other.import_spotify([more])
     other.playlists.add("Gym", ["n01"])
@@ -189,3 +171,17 @@ async def test_playlists_read_here_show_another_processs_edit_at_once(library, t
     assert "Fresh picks" in [p["name"] for p in service.playlists()]
     assert "n01" in service.playlist("Fresh picks", fmt="m3u")
     service.close()
+
+
+def _one_track_csv(path, track_id: str, title: str, artist: str):
+    """A Spotify export of one new track (the fixture's columns)."""
+    import csv
+
+    from tests.engine.conftest import HEADER
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerow([track_id, title, artist, 40, f"alb_{track_id}", "New Album", "2021-05-01", "", "", "", "",
+                         0.5, 0.7, 5, -8.0, 1, 0.05, 0.3, 0.0, 0.1, 0.6, 120.0, 200000])
+    return path
