@@ -121,6 +121,24 @@ def test_selective_filters_rank_every_passing_track_on_codes_then_exactly(budget
     assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
 
 
+def test_codes_best_candidates_are_read_in_steps_and_rank_as_in_memory(budget_lib, monkeypatch):
+    import re
+
+    from attune.engine.spaces import served as served_module
+
+    # Small steps on the small fixture: the first 20 by the codes, then 10 at a time, 100 at most.
+    for name, value in (("RERANK", 1), ("RERANK_MIN", 100), ("RERANK_FIRST", 20), ("RERANK_STEP", 10)):
+        monkeypatch.setattr(served_module, name, value)
+    query = 'like:track("t0010") in:audio energy<0.5 limit:10'
+    memory = Library.open(budget_lib).search(query)
+    sizes = Library.open(budget_lib, memory_budget="1KB").budget()
+    lib = Library.open(budget_lib, memory_budget=sizes["tracks"] + sizes["attr"] + sizes["audio_pq"])
+    served = lib.search(query)
+    read = int(re.search(r"the best ([\d,]+) again", served.plan.served_how).group(1))
+    assert 20 <= read < 100, served.plan.served_how
+    assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
+
+
 def test_tracks_indexed_after_the_index_are_still_found_and_the_plan_says_so(budget_lib):
     lib = Library.open(budget_lib)
     new = _rows(N, 30, 7)
