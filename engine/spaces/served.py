@@ -319,7 +319,8 @@ def _nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k:
                           coded[keep], d_f)
         rows = rows[keep][: len(found)]
         how = (f"every one of the {passing:,} passing tracks, on product-quantisation codes in memory; "
-               f"the best {len(rows):,} again on exact vectors (of {cap:,} at most: no other could be nearer)")
+               f"the best {len(rows):,} again on exact vectors"
+               + (f" (read best first, {cap:,} at most, until no other could be nearer)" if len(rows) < cap else ""))
     else:
         how = f"exact over the {passing:,} passing tracks (vectors read from LanceDB)"
         d = _squared(take(space.table, offs, space.state.dims, space.rowids), centre)
