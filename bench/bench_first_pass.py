@@ -6,6 +6,9 @@
 --pool cpu (default): the CPU pool, at least 8 threads, against one thread per core.
 --pool io: Lance's I/O pool (how many reads it has in flight, LANCE_IO_THREADS), 64 against
 its 8 for a local disk (attune leaves it at Lance's default: no gain measured).
+--pool rerank: not a pool: under the 1% filter, the best candidates by the codes read in
+steps until none left could be nearer (`served.rerank`, attune's) against all 1,000 read at
+once (the code before 2026-12-03, fifth session).
 --pool warm: not a pool: `Library.warm()` (what `attune serve` runs at start, which reads
 the served indexes through into the page cache when they fit) after the page cache is
 dropped and before the queries, against no warm; prints the warm's seconds.
@@ -105,7 +108,8 @@ def files_note(path: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", default=str(HERE / ".cache" / "catalogue-10000000-200"))
-    ap.add_argument("--pool", choices=("cpu", "io", "warm"), default="cpu", help="which of Lance's pools to compare (or warm)")
+    ap.add_argument("--pool", choices=("cpu", "io", "warm", "rerank"), default="cpu",
+                    help="which of Lance's pools to compare (or warm, or rerank)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1000, help="the first run's seeds; use new ones each time")
     args = ap.parse_args()
@@ -122,10 +126,16 @@ def main() -> None:
     elif args.pool == "io":
         variable = "LANCE_IO_THREADS"
         pools = {"64 reads": "64", "Lance's local default (8)": "8"}
+    elif args.pool == "rerank":
+        variable = "ATTUNE_BENCH_RERANK_FIRST"
+        pools = {"in steps (attune)": None, "1,000 at once (before)": "1000"}
     else:
         variable = "ATTUNE_BENCH_WARM"
         pools = {"warmed": "1", "not warmed": "0"}
-    code = f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import os, bench_first_pass as b; print(json.dumps(b.once(sys.argv[1], int(sys.argv[2]), os.environ.get('ATTUNE_BENCH_WARM') == '1')))"
+    code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import os, bench_first_pass as b; "
+            "import attune.engine.spaces.served as s; "
+            "s.RERANK_FIRST = int(os.environ.get('ATTUNE_BENCH_RERANK_FIRST', s.RERANK_FIRST)); "
+            "print(json.dumps(b.once(sys.argv[1], int(sys.argv[2]), os.environ.get('ATTUNE_BENCH_WARM') == '1')))")
     print(f"the disk under {args.library} (direct reads, {files_note(args.library)}):")
     for line in disk(args.library, args.seed):
         print("  " + line, flush=True)
