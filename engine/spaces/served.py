@@ -48,7 +48,7 @@ EXACT_ROWS_READ = 5_000
 #: 50 queries) recall@10 was 0.930 with 200, 0.974 with 500 and 0.994 with 1,000, at the same
 #: 30 ms. Each is a random read on a first pass (1,000 took 30-35 ms of one at 10M tracks),
 #: so they are read best first, RERANK_FIRST (or RERANK per result), then RERANK_STEP at a
-#: time, until no candidate left could be nearer than the k-th found (`_rerank`).
+#: time, until no candidate left could be nearer than the k-th found (`rerank`).
 RERANK, RERANK_MIN = 8, 1000
 RERANK_FIRST, RERANK_STEP = 200, 100
 #: How many standard deviations of the codes' errors (exact distance less the codes') below
@@ -343,9 +343,10 @@ def rerank(read, centre: np.ndarray, k: int, candidates: np.ndarray, coded: np.n
     parts = [_squared(read(candidates[:first]), centre)]
     done = first
     while done < len(candidates):
-        exact = np.concatenate([*parts, exact_beside])
+        seen = np.concatenate(parts)
+        exact = np.concatenate([seen, exact_beside])
         if len(exact) >= k:
-            errors = np.concatenate(parts) - coded[:done]
+            errors = seen - coded[:done]
             lowest = float(errors.min() - RERANK_MARGIN * errors.std())
             if coded[done] + lowest >= np.partition(exact, k - 1)[k - 1]:
                 break
