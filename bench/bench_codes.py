@@ -4,6 +4,7 @@ attune keeps (`engine/spaces/pq.py`: codes of the whitened vectors themselves) a
 codes of their residuals from coarse cells (IVFADC, Jegou et al. 2011), in the same run.
 
     .venv/bin/python bench/bench_codes.py [--tracks 1000000] [--queries 30]
+    .venv/bin/python bench/bench_codes.py --unfiltered --tracks 4000000 --queries 30
 
 Each candidate kept for re-ranking is one random read of an exact vector on a first pass
 (1,000 of them took 30-35 ms of the 1% filter's first pass at 10M tracks), so codes that
@@ -19,6 +20,14 @@ dense as 1% of 10M (about 100,000 tracks, 50 per cluster).
 The residual quantiser here is the benchmark's own (coarse k-means, then attune's PQ
 trained on the residuals; distances as |x - c|^2 + (|r|^2 + 2 c.r) - 2 x.r with the bracket
 stored per vector); attune does not ship it (`bench/README.md` says why).
+
+`--unfiltered` asks whether the codes could answer a query with no filter too, instead of
+the IVF_FLAT index whose partitions a first pass reads from disk (about 125 MB a query at
+10M): coarse cells (k-means, about sqrt(N) of them) hold the codes in memory, a query ranks
+the tracks of its nearest 1/128, 1/64 and 1/32 of the cells on the codes (attune's, then the
+residual ones) and reads the best in steps as `served.rerank` does. It prints the share of
+the true ten found, how many exact vectors were read (each a random read on a first pass)
+and the milliseconds the codes took.
 """
 
 from __future__ import annotations
@@ -76,16 +85,8 @@ class Residual:
         return d
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tracks", type=int, default=1_000_000)
-    ap.add_argument("--queries", type=int, default=30)
-    args = ap.parse_args()
-    from attune.engine.spaces.pq import train
-    from attune.engine.spaces.served import RERANK_MIN, rerank
-
-    rng = np.random.default_rng(0)
-    n, d = args.tracks, 200
+def vectors(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """The catalogue's clustered vectors, whitened by their noise."""
     centres = rng.normal(0, 1, (CLUSTERS, d)).astype(np.float32)
     sizes = rng.pareto(1.5, CLUSTERS) + 1
     owner = rng.choice(CLUSTERS, size=n, p=sizes / sizes.sum())
@@ -93,6 +94,80 @@ def main() -> None:
     for s in range(0, n, 100_000):
         part = owner[s : s + 100_000]
         z[s : s + len(part)] = (centres[part] + rng.normal(0, NOISE, (len(part), d)).astype(np.float32)) / NOISE
+    return z
+
+
+def unfiltered(n: int, queries: int) -> None:
+    """Codes held in coarse cells against a query with no filter (see the module's text)."""
+    from attune.engine.spaces.pq import train
+    from attune.engine.spaces.served import RERANK_MIN, rerank
+
+    rng = np.random.default_rng(0)
+    z = vectors(n, 200, rng)
+    sample = z[rng.choice(n, 100_000, replace=False)]
+    cells = int(round(np.sqrt(n)))
+    start = time.perf_counter()
+    residual = Residual(sample, cells, rng)
+    attune = train(sample[:25_000])
+    print(f"{n:,} vectors of 200; {cells:,} cells and both codes trained in {time.perf_counter() - start:.0f} s", flush=True)
+    start = time.perf_counter()
+    cell = np.empty(n, dtype=np.int64)
+    codes = np.empty((n, attune.subspaces), dtype=np.uint8)
+    rcodes, rterm = np.empty_like(codes), np.empty(n, dtype=np.float32)
+    for s in range(0, n, 200_000):
+        rcodes[s : s + 200_000], cell[s : s + 200_000], rterm[s : s + 200_000] = residual.encode(z[s : s + 200_000])
+        codes[s : s + 200_000] = attune.encode(z[s : s + 200_000])
+    order = np.argsort(cell, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=cells))])
+    print(f"encoded in {time.perf_counter() - start:.0f} s", flush=True)
+    norms = np.einsum("ij,ij->i", z, z)
+    picks = np.random.default_rng(1).choice(n, queries, replace=False)
+    truths = []
+    for q in picks:  # a track's vector moved a little: the track itself is one of its ten
+        centre = z[q] + np.random.default_rng(q).normal(0, 0.1, 200).astype(np.float32)
+        truths.append((centre, set(np.argpartition(norms - 2.0 * (z @ centre), 10)[:10].tolist())))
+    print("\nno filter: the nearest cells' tracks ranked on the codes, read in steps (1,000 at most)")
+    for name in ("attune's codes", "residual codes"):
+        for share in (1 / 128, 1 / 64, 1 / 32):
+            probes = max(8, int(np.ceil(cells * share)))
+            found, read, took, seen = [], [], [], []
+            for centre, truth in truths:
+                start = time.perf_counter()
+                near = np.argpartition(((residual.cells - centre) ** 2).sum(axis=1), probes)[:probes]
+                at = order[np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in near])]
+                if name == "attune's codes":
+                    approx = attune.distances(attune.table(centre), codes[at])
+                else:
+                    approx = residual.distances(centre, (rcodes[at], cell[at], rterm[at])).astype(np.float32)
+                best = np.argpartition(approx, RERANK_MIN)[:RERANK_MIN]
+                best = best[np.argsort(approx[best], kind="stable")]
+                took.append(time.perf_counter() - start)
+                rows, dist = rerank(lambda some, best=best, at=at: z[at[best[some]]], centre, 10,
+                                    np.arange(len(best)), approx[best], np.zeros(0, dtype=np.float32))
+                top = at[best[rows[np.argsort(dist, kind="stable")[:10]]]]
+                found.append(len(truth & set(top.tolist())) / 10)
+                read.append(len(rows))
+                seen.append(len(at))
+            print(f"  {name:<15} {probes:>4} of {cells:,} cells ({np.median(seen):>9,.0f} tracks): {np.mean(found):.3f} "
+                  f"of the true ten, {np.median(read):,.0f} read p50 ({np.mean(read):,.0f} mean), codes "
+                  f"{np.median(took) * 1000:.1f} ms p50", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracks", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=30)
+    ap.add_argument("--unfiltered", action="store_true", help="codes in coarse cells against a query with no filter")
+    args = ap.parse_args()
+    if args.unfiltered:
+        unfiltered(args.tracks, args.queries)
+        return
+    from attune.engine.spaces.pq import train
+    from attune.engine.spaces.served import RERANK_MIN, rerank
+
+    rng = np.random.default_rng(0)
+    n, d = args.tracks, 200
+    z = vectors(n, d, rng)
     sample = z[rng.choice(n, 50_000, replace=False)]
     start = time.perf_counter()
     quantisers = {"vectors (attune)": train(sample[:25_000])}
