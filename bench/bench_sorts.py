@@ -3,6 +3,12 @@ many ids (`TrackData._ids`: the track ids' 64-bit hashes): polars' arg_sort (sin
 2026-12-03, fourth session) against numpy's argsort (the code before), in the same run,
 on `--tracks` synthetic ids in a random order.
 
+And the sort a playlist expansion does once over every track (`expand.artist_rank`: each
+track's place among its artist's tracks by popularity): the 32-bit build (since
+2026-12-03, sixth session) against `np.lexsort` with 64-bit places (the code before), time
+and the peak of what numpy allocated for it (tracemalloc), on synthetic artists (one per
+20 tracks) and popularity 0-100 with 5% unknown.
+
     .venv/bin/python bench/bench_sorts.py --tracks 10000000
 """
 
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 
 import numpy as np
 import polars as pl
@@ -24,19 +31,68 @@ def best_of(fn, rounds: int) -> tuple[float, object]:
     return min(times), out
 
 
+def traced_peak(fn) -> float:
+    """MB numpy allocated at the peak of one call (what it returns included)."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def lexsort_rank(codes: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """`expand.artist_rank`'s build before the sixth session of 2026-12-03."""
+    pop = np.nan_to_num(popularity, nan=-1.0)
+    order = np.lexsort((-pop, codes))
+    sorted_codes = codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = position
+    return rank
+
+
+def artist_ranks(n: int, rounds: int) -> None:
+    from attune.engine.playlists.expand import _ARTIST_RANK, artist_rank
+    from attune.engine.storage import Snapshot, TrackData
+
+    rng = np.random.default_rng(11)
+    popularity = rng.integers(0, 101, n).astype(np.float32)
+    popularity[rng.random(n) < 0.05] = np.nan
+    artists = pl.Series("artist", rng.integers(0, max(n // 20, 1), n)).cast(pl.String)
+    snap = Snapshot(TrackData(pl.DataFrame({"track_id": pl.arange(n, eager=True).cast(pl.String), "artist": artists,
+                                            "popularity": popularity})), [])
+    codes, numbers = snap.tracks.text_index("artist").codes, snap.numbers("popularity")
+
+    def attune():  # the build only: ranks asked for one row (an expansion asks for its candidates')
+        snap.forget(_ARTIST_RANK)
+        artist_rank(snap, np.zeros(1, dtype=np.int64))
+        return snap.memo(_ARTIST_RANK, lambda: None)
+
+    before, old = best_of(lambda: lexsort_rank(codes, numbers), rounds)
+    after, new = best_of(attune, rounds)
+    assert np.array_equal(old, new)
+    old_peak, new_peak = traced_peak(lambda: lexsort_rank(codes, numbers)), traced_peak(attune)
+    print(f"  artist ranks: np.lexsort {before:.2f} s, peak {old_peak:.0f} MB; attune {after:.2f} s "
+          f"({after / before:.2f}x), peak {new_peak:.0f} MB ({new_peak / old_peak:.2f}x)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    id_sorts(args.tracks, args.rounds)
+    artist_ranks(args.tracks, args.rounds)
 
+
+def id_sorts(n: int, rounds: int) -> None:
     from attune.engine.storage import TrackData
     from attune.engine.storage import snapshot as snapshot_module
 
     rng = np.random.default_rng(7)
-    n = args.tracks
     tracks = TrackData(pl.DataFrame({"track_id": pl.Series([f"t{i:09d}" for i in rng.permutation(n)])}))
-    print(f"{n:,} track ids; best of {args.rounds}", flush=True)
+    print(f"{n:,} track ids; best of {rounds}", flush=True)
     ids = tracks.column("track_id")
 
     def numpy_ids():
@@ -48,8 +104,8 @@ def main() -> None:
         tracks._sorted_ids = None
         return tracks._ids()
 
-    before, old = best_of(numpy_ids, args.rounds)
-    after, new = best_of(attune_ids, args.rounds)
+    before, old = best_of(numpy_ids, rounds)
+    after, new = best_of(attune_ids, rounds)
     assert np.array_equal(old[0], new[0]) and np.array_equal(ids.gather(old[1]), ids.gather(new[1]))
     print(f"  ids:   numpy argsort {before:.2f} s, attune (polars) {after:.2f} s ({after / before:.2f}x); "
           f"their rows {old[1].nbytes / 2**20:.0f} MB -> {new[1].nbytes / 2**20:.0f} MB", flush=True)
