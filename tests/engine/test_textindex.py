@@ -63,3 +63,22 @@ def test_postings_find_the_rows_whatever_the_number_of_distinct_values():
         asked = ["v7", "v150", f"v{distinct - 1}"]
         hit = index.rows_where(index.matching_any("exact", asked))
         assert np.array_equal(np.flatnonzero(hit), [i for i, v in enumerate(values) if v in asked]), distinct
+
+
+def test_postings_are_a_stable_sort_by_code_built_a_chunk_at_a_time():
+    """The inverted index equals one stable sort of every entry by code, whatever the chunk
+    size (several chunks, a chunk of one entry, one chunk for all), with codes no entry has
+    (empty runs) and none at all."""
+    from attune.engine.storage.textindex import postings
+
+    rng = np.random.default_rng(3)
+    for distinct, n in ((5, 1_000), (300, 20_000), (70_000, 50_000), (4, 0)):
+        codes = rng.integers(0, max(distinct - 2, 1), n).astype(np.int32)  # the last codes unused
+        want = np.argsort(codes, kind="stable")
+        for chunk in (1, 777, 4_096, max(n, 1)):
+            if chunk == 1 and n > 1_000:
+                continue
+            starts, order = postings(codes, distinct, chunk=chunk)
+            assert order.dtype == np.int32 and len(starts) == distinct + 1
+            np.testing.assert_array_equal(order, want)
+            np.testing.assert_array_equal(starts, np.searchsorted(codes[want], np.arange(distinct + 1)))
