@@ -64,6 +64,7 @@ class Columns(Protocol):
 
     def read(self, name: str) -> pl.Series: ...
     def arrow(self, names: Sequence[str]) -> pa.Table: ...
+    def scan(self, name: str, each: Callable[[pa.Array], None]) -> None: ...
     def take(self, rows: np.ndarray, names: Sequence[str] | None = None) -> pl.DataFrame: ...
     def schema(self, names: Sequence[str]) -> pl.Schema: ...
 
@@ -237,11 +238,15 @@ class TrackData:
                 # its size while it is built (4 GB for 10M tracks' genres), and only the
                 # index is needed.
                 assert self._reader is not None
-                data: pl.Series | pa.ChunkedArray = self._reader.arrow([name])[name]
+                if field_name in LIST_FIELDS:
+                    self._text[field_name] = TextIndex.of_lists(self._reader.arrow([name])[name])
+                else:  # a batch at a time: the whole column is never held
+                    reader = self._reader
+                    self._text[field_name] = TextIndex.of_scalar_batches(lambda each: reader.scan(name, each), len(self))
             else:
                 data = self.column(name)
-            self._text[field_name] = TextIndex.of_lists(data) if field_name in LIST_FIELDS else TextIndex.of_scalars(data)
-            del data
+                self._text[field_name] = TextIndex.of_lists(data) if field_name in LIST_FIELDS else TextIndex.of_scalars(data)
+                del data
             if self._frame is None and not self.whole_rows:
                 release()
         return self._text[field_name]

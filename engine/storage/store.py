@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from ..errors import DamagedError, LibraryError
 from .history import History
 from .locks import Locks
 from .place import Place, is_uri, place_of
-from .reads import read_all, take_ordered
+from .reads import READ_BATCH, read_all, take_ordered
 from .rowcopy import RowCopies
 from .schema import META_SCHEMA, SCHEMA_VERSION, TABLES
 from .sqltext import chunks, sql_in, sql_string
@@ -417,6 +417,19 @@ class Columns:
         """Whole columns of the pinned table, as Arrow."""
         with self.store.reading(self.name), self._lock:
             return read_all(self.table.search().select(list(names)).limit(max(self.rows, 1)))
+
+    def scan(self, name: str, each: Callable[[pa.Array], None]) -> None:
+        """One column of the pinned table a batch at a time, in row order: `each(batch)` is
+        called with every batch (of READ_BATCH rows), which is dropped after it, so the
+        column is never held whole. `each` must not read this table again."""
+        read = 0
+        with self.store.reading(self.name), self._lock:
+            for batch in self.table.search().select([name]).limit(max(self.rows, 1)).to_batches(READ_BATCH):
+                read += batch.num_rows
+                each(batch.column(0))
+        if read != self.rows:
+            raise DamagedError(f"the {self.name} table of {self.store.path} gave {read} rows of {name}, "
+                               f"not {self.rows}; reopen the library")
 
     def read(self, name: str):
         import polars as pl

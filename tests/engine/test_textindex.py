@@ -82,3 +82,28 @@ def test_postings_are_a_stable_sort_by_code_built_a_chunk_at_a_time():
             assert order.dtype == np.int32 and len(starts) == distinct + 1
             np.testing.assert_array_equal(order, want)
             np.testing.assert_array_equal(starts, np.searchsorted(codes[want], np.arange(distinct + 1)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), word), max_size=40), st.integers(1, 7))
+def test_scalar_index_read_a_batch_at_a_time_is_the_whole_columns(values, batch):
+    """A scalar column encoded batch by batch (a lazy library's read: the column never
+    held whole) gives the index of the column read whole: the same values, the same code
+    for every row, a value first met in a later batch included."""
+    whole = TextIndex.of_scalars(pa.array(values, pa.string()))
+
+    def scan(each):
+        for start in range(0, len(values), batch):
+            each(pa.array(values[start : start + batch], pa.string()))
+
+    batched = TextIndex.of_scalar_batches(scan, len(values))
+    assert batched.rows is None and batched.values.to_list() == whole.values.to_list()
+    np.testing.assert_array_equal(batched.codes, whole.codes)
+    assert batched.codes.dtype == np.int32
+
+
+def test_scalar_index_read_in_batches_refuses_a_short_read():
+    import pytest
+
+    with pytest.raises(ValueError, match="3 values of a column of 4 rows"):
+        TextIndex.of_scalar_batches(lambda each: each(pa.array(["a", "B", None])), 4)
