@@ -197,7 +197,7 @@ def postings(codes: np.ndarray, distinct: int, chunk: int = POSTINGS_CHUNK) -> t
     genres' and tags' codes fit) and its entries are placed after the earlier chunks' of
     the same code. The places are 32-bit and the temporaries a chunk's size: for 20M genre
     entries (10M tracks) one sort of them all peaked at 305 MB (64-bit places, then narrowed,
-    and the codes in their order for the starts), this at 153 MB in 0.81x the time
+    and the codes in their order for the starts), this at 153 MB in 0.42x the time
     (`bench/bench_sorts.py`)."""
     codes = np.asarray(codes)
     counts = np.bincount(codes, minlength=distinct) if len(codes) else np.zeros(distinct, dtype=np.int64)
