@@ -13,6 +13,10 @@ And the inverted index of a list column (`textindex.postings`: the genres' entri
 genre): the counting sort a chunk at a time (since the same session) against one stable
 argsort of every entry (the code before), on two entries a track from 1,500 genres.
 
+And the codes of a text index's distinct values (`textindex.sorted_distinct`: one sort,
+each run of equal strings a code) against the distinct values sorted and every string
+searched among them (the code before), on one distinct title per two tracks.
+
     .venv/bin/python bench/bench_sorts.py --tracks 10000000
 """
 
@@ -102,6 +106,23 @@ def genre_postings(n: int, rounds: int) -> None:
           f"{after:.2f} s ({after / before:.2f}x), peak {new_peak:.0f} MB ({new_peak / old_peak:.2f}x)", flush=True)
 
 
+def searched_places(strings: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """The distinct values' codes before the sixth session of 2026-12-03."""
+    values = strings.unique().sort()
+    return values, values.search_sorted(strings).to_numpy().astype(np.int32)
+
+
+def title_codes(n: int, rounds: int) -> None:
+    from attune.engine.storage.textindex import sorted_distinct
+
+    titles = pl.Series("v", [f"title {i}" for i in np.random.default_rng(17).permutation(max(n // 2, 1))])
+    before, old = best_of(lambda: searched_places(titles), rounds)
+    after, new = best_of(lambda: sorted_distinct(titles), rounds)
+    assert old[0].equals(new[0]) and np.array_equal(old[1], new[1])
+    print(f"  title codes ({len(titles):,} distinct): sorted and searched {before:.2f} s; attune {after:.2f} s "
+          f"({after / before:.2f}x)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=2_000_000)
@@ -110,6 +131,7 @@ def main() -> None:
     id_sorts(args.tracks, args.rounds)
     artist_ranks(args.tracks, args.rounds)
     genre_postings(args.tracks, args.rounds)
+    title_codes(args.tracks, args.rounds)
 
 
 def id_sorts(n: int, rounds: int) -> None:

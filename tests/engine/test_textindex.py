@@ -107,3 +107,13 @@ def test_scalar_index_read_in_batches_refuses_a_short_read():
 
     with pytest.raises(ValueError, match="3 values of a column of 4 rows"):
         TextIndex.of_scalar_batches(lambda each: each(pa.array(["a", "B", None])), 4)
+
+
+@given(st.lists(st.sampled_from(["b", "a", "", "é", "ab", "A", "b "]), max_size=30))
+def test_sorted_distinct_is_the_sorted_unique_values_and_each_ones_place(strings):
+    from attune.engine.storage.textindex import sorted_distinct
+
+    series = pl.Series("v", strings, dtype=pl.String)
+    values, codes = sorted_distinct(series)
+    assert values.to_list() == series.unique().sort().to_list()
+    assert codes.dtype == np.int32 and [values[int(c)] for c in codes] == strings
