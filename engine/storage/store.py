@@ -413,10 +413,19 @@ class Columns:
         self._lock = threading.Lock()
         self._schema = None
 
+    def _whole(self, names: Sequence[str]):
+        """A query for whole columns of the pinned table (every row, in order)."""
+        return self.table.search().select(list(names)).limit(max(self.rows, 1))
+
+    def _check(self, read: int, name: str) -> None:
+        if read != self.rows:
+            raise DamagedError(f"the {self.name} table of {self.store.path} gave {read} rows of {name}, "
+                               f"not {self.rows}; reopen the library")
+
     def arrow(self, names: Sequence[str]) -> pa.Table:
         """Whole columns of the pinned table, as Arrow."""
         with self.store.reading(self.name), self._lock:
-            return read_all(self.table.search().select(list(names)).limit(max(self.rows, 1)))
+            return read_all(self._whole(names))
 
     def scan(self, name: str, each: Callable[[pa.Array], None]) -> None:
         """One column of the pinned table a batch at a time, in row order: `each(batch)` is
@@ -424,20 +433,16 @@ class Columns:
         column is never held whole. `each` must not read this table again."""
         read = 0
         with self.store.reading(self.name), self._lock:
-            for batch in self.table.search().select([name]).limit(max(self.rows, 1)).to_batches(READ_BATCH):
+            for batch in self._whole([name]).to_batches(READ_BATCH):
                 read += batch.num_rows
                 each(batch.column(0))
-        if read != self.rows:
-            raise DamagedError(f"the {self.name} table of {self.store.path} gave {read} rows of {name}, "
-                               f"not {self.rows}; reopen the library")
+        self._check(read, name)
 
     def read(self, name: str):
         import polars as pl
 
         data = self.arrow([name])
-        if data.num_rows != self.rows:
-            raise DamagedError(f"the {self.name} table of {self.store.path} gave {data.num_rows} rows of {name}, "
-                               f"not {self.rows}; reopen the library")
+        self._check(data.num_rows, name)
         return pl.from_arrow(data).to_series().alias(name)
 
     def schema(self, names: Sequence[str]):

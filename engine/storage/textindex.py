@@ -39,38 +39,26 @@ class TextIndex:
         every batch in row order): each batch is dictionary-encoded and dropped, its distinct
         values merged into those seen so far, so the whole column is never held. Read whole
         and combined, 10M tracks' albums peaked 486 MB over what the process held."""
-        seen: list[pa.Array] = []  # the distinct values met so far, in order of first meeting
-        known: pa.Array | None = None
+        known = pa.array([], pa.large_string())  # the distinct values met so far, in order of first meeting
         parts: list[np.ndarray] = []
 
         def each(batch: pa.Array) -> None:
             nonlocal known
             encoded = pc.dictionary_encode(pc.fill_null(batch, ""))
             distinct = encoded.dictionary.cast(pa.large_string())
-            if known is None:
-                place = np.arange(len(distinct), dtype=np.int32)
-                fresh = np.ones(len(distinct), dtype=bool)
-            else:
-                found = pc.index_in(distinct, value_set=known)
-                fresh = ~np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-                place = found.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
-                place[fresh] = len(known) + np.arange(int(fresh.sum()), dtype=np.int32)
+            found = pc.index_in(distinct, value_set=known)
+            fresh = ~np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            place = found.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
+            place[fresh] = len(known) + np.arange(int(fresh.sum()), dtype=np.int32)
             if fresh.any():
-                seen.append(distinct.filter(pa.array(fresh)))
-                known = pa.concat_arrays(seen) if len(seen) > 1 else seen[0]
-                seen[:] = [known]
-            parts.append(place[encoded.indices.to_numpy(zero_copy_only=False)] if len(place)
-                         else np.zeros(len(encoded), dtype=np.int32))
+                known = pa.concat_arrays([known, distinct.filter(pa.array(fresh))])
+            parts.append(place[encoded.indices.to_numpy(zero_copy_only=False)])
 
         scan(each)
-        first = known if known is not None else pa.array([], pa.large_string())
-        lowered = pl.Series("v", first).str.to_lowercase()
-        values, remap = sorted_distinct(lowered)
-        codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-        codes = remap[codes] if len(remap) else np.zeros(len(codes), dtype=np.int32)
-        if len(codes) != n_rows:
-            raise ValueError(f"read {len(codes)} values of a column of {n_rows} rows")
-        return cls(values, codes.astype(np.int32, copy=False), None, n_rows)
+        indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        if len(indices) != n_rows:
+            raise ValueError(f"read {len(indices)} values of a column of {n_rows} rows")
+        return cls(*_lowered(known, indices), None, n_rows)
 
     @classmethod
     def of_lists(cls, series: pl.Series | pa.Array | pa.ChunkedArray) -> TextIndex:
@@ -104,12 +92,8 @@ class TextIndex:
         copy of a string per entry), and only its distinct values are lowered and merged,
         so a 10M-row column costs 4 bytes an entry, not a string."""
         encoded = pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
-        lowered = pl.Series("v", encoded.dictionary.cast(pa.large_string())).str.to_lowercase()
-        values, remap = sorted_distinct(lowered)
         # Missing values (left out by the caller) get code 0 here.
-        indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-        codes = remap[indices] if len(remap) else np.zeros(len(indices), dtype=np.int32)
-        return cls(values, codes.astype(np.int32, copy=False), rows, n_rows)
+        return cls(*_lowered(encoded.dictionary, encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)), rows, n_rows)
 
     def entries_of(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(the position in `rows` of each entry's row, the entries) for the entries of these
@@ -198,9 +182,8 @@ def postings(codes: np.ndarray, distinct: int, chunk: int = POSTINGS_CHUNK) -> t
     and the codes in their order for the starts), this at 153 MB in 0.42x the time
     (`bench/bench_sorts.py`)."""
     codes = np.asarray(codes)
-    counts = np.bincount(codes, minlength=distinct) if len(codes) else np.zeros(distinct, dtype=np.int64)
     starts = np.zeros(distinct + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
+    np.cumsum(np.bincount(codes, minlength=distinct), out=starts[1:])
     place = np.int32 if len(codes) < 2**31 else np.int64
     order = np.empty(len(codes), dtype=place)
     narrow = next((t for t in (np.uint8, np.uint16) if distinct <= np.iinfo(t).max + 1), None)
@@ -236,6 +219,14 @@ def sorted_distinct(strings: pl.Series) -> tuple[pl.Series, np.ndarray]:
     codes = np.empty(len(ordered), dtype=np.int32)
     codes[order] = np.cumsum(first, dtype=np.int32) - 1
     return ordered.filter(pl.Series(first)), codes
+
+
+def _lowered(dictionary: pa.Array, indices: np.ndarray) -> tuple[pl.Series, np.ndarray]:
+    """(the distinct lower-cased values, sorted; each entry's code among them) of entries
+    given as a dictionary and each entry's index into it: only the dictionary is lowered."""
+    values, remap = sorted_distinct(pl.Series("v", dictionary.cast(pa.large_string())).str.to_lowercase())
+    codes = remap[indices] if len(remap) else np.zeros(len(indices), dtype=np.int32)
+    return values, codes.astype(np.int32, copy=False)
 
 
 def _places(values: pl.Series, of: pl.Series) -> np.ndarray:
