@@ -1,7 +1,7 @@
 """A first pass over the catalogue's audio index: one of Lance's pools as attune sizes it
 (`engine/storage/quickimport.py`) against Lance's own default, in the same run.
 
-    sudo .venv/bin/python bench/bench_first_pass.py [--pool cpu|io|warm|rerank|index] [--library bench/.cache/catalogue-10000000-200] [--rounds 4] [--seed 1000]
+    sudo .venv/bin/python bench/bench_first_pass.py [--pool cpu|io|warm] [--library bench/.cache/catalogue-10000000-200] [--rounds 4] [--seed 1000]
 
 --pool cpu (default): the CPU pool, at least 8 threads, against one thread per core.
 --pool io: Lance's I/O pool (how many reads it has in flight, LANCE_IO_THREADS), 64 against
@@ -9,11 +9,6 @@ its 8 for a local disk (attune leaves it at Lance's default: no gain measured).
 --pool rerank: not a pool: under the 1% filter, the best candidates by the codes read in
 steps until none left could be nearer (`served.rerank`, attune's) against all 1,000 read at
 once (the code before 2026-12-03, fifth session).
---pool index: not a pool: the audio space's IVF_SQ index (attune's since 2026-12-03, seventh
-session: 1/32 of the partitions probed, the best candidates ranked again on exact vectors)
-against an IVF_FLAT index of the same vectors and partitions (1/64 probed, as before). The
-IVF_FLAT index is built once on a copy of the space table, `space_audio_flat` (minutes at
-10M); its answers are mapped back to the space table's rows by place.
 --pool warm: not a pool: `Library.warm()` (what `attune serve` runs at start, which reads
 the served indexes through into the page cache when they fit) after the page cache is
 dropped and before the queries, against no warm; prints the warm's seconds.
@@ -84,8 +79,6 @@ def once(path: str, seed: int, warm: bool = False) -> dict[str, float]:
     after the page cache is dropped."""
     from attune.engine import Library
 
-    if os.environ.get("ATTUNE_BENCH_INDEX") == "flat":
-        use_flat(path)
     lib = Library.open(path, memory_budget="4GB")
     n = len(lib.snapshot())
     ids = [f"c{i:08d}" for i in np.random.default_rng(seed).integers(0, n, 31)]
@@ -113,76 +106,6 @@ def once(path: str, seed: int, warm: bool = False) -> dict[str, float]:
     return out
 
 
-FLAT_TABLE = "space_audio_flat"
-
-
-def flat_copy(path: str) -> None:
-    """The space table's vectors in the same order in `space_audio_flat`, indexed with
-    IVF_FLAT over as many partitions as the library's own index (once)."""
-    import lancedb
-    import pyarrow as pa
-    from attune.engine import Library
-    from lancedb.index import IvfFlat
-
-    db = lancedb.connect(path)
-    if FLAT_TABLE in db.table_names():
-        if any("z" in index.columns for index in db.open_table(FLAT_TABLE).list_indices()):
-            return
-        db.drop_table(FLAT_TABLE)  # a copy left unfinished
-    state = Library.open(path).store.vectors.state("audio")
-    source = db.open_table("space_audio")
-    source.checkout(state.table_version)
-    start = time.perf_counter()
-    table = None
-    for batch in source.search().select(["z"]).limit(source.count_rows()).to_batches(1_000_000):
-        data = pa.Table.from_batches([batch])
-        if table is None:
-            table = db.create_table(FLAT_TABLE, data, mode="overwrite")
-        else:
-            table.add(data)
-    print(f"  {FLAT_TABLE}: {table.count_rows():,} vectors copied in {time.perf_counter() - start:.0f} s", flush=True)
-    start = time.perf_counter()
-    table.create_index("z", replace=True, config=IvfFlat(distance_type="l2", num_partitions=state.partitions))
-    print(f"  {FLAT_TABLE}: IVF_FLAT over {state.partitions:,} partitions built in {time.perf_counter() - start:.0f} s",
-          flush=True)
-
-
-def use_flat(path: str) -> None:
-    """In this (child) process, answer the audio space's index searches from the IVF_FLAT
-    copy, mapped back to the space table's row ids by place, as an IVF_FLAT index state."""
-    import dataclasses
-
-    import lancedb
-    from attune.engine.spaces import served
-    from attune.engine.storage import vectors
-
-    flat = lancedb.connect(path).open_table(FLAT_TABLE)
-    flat_ids, own_ids = vectors.RowIds(), vectors.RowIds()
-    for batch in flat.search().select([]).with_row_id(True).limit(flat.count_rows()).to_batches(1_000_000):
-        flat_ids.add(batch.column("_rowid").to_numpy())
-    from_meta = vectors.IndexState.from_meta.__func__
-
-    def as_flat(cls, space, data):
-        state = from_meta(cls, space, data)
-        return dataclasses.replace(state, kind="IVF_FLAT") if state is not None and space == "audio" else state
-
-    vectors.IndexState.from_meta = classmethod(as_flat)
-    real = served.search
-    mapped: dict = {}
-
-    def search(table, centre, k, nprobes):
-        if table.name != "space_audio":
-            return real(table, centre, k, nprobes)
-        if "own" not in mapped:  # the space table's row ids in table order, read once
-            for batch in table.search().select([]).with_row_id(True).limit(table.count_rows()).to_batches(1_000_000):
-                own_ids.add(batch.column("_rowid").to_numpy())
-            mapped["own"] = True
-        ids, d = real(flat, centre, k, nprobes)
-        return own_ids.rowids(flat_ids.places(ids)), d
-
-    served.search = search
-
-
 def files_note(path: str) -> str:
     files = list(Path(path).glob("space_audio.lance/data/*.lance"))
     return f"{len(files)} data files, {sum(f.stat().st_size for f in files) / 1e9:.1f} GB"
@@ -191,7 +114,7 @@ def files_note(path: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", default=str(HERE / ".cache" / "catalogue-10000000-200"))
-    ap.add_argument("--pool", choices=("cpu", "io", "warm", "rerank", "index"), default="cpu",
+    ap.add_argument("--pool", choices=("cpu", "io", "warm", "rerank"), default="cpu",
                     help="which of Lance's pools to compare (or warm, or rerank)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1000, help="the first run's seeds; use new ones each time")
@@ -209,10 +132,6 @@ def main() -> None:
     elif args.pool == "io":
         variable = "LANCE_IO_THREADS"
         pools = {"64 reads": "64", "Lance's local default (8)": "8"}
-    elif args.pool == "index":
-        variable = "ATTUNE_BENCH_INDEX"
-        pools = {"IVF_SQ, 1/32 probed (attune)": None, "IVF_FLAT, 1/64 probed (before)": "flat"}
-        flat_copy(args.library)
     elif args.pool == "rerank":
         variable = "ATTUNE_BENCH_RERANK_FIRST"
         pools = {"in steps (attune)": None, "1,000 at once (before)": "1000"}

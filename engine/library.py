@@ -481,7 +481,7 @@ class Library:
         return x, has
 
     def optimize(self, *, full: bool = False, progress=None) -> dict:
-        """Build or refresh the indexes: the audio space's table and IVF index, the
+        """Build or refresh the indexes: the audio space's table and IVF_FLAT index, the
         scalar indexes of the tracks table and its row copy (`storage/rowcopy.py`: result rows
         over the memory budget). `progress(stage, rows)` is told what is done.
         Returns what was done and how long each part took.
@@ -547,12 +547,12 @@ class Library:
         problem = None if full or state is None else self.store.vectors.problem("audio", state)
         if problem is None and not full and state is not None and state.playlists_version == versions.playlists:
             if (state.tracks_version, state.segments_version) == versions.track_key:
-                return {"rows": state.rows, "partitions": state.partitions, "kind": state.kind, "added": 0, "seconds": 0.0, "current": True}
+                return {"rows": state.rows, "partitions": state.partitions, "added": 0, "seconds": 0.0, "current": True}
             ids, x = self._fresh_since(state)
             new = refresh_index(self.store, "audio", state, ids, x, versions)
             if progress:
                 progress("audio", len(ids))
-            return {"rows": new.rows, "partitions": new.partitions, "kind": new.kind, "added": len(ids), "seconds": _time.perf_counter() - started}
+            return {"rows": new.rows, "partitions": new.partitions, "added": len(ids), "seconds": _time.perf_counter() - started}
 
         def batches():
             for batch in self.store.batches("tracks", ["track_id", "embedding"], "array_length(embedding) > 0"):
@@ -560,7 +560,7 @@ class Library:
 
         state = build_index(snap, self.store, "audio", batches=batches, versions=versions, estimated_rows=with_audio,
                             progress=(lambda n: progress("audio", n)) if progress else None)
-        return {"rows": state.rows, "partitions": state.partitions, "kind": state.kind, "seconds": _time.perf_counter() - started,
+        return {"rows": state.rows, "partitions": state.partitions, "seconds": _time.perf_counter() - started,
                 "rebuilt": True, **({"repaired": problem} if problem else {})}
 
     def _optimize_colisten(self, snap: Snapshot, versions: Versions, since, *, full: bool, progress) -> dict | None:
@@ -577,7 +577,7 @@ class Library:
         problem = None if full or state is None else self.store.vectors.problem("colisten", state)
         if problem is None and not full and state is not None and state.playlists_version == versions.playlists:
             if (state.tracks_version, state.segments_version) == versions.track_key:
-                return {"rows": state.rows, "partitions": state.partitions, "kind": state.kind, "added": 0, "current": True}
+                return {"rows": state.rows, "partitions": state.partitions, "added": 0, "current": True}
             ids, z = self._fresh_colisten(snap, state)
             rows, version = self.store.vectors.append("colisten", ids, z, None)
             self.store.vectors.record("colisten", replace(state, rows=rows, tracks_version=versions.tracks,
@@ -586,7 +586,7 @@ class Library:
             self.store.vectors.clean("colisten")
             if progress:
                 progress("colisten", len(ids))
-            return {"rows": rows, "partitions": state.partitions, "kind": state.kind, "added": len(ids)}
+            return {"rows": rows, "partitions": state.partitions, "added": len(ids)}
         audio_rows, audio_dims = self._vector_shape(snap)
 
         have = set(self.store.tables["tracks"].schema.names)
@@ -614,7 +614,7 @@ class Library:
         if built is None:
             return None
         extra = built.extra or {}
-        return {"rows": built.rows, "partitions": built.partitions, "kind": built.kind, "rebuilt": True, "learned": extra.get("learned", 0),
+        return {"rows": built.rows, "partitions": built.partitions, "rebuilt": True, "learned": extra.get("learned", 0),
                 "estimated": extra.get("estimated", 0), "residual": extra.get("residual", 0.0),
                 **({"repaired": problem} if problem else {})}
 

@@ -117,7 +117,7 @@ class Plan:
             st = self.served.state  # type: ignore[attr-defined]
             lines.append(f"space:      {self.space} (whitened squared distance), served from LanceDB: the library is over "
                          f"its memory budget")
-            lines.append(f"  index:    {st.kind} over {st.rows:,} tracks, {st.partitions} partitions, nprobes {st.nprobes}, "
+            lines.append(f"  index:    IVF_FLAT over {st.rows:,} tracks, {st.partitions} partitions, nprobes {st.nprobes}, "
                          f"built {st.built_at[:19]} (whitening as of then)")
             lines.append("  path:     " + (self.served_how or "IVF index for broad filters; exact over the passing tracks "
                                            "for filters that pass few"))

@@ -9,7 +9,7 @@ as the expected one, |z - c|^2 + residual. At 10M tracks that is a 32-d matrix t
 over plus the features of every track (audio embeddings included): past any sensible
 budget. So `attune optimize` streams the tracks table once, a batch at a time: each
 track's features, its estimate, its whitened position, written to the space table
-(`storage/vectors.py`) and indexed like the audio space (IVF_SQ).
+(`storage/vectors.py`) and indexed with IVF_FLAT like the audio space.
 
 Each row of that table has one coordinate more than the space: sqrt(residual) for an
 estimated position, 0 for a learned one. A query's centre has 0 there, so the table's

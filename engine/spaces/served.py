@@ -13,8 +13,7 @@ float32 the in-memory space holds) when the budget allows them:
   exact vectors), or on their exact vectors read from LanceDB (about 20 us a row);
 - any other: the IVF index in LanceDB gives the nearest candidates to the query's centre,
   as many as the filter's share needs to leave `k` (widened until it does), and the filter
-  mask keeps those that pass. An IVF_SQ index (`storage/vectors.py`) ranks them on 8-bit
-  codes, so the best SQ_RERANK per result are ranked again on their exact vectors.
+  mask keeps those that pass.
 
 The whitening is the one the index was built under (a playlist edit does not rewrite
 millions of vectors; `attune optimize` refits it and rebuilds). Tracks indexed or changed
@@ -34,7 +33,7 @@ from ..storage import Key, Snapshot, TrackData
 from ..storage.place import BusyError
 from ..storage.reads import release
 from ..storage.rowcopy import places
-from ..storage.vectors import INDEX_BYTES, IndexState, RowIds, VersionGone, column_matrix, id_batches, search, take, take_rows
+from ..storage.vectors import IndexState, RowIds, VersionGone, column_matrix, id_batches, search, take
 from .pq import PQ
 from .pq import train as train_pq
 from .whitening import Moments, Whitener, summed_scatter, whitener_from
@@ -52,12 +51,6 @@ EXACT_ROWS_READ = 5_000
 #: time, until no candidate left could be nearer than the k-th found (`rerank`).
 RERANK, RERANK_MIN = 8, 1000
 RERANK_FIRST, RERANK_STEP = 200, 100
-#: Candidates of an IVF_SQ index ranked again on their exact vectors first, per result asked
-#: for (then as many again at a time, until no candidate left could be nearer: `rerank`).
-#: Its 8-bit distances order the nearest well but not exactly: on the 1M catalogue's
-#: whitened audio space (bench_ann.py --space) recall@10 was 0.943 as the index ranked them
-#: and 0.980 with 5 per result ranked again, no higher with 10 (the rest is the nprobes).
-SQ_RERANK = 4
 #: How many standard deviations of the codes' errors (exact distance less the codes') below
 #: the lowest error seen a candidate left is allowed before the reading stops.
 RERANK_MARGIN = 1.0
@@ -124,9 +117,8 @@ def preload(space: ServedSpace) -> None:
 
 
 def preload_bytes(space: ServedSpace) -> int:
-    """What `preload` reads: the index's copy of the vectors (4 bytes a coordinate in an
-    IVF_FLAT index, 1 in an IVF_SQ one)."""
-    return space.state.rows * space.state.dims * INDEX_BYTES.get(space.state.kind, 4)
+    """What `preload` reads: the index's copy of the vectors."""
+    return space.state.rows * space.state.dims * 4
 
 
 def _built(state: IndexState | None) -> tuple | None:
@@ -339,17 +331,15 @@ def _nearest(space: ServedSpace, centre: np.ndarray, mask: np.ndarray | None, k:
 
 
 def rerank(read, centre: np.ndarray, k: int, candidates: np.ndarray, coded: np.ndarray,
-           exact_beside: np.ndarray, first: int | None = None, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+           exact_beside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact distances of the best candidates by the codes (ordered by `coded`; `read(some)`
     gives their exact vectors), read in steps: after each, the k-th nearest found so far
     (`exact_beside` included: the rows ranked exactly beside the index) is compared with the
     next candidate's coded distance plus the lowest error of the codes seen (exact less
     coded, less RERANK_MARGIN standard deviations); when even that is not nearer, no
-    candidate left is likely to be, and the rest are not read. `first` are read at once
-    (default: RERANK per result, at least RERANK_FIRST), then `step` (default RERANK_STEP)
-    at a time. Returns the candidates read and their exact distances."""
-    first = min(len(candidates), max(RERANK * k, RERANK_FIRST) if first is None else first)
-    step = RERANK_STEP if step is None else step
+    candidate left is likely to be, and the rest are not read. Returns the candidates read
+    and their exact distances."""
+    first = min(len(candidates), max(RERANK * k, RERANK_FIRST))
     parts = [_squared(read(candidates[:first]), centre)]
     done = first
     while done < len(candidates):
@@ -360,9 +350,9 @@ def rerank(read, centre: np.ndarray, k: int, candidates: np.ndarray, coded: np.n
             lowest = float(errors.min() - RERANK_MARGIN * errors.std())
             if coded[done] + lowest >= np.partition(exact, k - 1)[k - 1]:
                 break
-        upto = min(len(candidates), done + step)
-        parts.append(_squared(read(candidates[done:upto]), centre))
-        done = upto
+        step = min(len(candidates), done + RERANK_STEP)
+        parts.append(_squared(read(candidates[done:step]), centre))
+        done = step
     return candidates[:done], np.concatenate(parts)
 
 
@@ -416,19 +406,11 @@ def _through_index(space: ServedSpace, centre: np.ndarray, k: int, passing: int,
         if ok.sum() >= k or want >= 50_000 or len(ids) < want:
             break
         want *= 4
-    rows, d = got[ok], dist[ok]
-    again = ""
-    if not space.state.exact and len(rows):  # IVF_SQ: the best candidates ranked again on their vectors
-        by_code = np.argsort(d, kind="stable")
-        read, d = rerank(lambda some: take_rows(space.table, some, space.state.dims), centre, k, ids[ok][by_code],
-                         d[by_code], d_f, first=SQ_RERANK * k, step=SQ_RERANK * k)
-        rows = rows[by_code][: len(read)]
-        again = f"; the best {len(rows):,} ranked again on exact vectors"
-    rows = np.concatenate([rows, rows_f])
-    d = np.concatenate([d, d_f])
+    rows = np.concatenate([got[ok], rows_f])
+    d = np.concatenate([dist[ok], d_f])
     order = np.argsort(d, kind="stable")[:k]
-    how = (f"{space.state.kind} index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
-           f"{want:,} candidates for a filter passing {share:.1%}{again})")
+    how = (f"IVF_FLAT index in LanceDB ({space.state.partitions} partitions, nprobes {space.state.nprobes}; "
+           f"{want:,} candidates for a filter passing {share:.1%})")
     return rows[order], d[order], how
 
 

@@ -2,18 +2,16 @@
 
 A space served from LanceDB has its own table, `space_<name>`: one row per track with a
 vector, (track_id, z) with z the whitened vector (float32, fixed size), written in whole
-by `attune optimize` and indexed with IVF_SQ (8 bits a coordinate), whose candidates the
-search ranks again on their exact vectors (`spaces/served.py`). IVF_SQ because a query's
-first pass reads a quarter of IVF_FLAT's bytes from disk at the same recall once its best
-candidates are ranked again: on the 1M catalogue's whitened audio space (`bench/bench_ann.py
---space`, the page cache dropped before each query) 32 of 1,024 partitions gave recall@10
-1.000 with a first pass of 42.6 ms, where IVF_FLAT's 16 gave 0.970 in 72.2 ms (warm 11.3
-against 10.0 ms): an IVF_SQ query probes twice IVF_FLAT's share and reads half its bytes. IVF_PQ stayed
-under 0.6 even with refinement; IVF_HNSW_SQ took minutes to build; float16 vectors made a
-warm query 1.9x slower here, with no half-precision arithmetic. Libraries indexed before
-(IndexState.kind IVF_FLAT) are searched as they were until `attune optimize --full`.
-Scalar indexes (BTREE on numbers, LABEL_LIST on genre and tag lists) serve filters
-LanceDB evaluates.
+by `attune optimize` and indexed with IVF_FLAT. IVF_FLAT because it was the only index
+that reached recall@10 0.95 on clustered 200-d embeddings here (`bench/bench_ann.py`:
+nprobes 16 of 1,024 partitions gave 0.98 at 9.6 ms on 1M rows; IVF_PQ stayed under 0.6
+even with refinement; IVF_HNSW_SQ took minutes to build; IVF_SQ halved a first pass
+with no page cached on plain clustered vectors but gave recall@10 0.833 on the catalogue's
+whitened audio space, its best candidates ranked again exactly (re-measured later on
+that space: as good as IVF_FLAT at 1M, but at 10M no faster on a first pass and 1.7x slower
+warm at the recall IVF_FLAT gives); float16 vectors made a
+warm query 1.9x slower here, with no half-precision arithmetic). Scalar indexes (BTREE on
+numbers, LABEL_LIST on genre and tag lists) serve filters LanceDB evaluates.
 
 What an index was built from is recorded in the meta table (`index.<space>`): the tracks
 version, the rows, the whitening, when. A search compares that with the library's
@@ -47,17 +45,9 @@ PARTS_TABLE = "space_attr_parts"
 REBUILD_PARTS = "`attune optimize` writes it anew from the library's tracks"
 #: Partitions of the IVF index: about sqrt(N), within these bounds.
 MIN_PARTITIONS, MAX_PARTITIONS = 1, 8192
-#: Partitions of an IVF_SQ index searched per query, as a share of all partitions (at least
-#: NPROBES_MIN): on the 1M catalogue's whitened audio space (bench_ann.py --space) 16 of
-#: 1,024 gave recall@10 0.972-0.980 with the best candidates ranked again, 32 gave 1.000,
-#: reading half of what IVF_FLAT's 16 read.
-NPROBES_SHARE, NPROBES_MIN = 1 / 32, 8
-#: The same for an IVF_FLAT index (libraries indexed before IVF_SQ): 16 of 1,024 gave 0.98.
-NPROBES_SHARE_FLAT = 1 / 64
-#: The vector index `attune optimize` builds: IVF_SQ, its candidates ranked again exactly.
-INDEX_KIND = "IVF_SQ"
-#: Bytes a vector coordinate takes in each kind of index (what reading one through costs).
-INDEX_BYTES = {"IVF_FLAT": 4, "IVF_SQ": 1}
+#: Partitions searched per query, as a share of all partitions (at least NPROBES_MIN):
+#: 16 of 1,024 gave recall@10 0.98 at 1M rows (bench_ann.py).
+NPROBES_SHARE, NPROBES_MIN = 1 / 64, 8
 
 
 #: `optimize` never removes a version of the library's own tables younger than this (all of them).
@@ -75,9 +65,8 @@ def partitions_for(rows: int) -> int:
     return int(min(MAX_PARTITIONS, max(MIN_PARTITIONS, round(math.sqrt(max(rows, 1))))))
 
 
-def nprobes_for(partitions: int, kind: str = "IVF_SQ") -> int:
-    share = NPROBES_SHARE_FLAT if kind == "IVF_FLAT" else NPROBES_SHARE
-    return int(min(partitions, max(NPROBES_MIN, math.ceil(partitions * share))))
+def nprobes_for(partitions: int) -> int:
+    return int(min(partitions, max(NPROBES_MIN, math.ceil(partitions * NPROBES_SHARE))))
 
 
 class VersionGone(LookupError):
@@ -106,19 +95,10 @@ class IndexState:
     #: rebuild writing the table anew is not read before its state is recorded (-1: a state
     #: recorded before versions were; the newest version is read).
     table_version: int = -1
-    #: The vector index (INDEX_KIND when built; IVF_FLAT, whose distances are exact, for
-    #: a state recorded before kinds were).
-    kind: str = "IVF_FLAT"
 
     @property
     def nprobes(self) -> int:
-        return nprobes_for(self.partitions, self.kind)
-
-    @property
-    def exact(self) -> bool:
-        """Whether the index's distances are exact (IVF_FLAT) or approximate (IVF_SQ: its
-        candidates are ranked again on their vectors)."""
-        return self.kind == "IVF_FLAT"
+        return nprobes_for(self.partitions)
 
     @classmethod
     def from_meta(cls, space: str, data: dict | None) -> IndexState | None:
@@ -128,7 +108,7 @@ class IndexState:
             return cls(space, int(data["rows"]), int(data["dims"]), int(data["partitions"]), int(data["tracks_version"]),
                        int(data.get("segments_version", 0)), dict(data["whitener"]), str(data["built_at"]),
                        int(data.get("playlists_version", -1)), data.get("pq"), data.get("extra"),
-                       int(data.get("table_version", -1)), str(data.get("kind", "IVF_FLAT")))
+                       int(data.get("table_version", -1)))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -136,7 +116,7 @@ class IndexState:
         return {"rows": self.rows, "dims": self.dims, "partitions": self.partitions, "tracks_version": self.tracks_version,
                 "segments_version": self.segments_version, "whitener": self.whitener, "built_at": self.built_at,
                 "playlists_version": self.playlists_version, "pq": self.pq, "extra": self.extra,
-                "table_version": self.table_version, "kind": self.kind}
+                "table_version": self.table_version}
 
 
 class VectorIndexes:
@@ -249,7 +229,7 @@ class VectorIndexes:
         and record `state(rows, partitions)` in meta with the table's version. Readers take
         the version the recorded state names, so they keep the old table until the new
         state is recorded."""
-        from lancedb.index import IvfSq
+        from lancedb.index import IvfFlat
 
         name = table_name(space)
         rows = 0
@@ -271,11 +251,12 @@ class VectorIndexes:
                 self._open[name] = table
             partitions = partitions_for(rows)
             if rows >= 256:  # LanceDB needs some rows per partition to train an IVF index
-                table.create_index("z", replace=True, config=IvfSq(distance_type="l2", num_partitions=partitions))
+                table.create_index("z", replace=True,
+                                   config=IvfFlat(distance_type="l2", num_partitions=partitions))
             else:
                 partitions = 0
             table.optimize(cleanup_older_than=KEEP_VERSIONS)  # compacted (no version removed yet)
-            result = dc_replace(state(rows, partitions), table_version=table.version, kind=INDEX_KIND)
+            result = dc_replace(state(rows, partitions), table_version=table.version)
             self.record(space, result)
         self.clean(space)  # the files of earlier builds, once no reader needs them
         return result
@@ -409,8 +390,7 @@ def column_matrix(table, name: str, dims: int, dtype=np.float32) -> np.ndarray:
 
 def search(table, centre: np.ndarray, k: int, nprobes: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of a space table to `centre`: their LanceDB row ids (`RowIds`
-    turns them into places) and squared L2 distances (approximate through IVF_SQ: from the
-    vectors' 8-bit codes; `take_rows` reads the exact ones). Nothing else is asked for: any other
+    turns them into places) and squared L2 distances. Nothing else is asked for: any other
     column is a take after the search (the track ids cost 4 ms a search at 10M rows, the
     vectors made it 4x slower)."""
     query = table.search(np.asarray(centre, dtype=np.float32), vector_column_name="z").metric("l2").limit(k)
@@ -487,15 +467,8 @@ def take(table, offsets: np.ndarray, dims: int, rowids: RowIds | None = None) ->
     if not len(offsets):
         return np.zeros((0, dims), dtype=np.float32)
     if rowids is not None:
-        return take_rows(table, rowids.rowids(offsets), dims)
+        return matrix(take_ordered(table, rowids.rowids(offsets), ["z"], by_row_id=True)["z"], dims)
     return matrix(take_ordered(table, offsets, ["z"])["z"], dims)
-
-
-def take_rows(table, rowids: np.ndarray, dims: int) -> np.ndarray:
-    """Vectors of the rows with these LanceDB row ids (a search's), in the order given."""
-    if not len(rowids):
-        return np.zeros((0, dims), dtype=np.float32)
-    return matrix(take_ordered(table, np.asarray(rowids), ["z"], by_row_id=True)["z"], dims)
 
 
 def _rows(ids: list[str], z: np.ndarray, codes: np.ndarray | None) -> pa.Table:

@@ -61,14 +61,13 @@ def budget_lib(_budget_template, tmp_path, monkeypatch):
     return path
 
 
-SQ = "ranked again on exact vectors)"  # through the IVF_SQ index, its best candidates ranked exactly
 QUERIES = [  # (query, the path the budgeted search takes)
-    ('like:track("t0005") in:audio limit:25', SQ),
-    ('like:track("t0005") in:audio energy>0.3 limit:25', SQ),  # broad: through the index
+    ('like:track("t0005") in:audio limit:25', "IVF_FLAT"),
+    ('like:track("t0005") in:audio energy>0.3 limit:25', "IVF_FLAT"),  # broad: through the index
     ('like:track("t0010") in:audio artist:"Artist 7" limit:10', "exact over the 23 passing"),  # selective
-    ('like:playlist("List 2") in:audio limit:30', SQ),
-    ('like:track("t0001") like:track("t0100") unlike:track("t0200") in:audio limit:20', SQ),
-    ('like:track("t0007") in:audio per:artist=1 limit:15', SQ),
+    ('like:playlist("List 2") in:audio limit:30', "IVF_FLAT"),
+    ('like:track("t0001") like:track("t0100") unlike:track("t0200") in:audio limit:20', "IVF_FLAT"),
+    ('like:track("t0007") in:audio per:artist=1 limit:15', "IVF_FLAT"),
     ('like:track("t0007") in:audio energy>0.95 limit:15', "exact over the"),
 ]
 
@@ -85,43 +84,6 @@ def test_the_budgeted_path_returns_the_in_memory_rows(budget_lib, query, path, m
     assert path in served.plan.served_how
     assert served.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
     np.testing.assert_allclose(served.frame["score"].to_numpy(), memory.frame["score"].to_numpy(), rtol=1e-3, atol=1e-3)
-
-
-def test_a_library_indexed_with_ivf_flat_before_kinds_were_recorded_is_searched_as_it_was(budget_lib, monkeypatch):
-    """A library `attune optimize` indexed before IVF_SQ (an IVF_FLAT index, its state with no
-    kind) keeps working: its exact distances are used as they come, nothing read again."""
-    from lancedb.index import IvfFlat
-
-    monkeypatch.setattr(attune_served, "EXACT_ROWS_READ", 100)  # the fixture is small: filters passing more take the index
-
-    monkeypatch.setattr(vector_indexes, "NPROBES_SHARE_FLAT", 1.0)  # every partition: the index is exact
-    lib = Library.open(budget_lib)
-    table = lib.store.db.open_table("space_audio")
-    table.create_index("z", replace=True, config=IvfFlat(distance_type="l2", num_partitions=30))
-    meta = dict(lib.store.get_meta("index.audio"))
-    assert meta.pop("kind") == "IVF_SQ"
-    lib.store.set_meta("index.audio", meta | {"table_version": table.version})
-    query = 'like:track("t0005") in:audio energy>0.3 limit:25'
-    memory = Library.open(budget_lib).search(query)
-    served = Library.open(budget_lib, memory_budget="1KB")
-    assert "IVF_FLAT over 900 tracks" in served.explain(query)
-    found = served.search(query)
-    assert found.plan.served_how.startswith("IVF_FLAT index") and "again" not in found.plan.served_how
-    assert found.frame["track_id"].to_list() == memory.frame["track_id"].to_list()
-
-
-def test_the_sq_indexs_distances_are_ranked_again_exactly(budget_lib, monkeypatch):
-    """Through IVF_SQ the scores are the exact whitened distances (the index's 8-bit ones
-    are not), and only the best few candidates per result are read for it."""
-    import re
-
-    monkeypatch.setattr(attune_served, "EXACT_ROWS_READ", 100)
-    query = 'like:track("t0005") in:audio limit:5'
-    memory = Library.open(budget_lib).search(query)
-    served = Library.open(budget_lib, memory_budget="1KB").search(query)
-    read = int(re.search(r"the best ([\d,]+) ranked again", served.plan.served_how).group(1))
-    assert 5 <= read <= 40  # of 900: (2 x the limit, for the artists' shaping) x SQ_RERANK at most
-    np.testing.assert_allclose(served.frame["score"].to_numpy(), memory.frame["score"].to_numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("take_rows", [20_000, 10])
@@ -210,7 +172,7 @@ def test_tracks_indexed_after_the_index_are_still_found_and_the_plan_says_so(bud
 
 def test_the_plan_says_which_path_and_why(budget_lib):
     text = Library.open(budget_lib, memory_budget="1KB").explain('like:track("t0005") in:audio energy>0.3')
-    assert "served from LanceDB" in text and "IVF_SQ over 900 tracks" in text
+    assert "served from LanceDB" in text and "IVF_FLAT over 900 tracks" in text
     assert "path:     exact over the" in text  # the path this query takes (900 tracks: few enough to rank all)
     assert "served from LanceDB" not in Library.open(budget_lib).explain('like:track("t0005") in:audio')
     assert "served from LanceDB" not in Library.open(budget_lib, memory_budget="8GB").explain('like:track("t0005") in:audio')
@@ -267,10 +229,10 @@ def test_attune_optimize_on_the_command_line(budget_lib):
 
     out = CliRunner().invoke(cli, ["optimize", "--library", str(budget_lib), "--full"])
     assert out.exit_code == 0, out.output
-    assert "audio: 900 tracks written and indexed (IVF_SQ, 30 partitions)" in out.output
+    assert "audio: 900 tracks written and indexed (IVF_FLAT, 30 partitions)" in out.output
     assert "scalar indexes (energy (BTREE)" in out.output
     assert ("co-listen: 900 tracks placed (120 learned from the playlists, kept beside the index; 780 estimated by the "
-            "cold-start mapping and indexed: IVF_SQ, 28 partitions)") in out.output
+            "cold-start mapping and indexed: IVF_FLAT, 28 partitions)") in out.output
     assert "attribute space: the parts of 900 tracks written and the whitening fitted in" in out.output
     again = CliRunner().invoke(cli, ["optimize", "--library", str(budget_lib)])
     assert "attribute space: the parts of 900 tracks are current" in again.output, again.output
@@ -639,7 +601,7 @@ def test_warm_reads_each_served_index_through_once_when_it_fits_in_free_memory(b
     assert lib.search('like:track("t0005") in:audio limit:5').frame.height == 5
 
     # Not where the index would not fit in half of what the system has available...
-    monkeypatch.setattr(library_module, "available", lambda: audio.rows * audio.dims)  # 8 bits a coordinate
+    monkeypatch.setattr(library_module, "available", lambda: audio.rows * audio.dims * 4)
     small = Library.open(budget_lib, memory_budget="1KB")
     assert "index pages" not in small.warm() and not probes and not files
     # ... nor where /proc does not say, nor on object storage (no page cache of ours to fill)

@@ -19,13 +19,13 @@ from attune.engine.storage import vectors as vector_indexes
 from .test_budget import N, _budget_template, _rows, budget_lib  # noqa: F401  (the fixture: 900 tracks, 6 playlists, optimized)
 
 QUERIES = [  # (query, the path the budgeted search takes)
-    ('like:track("t0003") in:colisten limit:12', "IVF_SQ index"),  # a track in a playlist
-    ('like:track("t0500") in:colisten limit:12', "IVF_SQ index"),  # a track in none: an estimated seed
-    ('like:track("t0500") in:colisten limit:200', "IVF_SQ index"),  # learned and estimated positions together
-    ('like:playlist("List 2") in:colisten energy>0.3 limit:20', "IVF_SQ index"),
+    ('like:track("t0003") in:colisten limit:12', "IVF_FLAT"),  # a track in a playlist
+    ('like:track("t0500") in:colisten limit:12', "IVF_FLAT"),  # a track in none: an estimated seed
+    ('like:track("t0500") in:colisten limit:200', "IVF_FLAT"),  # learned and estimated positions together
+    ('like:playlist("List 2") in:colisten energy>0.3 limit:20', "IVF_FLAT"),
     ('like:track("t0010") in:colisten artist:"Artist 7" limit:10', "exact over the"),  # selective
-    ('like:track("t0001") like:track("t0100") unlike:track("t0200") in:colisten limit:15', "IVF_SQ index"),
-    ('like:track("t0007") in:colisten per:artist=1 limit:15', "IVF_SQ index"),
+    ('like:track("t0001") like:track("t0100") unlike:track("t0200") in:colisten limit:15', "IVF_FLAT"),
+    ('like:track("t0007") in:colisten per:artist=1 limit:15', "IVF_FLAT"),
     ('like:artist("Artist 3") in:colisten limit:15', "related artists ranked exactly"),
     ('like:artist("Artist 3") in:colisten energy>0.5 limit:15', "related artists ranked exactly"),
     ('like:artist("Artist 3") unlike:artist("Artist 5") like:track("t0001") in:colisten limit:15', "related artists"),

@@ -107,7 +107,7 @@ def _echo_index(label: str, part: dict, rebuilt: str, added: str) -> None:
 
 def _index_kind(part: dict) -> str:
     """What `attune optimize` built for a space: the IVF index, or none (too few rows)."""
-    return f"{part.get('kind', 'IVF_FLAT')}, {part['partitions']} partitions" if part["partitions"] else "too few rows for an IVF index: exact scans"
+    return f"IVF_FLAT, {part['partitions']} partitions" if part["partitions"] else "too few rows for an IVF index: exact scans"
 
 
 @cli.command("analyze")
