@@ -17,7 +17,8 @@ Needs the catalogue `bench_catalogue.py` builds, and root: each measurement is a
 process that opens the library (4 GB budget), answers one audio-space query, drops the
 page cache (`/proc/sys/vm/drop_caches`), then answers 15 audio-space likes and 15 under a
 1% filter on new seeds: what a query costs when the IVF partitions it reads are not in
-memory; then the 15 audio-space likes again (`audio_again`: their pages cached). The two pool sizes alternate (ABBA), each run on new seeds.
+memory; then the 15 audio-space likes again (`audio_again`: their pages cached). The two
+pool sizes alternate (ABBA), each run on new seeds.
 
 Before the runs it measures the disk under the audio space's table (direct reads, no page
 cache): 4 KiB reads at random places with 1, 8 and 32 in flight (what re-ranking on exact

@@ -8,10 +8,10 @@ nprobes 16 of 1,024 partitions gave 0.98 at 9.6 ms on 1M rows; IVF_PQ stayed und
 even with refinement; IVF_HNSW_SQ took minutes to build; IVF_SQ halved a first pass
 with no page cached on plain clustered vectors but gave recall@10 0.833 on the catalogue's
 whitened audio space, its best candidates ranked again exactly (re-measured later on
-that space: as good as IVF_FLAT at 1M, but at 10M no faster on a first pass and 1.7x slower
-warm at the recall IVF_FLAT gives); float16 vectors made a
-warm query 1.9x slower here, with no half-precision arithmetic). Scalar indexes (BTREE on
-numbers, LABEL_LIST on genre and tag lists) serve filters LanceDB evaluates.
+that space: as good as IVF_FLAT at 1M, but at 10M no faster on a first pass and 1.7x
+slower warm at the recall IVF_FLAT gives); float16 vectors made a warm query 1.9x slower
+here, with no half-precision arithmetic). Scalar indexes (BTREE on numbers, LABEL_LIST on
+genre and tag lists) serve filters LanceDB evaluates.
 
 What an index was built from is recorded in the meta table (`index.<space>`): the tracks
 version, the rows, the whitening, when. A search compares that with the library's
