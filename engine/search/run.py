@@ -21,7 +21,7 @@ from ..errors import LibraryError, NotAvailableError
 from ..execution import NumpyBackend, PolarsBackend
 from ..spaces import computed as computed_space
 from ..spaces import space as space_of
-from ..spaces.compact import RERANK_MIN, CompactVectors, exact_sqnorm
+from ..spaces.compact import RERANK_MIN, RERANK_PER_RESULT, CompactVectors, exact_sqnorm
 from ..spaces.related import related_artists
 from ..spaces.segments import passage_distances
 from ..spaces.served import EXACT_ROWS, NOTHING_PASSES, ServedSpace, median_distance, nearest, seed_vectors
@@ -226,14 +226,17 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     eligible[p.exclude] = False
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
-    d[~eligible] = np.inf
+    count = int(np.count_nonzero(eligible))
+    if count < len(d):  # (a pass of 10M rows saved where every track is eligible)
+        d[~eligible] = np.inf
     if compact:
-        order, picked, d = _top_exactly(space, d, int(eligible.sum()), centres, w, p, snap)
+        order, picked, at_order = _top_exactly(space, d, count, centres, w, p, snap)
     else:
-        order, picked = _top(d, int(eligible.sum()), p, snap)
+        order, picked = _top(d, count, p, snap)
+        at_order = d[order]
     if passage is not None:
         picked = picked.with_columns(pl.Series("passage", passage[order], dtype=pl.Float64))
-    scores = -(d[order].astype(np.float64) + distance_constant(centres, w)) / len(p.targets)
+    scores = -(at_order.astype(np.float64) + distance_constant(centres, w)) / len(p.targets)
     results = _results(p, _order(p, picked, scores, ranked=True))
     results.centres, results.weights, results.space = centres, w, space
     return results
@@ -375,15 +378,20 @@ def _served_pull(snap: Snapshot, p: Plan, sp: ServedSpace, centres: list[Centre]
     return _Pull(rows, d, -bonus[codes[rows]], constant, exclude, how)
 
 
-def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame]:
+def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot,
+         rows: np.ndarray | None = None) -> tuple[np.ndarray, pl.DataFrame]:
     """Rows of the smallest finite d, best first, enough to fill the limit after per: and
     after versions of one song are collapsed, and those rows (gathered once: over the
-    memory budget each gather is a read from LanceDB)."""
+    memory budget each gather is a read from LanceDB). `rows`: d holds the distances of
+    these rows only (sorted; their places are returned as `smallest` over the whole
+    array would order them, ties to the lower row)."""
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
         k = min(want, eligible)
         order = smallest(d, k)
+        if rows is not None:
+            order = rows[order]
         picked = snap.gather(order)
         if k == eligible or not shaped or _shape(p, picked)[0].height >= p.limit:
             return order, picked
@@ -394,16 +402,17 @@ def _top_exactly(space, d: np.ndarray, eligible: int, centres: list[Centre], w: 
                  snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
     """`_top` for a space held in parts (`spaces/compact.py`): the best candidates by the
     parts' distances, ranked again on their exact vectors, as many more as the limit
-    needs. Returns the distances too, exact at the candidates (inf elsewhere)."""
-    size = min(eligible, max(RERANK_MIN, 8 * p.limit))
+    needs. Returns the exact distances of the rows returned too. The candidates are ranked
+    among themselves: at 10M tracks a second top-k over an array of every row (inf but at
+    the candidates) took a 10M-row gather and partition a query."""
+    size = min(eligible, max(RERANK_MIN, RERANK_PER_RESULT * p.limit))
     while True:
         candidates = np.sort(smallest(d, size))
-        exact = np.full(len(d), np.inf, dtype=np.float32)
         z = space.z[candidates]
-        exact[candidates] = partial_distances(z, exact_sqnorm(z), centres, w)
-        order, picked = _top(exact, size, p, snap)
+        exact = partial_distances(z, exact_sqnorm(z), centres, w)
+        order, picked = _top(exact, size, p, snap, rows=candidates)
         if size == eligible or len(order) < size:
-            return order, picked, exact
+            return order, picked, exact[np.searchsorted(candidates, order)]
         size = min(eligible, size * 4)
 
 

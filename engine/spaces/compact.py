@@ -30,8 +30,10 @@ from .whitening import Whitener
 #: Rows whitened at a time (the chunk `Whitener.transform` and `whitening.moments` use, so
 #: every row comes out exactly as in the whole matrix).
 CHUNK = 131_072
-#: Candidates by the raw parts' distances ranked again on their exact vectors.
+#: Candidates by the raw parts' distances ranked again on their exact vectors: at least
+#: RERANK_MIN, and RERANK_PER_RESULT per result asked for.
 RERANK_MIN = 1000
+RERANK_PER_RESULT = 8
 
 
 class CompactVectors:
@@ -81,8 +83,8 @@ class CompactVectors:
         computed in `dtype` (float32 over every row: no float64 copy of the attributes)."""
         a = self.parts.numbers.shape[1]
         out = self.parts.numbers[rows] @ m[:a].astype(dtype)
-        out += (self.parts.profiles @ m[a:]).astype(dtype)[self.parts.profile[rows]]
-        out -= (self.whitener.mean @ m).astype(dtype)
+        # the mean's term is folded into the profiles' values: one pass over the rows less
+        out += (self.parts.profiles @ m[a:] - self.whitener.mean @ m).astype(dtype)[self.parts.profile[rows]]
         return out
 
     def chunks(self) -> Iterator[tuple[slice, np.ndarray]]:

@@ -263,3 +263,20 @@ def test_the_stored_form_of_the_parts_gives_the_same_rows():
         np.testing.assert_array_equal(back.rows(every), parts.rows(every))
         np.testing.assert_array_equal(back.rows(every), attribute_matrix(snap)[0])
         assert back.names == parts.names
+
+
+@pytest.mark.parametrize("query", ['like:track("t0003") limit:2', 'like:artist("Artist 4") per:artist=1 limit:12',
+                                   'like:track("t0056") per:artist=1 limit:30', 'like:playlist("List 3") -genre:g00 limit:2'])
+def test_too_few_candidates_ranked_again_widen_to_the_in_memory_rows(library, monkeypatch, query):
+    """Fewer candidates than per: and the limit need: the search takes four times as many,
+    ranked among themselves, until the rows are the in-memory path's (scores included)."""
+    import importlib
+
+    run = importlib.import_module("attune.engine.search.run")
+    monkeypatch.setattr(run, "RERANK_MIN", 1)
+    monkeypatch.setattr(run, "RERANK_PER_RESULT", 1)
+    over, memory = Library.open(library, memory_budget="1KB"), Library.open(library)
+    over.snapshot()
+    got, want = over.search(query), memory.search(query)
+    assert got.frame["track_id"].to_list() == want.frame["track_id"].to_list()
+    np.testing.assert_allclose(got.frame["score"].to_numpy(), want.frame["score"].to_numpy(), rtol=1e-6, atol=1e-5)
