@@ -84,7 +84,9 @@ def smallest(d: np.ndarray, k: int) -> np.ndarray:
     sort (ties go to the lower index). The one top-k of attune.
 
     A threshold from a strided sample keeps the partial sort to a few thousand
-    candidates instead of every row; when too few pass it, all rows are used.
+    candidates instead of every row. Where the sample is mostly inf (a selective filter,
+    or distances known at a few rows only) the finite rows are the candidates; when too
+    few pass either, all rows are used.
     """
     n = len(d)
     k = min(k, n)
@@ -97,8 +99,10 @@ def smallest(d: np.ndarray, k: int) -> np.ndarray:
         if len(finite) >= 100:
             threshold = np.quantile(finite, min(1.0, 4.0 * k / (n * len(finite) / len(sample)) + 0.001))
             candidates = np.flatnonzero(d <= threshold)
-            if len(candidates) < k:
-                candidates = None
+        elif len(finite) < len(sample) // 10:
+            candidates = np.flatnonzero(d < np.inf)
+        if candidates is not None and len(candidates) < k:
+            candidates = None
     if candidates is None:
         if k == n:
             return np.argsort(d, kind="stable")
