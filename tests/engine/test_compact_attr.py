@@ -280,3 +280,15 @@ def test_too_few_candidates_ranked_again_widen_to_the_in_memory_rows(library, mo
     got, want = over.search(query), memory.search(query)
     assert got.frame["track_id"].to_list() == want.frame["track_id"].to_list()
     np.testing.assert_allclose(got.frame["score"].to_numpy(), want.frame["score"].to_numpy(), rtol=1e-6, atol=1e-5)
+
+
+def test_a_pass_over_every_row_a_chunk_at_a_time_is_the_product_over_the_whole(library, monkeypatch):
+    from attune.engine.spaces import compact
+
+    monkeypatch.setattr(compact, "PASS_CHUNK", 64)  # 700 rows: eleven chunks, the last a short one
+    over, memory = Library.open(library, memory_budget="1KB"), Library.open(library)
+    parts, whole = space(over.snapshot(), "attr"), space(memory.snapshot(), "attr")
+    v = np.random.default_rng(3).normal(size=len(parts.dims))
+    product = parts.z @ v
+    np.testing.assert_array_equal(product, parts.z._through_parts(parts.z.whitener.matrix.T @ v, np.arange(N), np.float32))
+    np.testing.assert_allclose(product, whole.z @ v.astype(np.float32), rtol=1e-4, atol=1e-3)
