@@ -5,7 +5,8 @@ the two answered alike (track ids and scores to 5 decimals).
     python bench/bench_against.py --library bench/.cache/catalogue-10000000-200 --budget 4GB --against HEAD~2 [--rounds 2] [--queries 30]
 
 The revision is checked out once into bench/.cache/worktrees/REV (git worktree) and
-imported through PYTHONPATH ahead of the installed checkout. Each round runs one process
+imported through PYTHONPATH ahead of the installed checkout (`git worktree prune` forgets
+it once bench/.cache is removed). Each round runs one process
 per arm (old, new; then new, old: ABBA over rounds), each opening the library with the
 budget, answering one query to load, then every kind's queries on seeds drawn from the
 round's own seed, so both arms of a round answer the same queries. Kinds (--kinds):
