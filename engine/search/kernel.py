@@ -79,9 +79,11 @@ def per_dimension(z: np.ndarray, centres: list[Centre], w: np.ndarray | None) ->
     return sum(s * wl * (z - c) ** 2 for s, c, wl in parts)
 
 
-def smallest(d: np.ndarray, k: int) -> np.ndarray:
+def smallest(d: np.ndarray, k: int, where: np.ndarray | None = None) -> np.ndarray:
     """Indices of the k smallest values of d, best first: exactly the first k of a stable
-    sort (ties go to the lower index). The one top-k of attune.
+    sort (ties go to the lower index). The one top-k of attune. `where` (a row mask): only
+    those rows count, as if every other row were inf (no pass over d to make it so: at
+    10M rows, setting the rows a filter leaves out to inf took 45 ms).
 
     A threshold from a strided sample keeps the partial sort to a few thousand
     candidates instead of every row. Where the sample is mostly inf (a selective filter,
@@ -94,16 +96,22 @@ def smallest(d: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     candidates = None
     if n > 50_000 and k < n // 100:
-        sample = d[:: max(1, n // 20_000)]
-        finite = sample[np.isfinite(sample)]
+        step = max(1, n // 20_000)
+        sample = d[::step]
+        counted = np.isfinite(sample) if where is None else np.isfinite(sample) & where[::step]
+        finite = sample[counted]
         if len(finite) >= 100:
             threshold = np.quantile(finite, min(1.0, 4.0 * k / (n * len(finite) / len(sample)) + 0.001))
-            candidates = np.flatnonzero(d <= threshold)
+            below = d <= threshold
+            candidates = np.flatnonzero(below if where is None else below & where)
         elif len(finite) < len(sample) // 10:
-            candidates = np.flatnonzero(d < np.inf)
+            finite_rows = d < np.inf
+            candidates = np.flatnonzero(finite_rows if where is None else finite_rows & where)
         if candidates is not None and len(candidates) < k:
             candidates = None
     if candidates is None:
+        if where is not None:  # (small arrays, large k: the other rows made inf after all)
+            return smallest(np.where(where, d, np.inf), k)
         if k == n:
             return np.argsort(d, kind="stable")
         candidates = np.arange(n)

@@ -227,12 +227,12 @@ def _rank(snap: Snapshot, p: Plan, mask: np.ndarray) -> Results:
     if not space.has.all() and (unranked := int((mask & ~space.has).sum())):
         p.notes.append(f"{unranked} matching tracks have no {p.space} vector and could not be ranked")
     count = int(np.count_nonzero(eligible))
-    if count < len(d):  # (a pass of 10M rows saved where every track is eligible)
-        d[~eligible] = np.inf
+    # The rows left out count as inf without being set so (45 ms a query at 10M tracks)
+    where = eligible if count < len(d) else None
     if compact:
-        order, picked, at_order = _top_exactly(space, d, count, centres, w, p, snap)
+        order, picked, at_order = _top_exactly(space, d, count, centres, w, p, snap, where)
     else:
-        order, picked = _top(d, count, p, snap)
+        order, picked = _top(d, count, p, snap, where=where)
         at_order = d[order]
     if passage is not None:
         picked = picked.with_columns(pl.Series("passage", passage[order], dtype=pl.Float64))
@@ -378,18 +378,19 @@ def _served_pull(snap: Snapshot, p: Plan, sp: ServedSpace, centres: list[Centre]
     return _Pull(rows, d, -bonus[codes[rows]], constant, exclude, how)
 
 
-def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot,
-         rows: np.ndarray | None = None) -> tuple[np.ndarray, pl.DataFrame]:
+def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot, *,
+         rows: np.ndarray | None = None, where: np.ndarray | None = None) -> tuple[np.ndarray, pl.DataFrame]:
     """Rows of the smallest finite d, best first, enough to fill the limit after per: and
     after versions of one song are collapsed, and those rows (gathered once: over the
-    memory budget each gather is a read from LanceDB). `rows`: d holds the distances of
-    these rows only (sorted; their places are returned as `smallest` over the whole
-    array would order them, ties to the lower row)."""
+    memory budget each gather is a read from LanceDB). `where`: only those rows count
+    (`eligible` of them). `rows`: d holds the distances of these rows only (sorted; their
+    places are returned as `smallest` over the whole array would order them, ties to the
+    lower row)."""
     shaped = p.query.options.per is not None or _collapsing(p)
     want = p.limit * (2 if shaped else 1)
     while True:
         k = min(want, eligible)
-        order = smallest(d, k)
+        order = smallest(d, k, where)
         if rows is not None:
             order = rows[order]
         picked = snap.gather(order)
@@ -399,7 +400,7 @@ def _top(d: np.ndarray, eligible: int, p: Plan, snap: Snapshot,
 
 
 def _top_exactly(space, d: np.ndarray, eligible: int, centres: list[Centre], w: np.ndarray | None, p: Plan,
-                 snap: Snapshot) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+                 snap: Snapshot, where: np.ndarray | None = None) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
     """`_top` for a space held in parts (`spaces/compact.py`): the best candidates by the
     parts' distances, ranked again on their exact vectors, as many more as the limit
     needs. Returns the exact distances of the rows returned too. The candidates are ranked
@@ -407,7 +408,7 @@ def _top_exactly(space, d: np.ndarray, eligible: int, centres: list[Centre], w: 
     the candidates) took a 10M-row gather and partition a query."""
     size = min(eligible, max(RERANK_MIN, RERANK_PER_RESULT * p.limit))
     while True:
-        candidates = np.sort(smallest(d, size))
+        candidates = np.sort(smallest(d, size, where))
         z = space.z[candidates]
         exact = partial_distances(z, exact_sqnorm(z), centres, w)
         order, picked = _top(exact, size, p, snap, rows=candidates)

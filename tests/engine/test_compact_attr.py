@@ -292,3 +292,5 @@ def test_a_pass_over_every_row_a_chunk_at_a_time_is_the_product_over_the_whole(l
     product = parts.z @ v
     np.testing.assert_array_equal(product, parts.z._through_parts(parts.z.whitener.matrix.T @ v, np.arange(N), np.float32))
     np.testing.assert_allclose(product, whole.z @ v.astype(np.float32), rtol=1e-4, atol=1e-3)
+    two = np.random.default_rng(4).normal(size=(len(parts.dims), 2))  # several vectors at once (a map's axes)
+    np.testing.assert_allclose(parts.z @ two, whole.z @ two.astype(np.float32), rtol=1e-4, atol=1e-3)

@@ -228,6 +228,22 @@ def test_smallest_is_exact(n, k, masked, seed, past_the_finite):
     np.testing.assert_array_equal(smallest(d, k), np.argsort(d, kind="stable")[:k])
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(60_000, 120_000), st.integers(1, 400), st.sampled_from([0.0, 0.3, 0.99, 0.997]),
+       st.sampled_from([1.0, 0.6, 0.01, 0.003, 0.0005]), st.integers(0, 10_000), st.booleans())
+def test_smallest_where_counts_only_those_rows(n, k, masked, kept, seed, past_the_finite):
+    """smallest(d, k, where) is smallest over d with every row outside `where` made inf."""
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=n).astype(np.float32)
+    d[rng.random(n) < masked] = np.inf
+    d[:50] = d[50]  # ties
+    where = rng.random(n) < kept
+    virtual = np.where(where, d, np.inf)
+    finite = int(np.isfinite(virtual).sum())
+    k = max(1, min(k, finite)) if not past_the_finite else min(finite + k, n)
+    np.testing.assert_array_equal(smallest(d, k, where), np.argsort(virtual, kind="stable")[:k])
+
+
 def test_explain_shows_each_value_with_how_sure_it_is(lib):
     rows = lib.store.read("tracks", None).to_pylist()
     for row in rows:
