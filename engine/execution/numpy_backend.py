@@ -91,7 +91,15 @@ class NumpyBackend:
             self._in_time()
             every = isinstance(node, And) == truth  # an AND is true, an OR false, where every item is
             join = np.logical_and if every else np.logical_or
-            return join.reduce([self._side(i, truth) for i in node.items])
+            sides = [self._side(i, truth) for i in node.items]
+            if len(sides) == 1:
+                return sides[0].copy()
+            # folded into one new mask: `join.reduce` over the list stacks the masks into a
+            # matrix first (6.5 ms for three at 10M rows against 1.8)
+            out = join(sides[0], sides[1])
+            for side in sides[2:]:
+                join(out, side, out=out)
+            return out
         if isinstance(node, Not):
             return self._side(node.item, not truth)
         hit, known = self.leaf(node)
