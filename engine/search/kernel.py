@@ -86,9 +86,9 @@ def smallest(d: np.ndarray, k: int, where: np.ndarray | None = None) -> np.ndarr
     10M rows, setting the rows a filter leaves out to inf took 45 ms).
 
     A threshold from a strided sample keeps the partial sort to a few thousand
-    candidates instead of every row. Where the sample is mostly inf (a selective filter,
-    or distances known at a few rows only) the finite rows are the candidates; when too
-    few pass either, all rows are used.
+    candidates instead of every row. Where the sample has too few finite values for one
+    (a selective filter, or distances known at a few rows only) the finite rows are the
+    candidates; when too few pass either, all rows are used.
     """
     n = len(d)
     k = min(k, n)
@@ -104,7 +104,7 @@ def smallest(d: np.ndarray, k: int, where: np.ndarray | None = None) -> np.ndarr
             threshold = np.quantile(finite, min(1.0, 4.0 * k / (n * len(finite) / len(sample)) + 0.001))
             below = d <= threshold
             candidates = np.flatnonzero(below if where is None else below & where)
-        elif len(finite) < len(sample) // 10:
+        else:  # (the sample holds at least 20,000 values: under 100 finite, the rows are mostly inf)
             finite_rows = d < np.inf
             candidates = np.flatnonzero(finite_rows if where is None else finite_rows & where)
         if candidates is not None and len(candidates) < k:
